@@ -1,0 +1,60 @@
+"""Deconvolution algorithms: one registry, each entry says how it reaches IREE.
+
+An algorithm turns a :class:`~workloads.transforms.Deconv` and an input size into a *lowering*:
+either a torch ``nn.Module`` (exported through iree-turbine) or hand-written MLIR text, chosen per
+algorithm so that IREE sees that algorithm's real data movement. See each module's docstring.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch.nn as nn
+
+from workloads.algorithms.iree_native import IreeNative
+from workloads.algorithms.revd import Revd
+from workloads.algorithms.revd2 import revd2_mlir
+from workloads.algorithms.stdd import Stdd
+from workloads.algorithms.strd import Strd
+from workloads.algorithms.tdc import Tdc
+from workloads.transforms import Deconv
+
+
+@dataclass(frozen=True)
+class Lowering:
+    """How a workload reaches IREE: a torch module to export, or MLIR text ready to compile."""
+    module: nn.Module | None = None
+    mlir: str | None = None
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    name: str
+    summary: str
+    lower: Callable[[Deconv, int, int, int], Lowering]     # (deconv, batch, h, w)
+    doc: str = ""
+
+
+def _torch(cls) -> Callable[[Deconv, int, int, int], Lowering]:
+    return lambda d, n, h, w: Lowering(module=cls(d, h, w).eval())
+
+
+ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
+    Algorithm("IREE", "IREE's own lowering of the transposed convolution", _torch(IreeNative),
+              IreeNative.__module__),
+    Algorithm("STDD", "input-stationary scatter with overlapping partial sums", _torch(Stdd), Stdd.__module__),
+    Algorithm("STRD", "zero insertion, then a dense stride-1 convolution", _torch(Strd), Strd.__module__),
+    Algorithm("REVD", "reverse looping: per tap, gather inputs for its output lattice", _torch(Revd),
+              Revd.__module__),
+    Algorithm("REVD2", "output-stationary, stride holes skipped in kernel space (hand-written linalg)",
+              lambda d, n, h, w: Lowering(mlir=revd2_mlir(d, n, h, w)), revd2_mlir.__module__),
+    Algorithm("TDC", "r^2 low-resolution convolutions, then interleave", _torch(Tdc), Tdc.__module__),
+)}
+
+
+def algorithm(name: str) -> Algorithm:
+    try:
+        return ALGORITHMS[name.upper()]
+    except KeyError:
+        from suite.errors import UserError
+        raise UserError(f"unknown algorithm {name!r} (known: {', '.join(ALGORITHMS)})") from None

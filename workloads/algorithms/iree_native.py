@@ -1,0 +1,33 @@
+"""IREE: the transposed convolution as one op, lowered the way IREE itself chooses.
+
+MLIR: torch.aten.convolution(transposed=true), which torch-mlir turns into zero insertion
+(an insert_slice into a zero tensor of the dilated size) and a stride-1 linalg conv with the
+flipped kernel; so IREE's own lowering of a deconvolution is STRD-like.
+"""
+import torch.nn as nn
+import torch.nn.functional as F
+
+from workloads.algorithms.common import add_bias, crop_full
+from workloads.transforms import Deconv
+
+
+class IreeNative(nn.Module):
+    def __init__(self, d: Deconv, h: int, w: int):
+        super().__init__()
+        self.d, self.out = d, d.out_hw(h, w)
+        self.register_buffer("weight", d.weight)
+        cb = d.channel_bias()
+        self.register_buffer("cbias", cb)
+        self.phase_bias = d.bias is not None and cb is None
+        ct, cb_, cl, cr = d.crop
+        self.symmetric = ct == cb_ and cl == cr
+
+    def forward(self, x):
+        d = self.d
+        if self.symmetric:
+            y = F.conv_transpose2d(x, self.weight, self.cbias, stride=d.stride, padding=(d.crop[0], d.crop[2]))
+        else:
+            y = crop_full(F.conv_transpose2d(x, self.weight, self.cbias, stride=d.stride), d, *self.out)
+        if self.phase_bias:
+            y = add_bias(y, d)
+        return y

@@ -1,0 +1,112 @@
+"""REVD2: output-stationary deconvolution; stride holes skipped in kernel space (the paper's own).
+
+MLIR (hand-written, so IREE sees the real loop nest): one linalg.generic over the output viewed
+as (N, C_out, Q, r, P, r) -- output pixel (r*q + a, r*p + b) -- with reductions over (C_in, j, i).
+The phase index a picks the taps kh = r*j + p_a through the weight's affine map, so there is no
+modulo at run time (the role of the paper's KernelOffsetCounter), and the input pixel
+(q + s_a - j, p + s_b - i) is gathered with tensor.extract. Each output pixel is produced once,
+from exactly ceil(Kd/r)^2 * C_in taps, and written once; the bias initialises the accumulator.
+The (Q, r, P, r) output collapses to (r*Q, r*P) for free (row-major), so no shuffle pass exists.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from workloads.algorithms.common import phase_weights, phases
+from workloads.transforms import Deconv
+
+
+def _dense(a: torch.Tensor) -> str:
+    data = np.ascontiguousarray(a.detach().cpu().numpy().astype("<f4"))
+    shape = "x".join(map(str, data.shape))
+    return f'dense<"0x{data.tobytes().hex().upper()}"> : tensor<{shape}xf32>'
+
+
+def _t(*dims: int) -> str:
+    return "tensor<" + "x".join(map(str, dims)) + "xf32>"
+
+
+def revd2_mlir(d: Deconv, batch: int, h: int, w: int) -> str:
+    ph, pw = phases(d, h, w)
+    r, t, ci, co = d.stride, d.taps_per_phase, d.cin, d.cout
+    w2 = phase_weights(d, ph, pw)                                   # [oc, ic, a, b, j, i]
+    hp, wp = h + ph.pad_before + ph.pad_after, w + pw.pad_before + pw.pad_after
+    acc_t = _t(batch, co, ph.q, r, pw.q, r)
+    full_t = _t(batch, co, ph.q * r, pw.q * r)
+    out_t = _t(batch, co, ph.out, pw.out)
+    x_t, xp_t, w_t = _t(batch, ci, h, w), _t(batch, ci, hp, wp), _t(co, ci, r, r, t, t)
+    par6 = ", ".join(['"parallel"'] * 6)
+    lines = [
+        "#acc = affine_map<(n, o, q, a, p, b, c, j, i) -> (n, o, q, a, p, b)>",
+        "#wgt = affine_map<(n, o, q, a, p, b, c, j, i) -> (o, c, a, b, j, i)>",
+        "#bias = affine_map<(n, o, q, a, p, b) -> (o, a, b)>",
+        "#id6 = affine_map<(n, o, q, a, p, b) -> (n, o, q, a, p, b)>",
+        "module {",
+        f"  func.func @main(%x: {x_t}) -> {out_t} {{",
+        f"    %w = arith.constant {_dense(w2)}",
+        "    %zero = arith.constant 0.000000e+00 : f32",
+        f"    %r = arith.constant {r} : index",
+        f"    %ct = arith.constant {d.crop[0]} : index",
+        f"    %cl = arith.constant {d.crop[2]} : index",
+        f"    %pt = arith.constant {ph.pad_before} : index",
+        f"    %pl = arith.constant {pw.pad_before} : index",
+        f"    %xp = tensor.pad %x low[0, 0, {ph.pad_before}, {pw.pad_before}] "
+        f"high[0, 0, {ph.pad_after}, {pw.pad_after}] {{",
+        "    ^bb0(%i0: index, %i1: index, %i2: index, %i3: index):",
+        "      tensor.yield %zero : f32",
+        f"    }} : {x_t} to {xp_t}",
+        f"    %empty = tensor.empty() : {acc_t}",
+    ]
+    if d.bias is not None:
+        lines += [
+            f"    %bias = arith.constant {_dense(d.bias)}",
+            f"    %init = linalg.generic {{indexing_maps = [#bias, #id6], iterator_types = [{par6}]}}",
+            f"        ins(%bias : {_t(co, r, r)}) outs(%empty : {acc_t}) {{",
+            "    ^bb0(%bv: f32, %o: f32):",
+            "      linalg.yield %bv : f32",
+            f"    }} -> {acc_t}",
+        ]
+    else:
+        lines.append(f"    %init = linalg.fill ins(%zero : f32) outs(%empty : {acc_t}) -> {acc_t}")
+    lines += [
+        "    %acc = linalg.generic {indexing_maps = [#wgt, #acc], iterator_types = "
+        f"[{par6}, \"reduction\", \"reduction\", \"reduction\"]}}",
+        f"        ins(%w : {w_t}) outs(%init : {acc_t}) {{",
+        "    ^bb0(%wv: f32, %o: f32):",
+        "      %n = linalg.index 0 : index",
+        "      %q = linalg.index 2 : index",
+        "      %a = linalg.index 3 : index",
+        "      %p = linalg.index 4 : index",
+        "      %b = linalg.index 5 : index",
+        "      %c = linalg.index 6 : index",
+        "      %j = linalg.index 7 : index",
+        "      %i = linalg.index 8 : index",
+        # s_a = (a + crop_top) / r: input row q + s_a - j (+ the pad)
+        "      %ua = arith.addi %a, %ct : index",
+        "      %sa = arith.divui %ua, %r : index",
+        "      %h0 = arith.addi %q, %sa : index",
+        "      %h1 = arith.addi %h0, %pt : index",
+        "      %ih = arith.subi %h1, %j : index",
+        "      %ub = arith.addi %b, %cl : index",
+        "      %sb = arith.divui %ub, %r : index",
+        "      %w0 = arith.addi %p, %sb : index",
+        "      %w1 = arith.addi %w0, %pl : index",
+        "      %iw = arith.subi %w1, %i : index",
+        f"      %xv = tensor.extract %xp[%n, %c, %ih, %iw] : {xp_t}",
+        "      %m = arith.mulf %xv, %wv : f32",
+        "      %s = arith.addf %o, %m : f32",
+        "      linalg.yield %s : f32",
+        f"    }} -> {acc_t}",
+        f"    %full = tensor.collapse_shape %acc [[0], [1], [2, 3], [4, 5]] : {acc_t} into {full_t}",
+    ]
+    if (ph.out, pw.out) == (ph.q * r, pw.q * r):
+        lines.append(f"    return %full : {out_t}")
+    else:
+        lines += [
+            f"    %y = tensor.extract_slice %full[0, 0, 0, 0] [{batch}, {co}, {ph.out}, {pw.out}] [1, 1, 1, 1]"
+            f" : {full_t} to {out_t}",
+            f"    return %y : {out_t}",
+        ]
+    lines += ["  }", "}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,31 @@
+"""STRD: fractionally strided convolution -- real zero insertion, then a dense stride-1 conv.
+
+MLIR: a zero tensor of size (H-1)*r+1, a strided slice_scatter of the input into it (the
+inserted zeros are really written), a pad, and linalg.conv_2d_nchw_fchw with the flipped,
+channel-transposed kernel. IREE runs the conv over all of the zeros: about r^2 times the MACs
+of the other algorithms, most of them multiplying zeros.
+"""
+import torch.nn as nn
+import torch.nn.functional as F
+
+from workloads.algorithms.common import add_bias
+from workloads.transforms import Deconv
+
+
+class Strd(nn.Module):
+    def __init__(self, d: Deconv, h: int, w: int):
+        super().__init__()
+        self.d = d
+        self.register_buffer("weight", d.weight.flip(2, 3).transpose(0, 1).contiguous())
+        self.register_buffer("cbias", d.channel_bias())
+        self.phase_bias = d.bias is not None and d.channel_bias() is None
+
+    def forward(self, x):
+        d, r, k = self.d, self.d.stride, self.d.kernel
+        n, c, h, w = x.shape
+        z = x.new_zeros(n, c, (h - 1) * r + 1, (w - 1) * r + 1)
+        z[:, :, ::r, ::r] = x
+        ct, cb, cl, cr = d.crop
+        z = F.pad(z, (k - 1 - cl, k - 1 - cr, k - 1 - ct, k - 1 - cb))
+        y = F.conv2d(z, self.weight, self.cbias)
+        return add_bias(y, d) if self.phase_bias else y
