@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from workloads.transforms import Deconv
@@ -61,18 +62,30 @@ def full_grid_weights(d: Deconv) -> torch.Tensor:
     return wpad.reshape(d.cin, d.cout, t, r, t, r)
 
 
-def add_bias(y: torch.Tensor, d: Deconv) -> torch.Tensor:
-    """Add the deconvolution's bias: per channel when uniform, else per output phase."""
-    if d.bias is None:
-        return y
-    cb = d.channel_bias()
-    if cb is not None:
-        return y + cb.reshape(1, -1, 1, 1)
-    n, c, oh, ow = y.shape
-    r = d.stride
-    assert oh % r == 0 and ow % r == 0, "a phase-dependent bias needs an output that is a multiple of r"
-    y6 = y.reshape(n, c, oh // r, r, ow // r, r) + d.bias.reshape(1, c, 1, r, 1, r)
-    return y6.reshape(n, c, oh, ow)
+class Bias(nn.Module):
+    """The deconvolution's bias, added per channel when uniform, else per output phase.
+
+    Which of the two is decided here, once, from the weights: inside ``forward`` a decision on
+    tensor values would be data-dependent control flow that torch.export refuses.
+    """
+
+    def __init__(self, d: Deconv):
+        super().__init__()
+        self.r = d.stride
+        cb = d.channel_bias()
+        self.per_phase = d.bias is not None and cb is None
+        self.register_buffer("value", d.bias if self.per_phase else cb)
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        if self.value is None:
+            return y
+        if not self.per_phase:
+            return y + self.value.reshape(1, -1, 1, 1)
+        n, c, oh, ow = y.shape
+        r = self.r
+        assert oh % r == 0 and ow % r == 0, "a phase-dependent bias needs an output that is a multiple of r"
+        y6 = y.reshape(n, c, oh // r, r, ow // r, r) + self.value.reshape(1, c, 1, r, 1, r)
+        return y6.reshape(n, c, oh, ow)
 
 
 def crop_full(y: torch.Tensor, d: Deconv, oh: int, ow: int, top: int | None = None,

@@ -7,7 +7,7 @@ flipped kernel; so IREE's own lowering of a deconvolution is STRD-like.
 import torch.nn as nn
 import torch.nn.functional as F
 
-from workloads.algorithms.common import add_bias, crop_full
+from workloads.algorithms.common import Bias, crop_full
 from workloads.transforms import Deconv
 
 
@@ -16,18 +16,14 @@ class IreeNative(nn.Module):
         super().__init__()
         self.d, self.out = d, d.out_hw(h, w)
         self.register_buffer("weight", d.weight)
-        cb = d.channel_bias()
-        self.register_buffer("cbias", cb)
-        self.phase_bias = d.bias is not None and cb is None
+        self.bias = Bias(d)
         ct, cb_, cl, cr = d.crop
         self.symmetric = ct == cb_ and cl == cr
 
     def forward(self, x):
         d = self.d
         if self.symmetric:
-            y = F.conv_transpose2d(x, self.weight, self.cbias, stride=d.stride, padding=(d.crop[0], d.crop[2]))
+            y = F.conv_transpose2d(x, self.weight, stride=d.stride, padding=(d.crop[0], d.crop[2]))
         else:
-            y = crop_full(F.conv_transpose2d(x, self.weight, self.cbias, stride=d.stride), d, *self.out)
-        if self.phase_bias:
-            y = add_bias(y, d)
-        return y
+            y = crop_full(F.conv_transpose2d(x, self.weight, stride=d.stride), d, *self.out)
+        return self.bias(y)

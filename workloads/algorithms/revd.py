@@ -1,7 +1,7 @@
 """REVD: reverse-looping deconvolution -- per tap, gather inputs for the output pixels it reaches.
 
 MLIR: T^2 iterations, one per tap group (j, i) (taps kh = r*j + a for every phase a): read the
-input shifted by (-j, -i), multiply by the group's r^2 taps (a matmul over C_in), and add the
+input shifted by (-j, -i), multiply by the group's r^2 taps (a 1x1 conv over C_in), and add the
 result into the output's phase lattice. The output accumulator is read and written T^2 times
 (REVD's tap loops sit outside its output loops); stride holes are skipped because each tap only
 feeds its own phase. Only the output rows the crop keeps (rounded out to whole phases) are computed.
@@ -9,17 +9,19 @@ feeds its own phase. Only the output rows the crop keeps (rounded out to whole p
 import torch.nn as nn
 import torch.nn.functional as F
 
-from workloads.algorithms.common import add_bias, ceil_div, full_grid_weights
+from workloads.algorithms.common import Bias, ceil_div, full_grid_weights
 from workloads.transforms import Deconv
 
 
 class Revd(nn.Module):
     def __init__(self, d: Deconv, h: int, w: int):
         super().__init__()
-        self.d, (self.oh, self.ow) = d, d.out_hw(h, w)
+        self.d, (self.oh, self.ow), self.bias = d, d.out_hw(h, w), Bias(d)
         r, t = d.stride, d.taps_per_phase
         g = full_grid_weights(d)                                    # [ic, oc, j, a, i, b]
-        self.register_buffer("wtaps", g.permute(2, 4, 0, 1, 3, 5).reshape(t, t, d.cin, -1).contiguous())
+        # per tap group (j, i): its r^2 taps as a 1x1 conv, (C_out*r*r, C_in, 1, 1)
+        taps = g.permute(2, 4, 1, 3, 5, 0).reshape(t, t, d.cout * r * r, d.cin, 1, 1)
+        self.register_buffer("wtaps", taps.contiguous())
         self.q0, self.p0 = d.crop[0] // r, d.crop[2] // r
         self.q1, self.p1 = ceil_div(d.crop[0] + self.oh, r), ceil_div(d.crop[2] + self.ow, r)
         self.pad = (t - 1, max(0, self.p1 - w), t - 1, max(0, self.q1 - h))
@@ -28,16 +30,16 @@ class Revd(nn.Module):
         d, r, t = self.d, self.d.stride, self.d.taps_per_phase
         n = x.shape[0]
         co = d.cout
-        xp = F.pad(x, self.pad).permute(0, 2, 3, 1)                 # channels last for the matmuls
+        xp = F.pad(x, self.pad)
         qn, pn = self.q1 - self.q0, self.p1 - self.p0
         out = None
         for j in range(t):
             for i in range(t):
                 rows = self.q0 - j + t - 1
                 cols = self.p0 - i + t - 1
-                xs = xp[:, rows:rows + qn, cols:cols + pn, :]
-                contrib = (xs @ self.wtaps[j, i]).reshape(n, qn, pn, co, r, r).permute(0, 3, 1, 4, 2, 5)
+                xs = xp[:, :, rows:rows + qn, cols:cols + pn]
+                contrib = F.conv2d(xs, self.wtaps[j, i]).reshape(n, co, r, r, qn, pn).permute(0, 1, 4, 2, 5, 3)
                 out = contrib if out is None else out + contrib
         full = out.reshape(n, co, qn * r, pn * r)
         top, left = d.crop[0] - r * self.q0, d.crop[2] - r * self.p0
-        return add_bias(full[:, :, top:top + self.oh, left:left + self.ow], d)
+        return self.bias(full[:, :, top:top + self.oh, left:left + self.ow])

@@ -8,7 +8,7 @@ of the other algorithms, most of them multiplying zeros.
 import torch.nn as nn
 import torch.nn.functional as F
 
-from workloads.algorithms.common import add_bias
+from workloads.algorithms.common import Bias
 from workloads.transforms import Deconv
 
 
@@ -17,8 +17,7 @@ class Strd(nn.Module):
         super().__init__()
         self.d = d
         self.register_buffer("weight", d.weight.flip(2, 3).transpose(0, 1).contiguous())
-        self.register_buffer("cbias", d.channel_bias())
-        self.phase_bias = d.bias is not None and d.channel_bias() is None
+        self.bias = Bias(d)
 
     def forward(self, x):
         d, r, k = self.d, self.d.stride, self.d.kernel
@@ -27,5 +26,4 @@ class Strd(nn.Module):
         z[:, :, ::r, ::r] = x
         ct, cb, cl, cr = d.crop
         z = F.pad(z, (k - 1 - cl, k - 1 - cr, k - 1 - ct, k - 1 - cb))
-        y = F.conv2d(z, self.weight, self.cbias)
-        return add_bias(y, d) if self.phase_bias else y
+        return self.bias(F.conv2d(z, self.weight))

@@ -1,0 +1,89 @@
+"""Compiled-module cache, keyed by a hash of the MLIR, the compile flags and the compiler version.
+
+Each entry is ``<key>.vmfb`` with a ``<key>.sha256`` beside it, both written atomically; an entry
+whose bytes do not match its digest (a crash mid-write, disk corruption) is discarded and rebuilt.
+The MLIR is kept as ``<key>.mlir`` so that every recorded command can be re-run by hand.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("SUITE_CACHE_DIR")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "upsampling-suite"
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class CompileCache:
+    def __init__(self, root: Path | None = None, enabled: bool = True):
+        self.root = Path(root) if root else default_cache_dir()
+        self.enabled = enabled
+
+    @staticmethod
+    def key(mlir: str, flags: list[str], compiler_version: str) -> str:
+        h = hashlib.sha256()
+        for part in (compiler_version, "\0".join(flags), mlir):
+            h.update(part.encode())
+            h.update(b"\0\0")
+        return h.hexdigest()[:32]
+
+    def vmfb_path(self, key: str) -> Path:
+        return self.root / "modules" / f"{key}.vmfb"
+
+    def mlir_path(self, key: str) -> Path:
+        return self.root / "modules" / f"{key}.mlir"
+
+    def lookup(self, key: str) -> Path | None:
+        """The cached module, or None (also when the entry is half-written or corrupt)."""
+        if not self.enabled:
+            return None
+        vmfb, digest = self.vmfb_path(key), self.vmfb_path(key).with_suffix(".sha256")
+        try:
+            data, expected = vmfb.read_bytes(), digest.read_text().strip()
+        except OSError:
+            return None
+        if hashlib.sha256(data).hexdigest() != expected:
+            vmfb.unlink(missing_ok=True)
+            digest.unlink(missing_ok=True)
+            return None
+        return vmfb
+
+    def store(self, key: str, vmfb_bytes: bytes) -> Path:
+        vmfb = self.vmfb_path(key)
+        atomic_write(vmfb, vmfb_bytes)
+        atomic_write(vmfb.with_suffix(".sha256"), hashlib.sha256(vmfb_bytes).hexdigest() + "\n")
+        return vmfb
+
+    def input_file(self, array: np.ndarray) -> Path:
+        """Save an input tensor under a content hash (shared by every workload of a layer)."""
+        array = np.ascontiguousarray(array)
+        digest = hashlib.sha256(array.tobytes() + str((array.shape, array.dtype.str)).encode()).hexdigest()[:24]
+        path = self.root / "inputs" / f"{digest}.npy"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, array)
+            os.replace(tmp, path)
+        return path

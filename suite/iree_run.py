@@ -1,0 +1,108 @@
+"""Run compiled modules through IREE's own tools, in child processes (a crash or hang in one
+workload cannot take the suite down), and parse their JSON rather than console text."""
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from suite.iree_tools import compiler_tool, runtime_tool
+
+
+class StageError(Exception):
+    """One stage of one workload failed; ``stage`` says which, the message says why."""
+
+    def __init__(self, stage: str, message: str, command: str | None = None):
+        super().__init__(message)
+        self.stage, self.command = stage, command
+
+
+def _run(stage: str, cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise StageError(stage, f"timed out after {timeout:g} s", shlex.join(cmd)) from None
+    if proc.returncode != 0:
+        raise StageError(stage, _first_error(proc.stderr or proc.stdout, proc.returncode), shlex.join(cmd))
+    return proc
+
+
+def _first_error(text: str, code: int) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for ln in lines:
+        if "error" in ln.lower():
+            return ln[:400]
+    return (lines[-1][:400] if lines else f"exit code {code}")
+
+
+def compile_module(mlir_path: Path, out_path: Path, input_type: str, flags: list[str],
+                   timeout: float) -> tuple[bytes, str]:
+    """Compile with the iree-compile binary; returns (vmfb bytes, the command)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_out = Path(tmp) / "module.vmfb"
+        cmd = [compiler_tool(), str(mlir_path), f"--iree-input-type={input_type}", *flags, "-o", str(tmp_out)]
+        _run("compile", cmd, timeout)
+        data = tmp_out.read_bytes()
+    shown = [compiler_tool(), str(mlir_path), f"--iree-input-type={input_type}", *flags, "-o", str(out_path)]
+    return data, shlex.join(shown)
+
+
+def run_module(vmfb: Path, input_npy: Path, runtime_flags: list[str], timeout: float) -> tuple[np.ndarray, str]:
+    """One invocation of main(x); returns (output, the command)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "y.npy"
+        cmd = [runtime_tool("iree-run-module"), f"--module={vmfb}", *runtime_flags, "--function=main",
+               f"--input=@{input_npy}", f"--output=@{out}"]
+        _run("run", cmd, timeout)
+        try:
+            y = np.load(out)
+        except (OSError, ValueError) as e:
+            raise StageError("run", f"no readable output: {e}", shlex.join(cmd)) from None
+    cmd[-1] = "--output=@y.npy"
+    return y, shlex.join(cmd)
+
+
+@dataclass(frozen=True)
+class Timing:
+    samples_ms: list[float]            # one per repetition: mean time of one call within it
+    iterations: list[int]              # calls per repetition
+    command: str
+    context: dict                      # Google Benchmark's context block (CPU, caches, load)
+
+
+def benchmark_module(vmfb: Path, input_npy: Path, runtime_flags: list[str], repetitions: int,
+                     min_time_s: float, warmup_s: float, timeout: float) -> Timing:
+    """Time main(x) with iree-benchmark-module: warm-up, then ``repetitions`` samples."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "bench.json"
+        cmd = [runtime_tool("iree-benchmark-module"), f"--module={vmfb}", *runtime_flags, "--function=main",
+               f"--input=@{input_npy}", f"--benchmark_repetitions={repetitions}",
+               f"--benchmark_min_time={min_time_s:g}s", f"--benchmark_min_warmup_time={warmup_s:g}",
+               "--benchmark_enable_random_interleaving=false",
+               "--benchmark_out_format=json", f"--benchmark_out={out}"]
+        _run("time", cmd, timeout)
+        try:
+            doc = json.loads(out.read_text())
+        except (OSError, ValueError) as e:
+            raise StageError("time", f"unreadable benchmark JSON: {e}", shlex.join(cmd)) from None
+    cmd[-1] = "--benchmark_out=bench.json"
+    return parse_benchmark_json(doc, shlex.join(cmd))
+
+
+_UNIT_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def parse_benchmark_json(doc: dict, command: str) -> Timing:
+    runs = [b for b in doc.get("benchmarks", []) if b.get("run_type") == "iteration"]
+    errors = [b.get("error_message", "error") for b in runs if b.get("error_occurred")]
+    if errors:
+        raise StageError("time", f"benchmark reported: {errors[0]}", command)
+    if not runs:
+        raise StageError("time", "benchmark JSON holds no iteration runs", command)
+    samples = [b["real_time"] * _UNIT_MS[b.get("time_unit", "ns")] for b in runs]
+    return Timing(samples, [int(b["iterations"]) for b in runs], command, doc.get("context", {}))

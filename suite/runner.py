@@ -1,0 +1,173 @@
+"""Run workloads end to end: export -> compile (cached) -> verify against PyTorch -> time.
+
+Each stage of each workload is isolated: a failure is recorded with its stage and reason and
+the run goes on. Only a workload whose output matched its trained layer is timed.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from suite.cache import CompileCache
+from suite.export import to_mlir
+from suite.iree_run import StageError, benchmark_module, compile_module, run_module
+from suite.iree_tools import versions
+from suite.stats import summarize
+from suite.verify import verify
+from targets import Target
+from workloads.workload import Workload
+
+STATUS_OK = "ok"
+STATUS_WRONG = "wrong"                 # ran, but its output is not the trained layer's
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    target: Target
+    device: str
+    threads: int | None = None
+    seed: int = 0
+    repetitions: int = 10
+    min_time_s: float = 0.05
+    warmup_s: float = 0.05
+    compile_timeout_s: float = 600.0
+    run_timeout_s: float = 600.0
+    verify_only: bool = False
+
+    def runtime_flags(self) -> list[str]:
+        return self.target.runtime_flags(self.device, self.threads)
+
+
+@dataclass
+class WorkloadResult:
+    id: str
+    layer: str
+    layer_name: str | None
+    method: str
+    algorithm: str | None
+    reference: str
+    status: str = "pending"            # ok | wrong | export-failed | compile-failed | run-failed | time-failed
+    reason: str = ""
+    max_abs_err: float | None = None
+    tolerance: float | None = None
+    output_shape: list[int] | None = None
+    compile_s: float | None = None
+    compile_cached: bool | None = None
+    module_key: str | None = None
+    commands: dict[str, str] = field(default_factory=dict)
+    samples_ms: list[float] = field(default_factory=list)
+    iterations: list[int] = field(default_factory=list)
+    stats_ms: dict[str, float] | None = None
+
+    @property
+    def median_ms(self) -> float | None:
+        return self.stats_ms["median"] if self.stats_ms else None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+class _LayerData:
+    """Input and reference outputs of one layer, computed once and shared by its workloads."""
+
+    def __init__(self, cache: CompileCache, seed: int):
+        self.cache, self.seed = cache, seed
+        self._x: dict[str, tuple[torch.Tensor, Path]] = {}
+        self._ref: dict[tuple[str, str], np.ndarray] = {}
+
+    def input(self, w: Workload) -> tuple[torch.Tensor, Path]:
+        if w.layer.id not in self._x:
+            x = w.input(self.seed)
+            self._x[w.layer.id] = (x, self.cache.input_file(x.numpy()))
+        return self._x[w.layer.id]
+
+    def reference(self, w: Workload) -> np.ndarray:
+        key = (w.layer.id, w.reference_method)
+        if key not in self._ref:
+            self._ref[key] = w.reference(self.input(w)[0], self.seed).numpy()
+        return self._ref[key]
+
+
+class Runner:
+    def __init__(self, options: RunOptions, cache: CompileCache):
+        self.options, self.cache = options, cache
+        self.data = _LayerData(cache, options.seed)
+        self.compiler_version = versions().get("iree-compiler-build", versions()["iree-base-compiler"])
+
+    def run(self, workloads: list[Workload],
+            on_progress: Callable[[Workload, str], None] | None = None,
+            on_result: Callable[[WorkloadResult], None] | None = None) -> list[WorkloadResult]:
+        results = []
+        for w in workloads:
+            r = self.run_one(w, on_progress)
+            results.append(r)
+            if on_result:
+                on_result(r)
+        return results
+
+    def run_one(self, w: Workload, on_progress: Callable[[Workload, str], None] | None = None) -> WorkloadResult:
+        res = WorkloadResult(id=w.id, layer=w.layer.id, layer_name=w.layer.name, method=w.method,
+                             algorithm=w.algorithm, reference=w.reference_method)
+        say = (lambda stage: on_progress(w, stage)) if on_progress else (lambda stage: None)
+        try:
+            say("export")
+            x, x_path = self.data.input(w)
+            try:
+                mlir, input_type = to_mlir(w.lowering(self.options.seed), x)
+            except Exception as e:                            # noqa: BLE001 - any export failure is this workload's
+                raise StageError("export", f"{type(e).__name__}: {e}") from None
+            say("compile")
+            vmfb = self._compile(mlir, input_type, res)
+            say("verify")
+            self._verify(vmfb, x_path, self.data.reference(w), res)
+            if res.status == STATUS_WRONG or self.options.verify_only:
+                return res
+            say("time")
+            o = self.options
+            t = benchmark_module(vmfb, x_path, o.runtime_flags(), o.repetitions, o.min_time_s, o.warmup_s,
+                                 o.run_timeout_s)
+            res.samples_ms, res.iterations, res.commands["time"] = t.samples_ms, t.iterations, t.command
+            res.stats_ms = summarize(t.samples_ms)
+            res.status = STATUS_OK
+        except StageError as e:
+            res.status, res.reason = f"{e.stage}-failed", str(e)
+            if e.command:
+                res.commands.setdefault(e.stage, e.command)
+        return res
+
+    def _compile(self, mlir: str, input_type: str, res: WorkloadResult) -> Path:
+        flags = list(self.options.target.compile_flags)
+        key = CompileCache.key(mlir, [f"--iree-input-type={input_type}", *flags], self.compiler_version)
+        res.module_key = key
+        mlir_path = self.cache.mlir_path(key)
+        if not mlir_path.exists():
+            from suite.cache import atomic_write
+            atomic_write(mlir_path, mlir)
+        vmfb = self.cache.vmfb_path(key)
+        cached = self.cache.lookup(key)
+        t0 = time.perf_counter()
+        if cached is None:
+            data, cmd = compile_module(mlir_path, vmfb, input_type, flags, self.options.compile_timeout_s)
+            self.cache.store(key, data)
+            res.compile_s, res.compile_cached = time.perf_counter() - t0, False
+        else:
+            res.compile_s, res.compile_cached = 0.0, True
+        res.commands["compile"] = " ".join([
+            "iree-compile", str(mlir_path), f"--iree-input-type={input_type}", *flags, "-o", str(vmfb)])
+        return vmfb
+
+    def _verify(self, vmfb: Path, x_path: Path, ref: np.ndarray, res: WorkloadResult) -> None:
+        y, cmd = run_module(vmfb, x_path, self.options.runtime_flags(), self.options.run_timeout_s)
+        res.commands["verify"] = cmd
+        res.output_shape = list(y.shape)
+        v = verify(y, ref)
+        res.max_abs_err, res.tolerance = v.max_abs_err, v.tolerance
+        if not v.ok:
+            res.status, res.reason = STATUS_WRONG, v.reason
+        elif self.options.verify_only:
+            res.status = STATUS_OK

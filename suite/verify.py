@@ -1,0 +1,34 @@
+"""Is an IREE output the trained layer's output? Shape, finiteness, then max error vs a tolerance."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+RTOL = 1e-4      # relative to the largest reference value; fp32 sums of a few thousand terms sit far below
+ATOL = 1e-5
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    max_abs_err: float | None
+    tolerance: float | None
+    reason: str = ""
+
+
+def tolerance(ref: np.ndarray) -> float:
+    return ATOL + RTOL * float(np.abs(ref).max(initial=0.0))
+
+
+def verify(out: np.ndarray, ref: np.ndarray) -> Verdict:
+    if out.shape != ref.shape:
+        return Verdict(False, None, None, f"output shape {out.shape} != reference shape {ref.shape}")
+    if not np.isfinite(out).all():
+        bad = int((~np.isfinite(out)).sum())
+        return Verdict(False, None, None, f"{bad} output values are NaN or Inf")
+    err = float(np.abs(out.astype(np.float64) - ref.astype(np.float64)).max(initial=0.0))
+    tol = tolerance(ref)
+    if err > tol:
+        return Verdict(False, err, tol, f"max error {err:.3g} exceeds tolerance {tol:.3g}")
+    return Verdict(True, err, tol)

@@ -1,0 +1,55 @@
+"""IREE targets: one registry. A target knows its compile flags, its runtime devices and whether
+it can run on this machine (and, if not, exactly why)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from suite.errors import UserError
+
+
+@dataclass(frozen=True)
+class Availability:
+    usable: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    description: str
+    compile_flags: tuple[str, ...]
+    devices: tuple[str, ...]                     # runtime --device values; the first is the default
+    probe: Callable[[], Availability]
+    device_notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def default_device(self) -> str:
+        return self.devices[0]
+
+    def availability(self) -> Availability:
+        return self.probe()
+
+    def runtime_flags(self, device: str, threads: int | None) -> list[str]:
+        flags = [f"--device={device}"]
+        if threads and device == "local-task":
+            flags.append(f"--task_topology_group_count={threads}")
+        return flags
+
+
+TARGETS: dict[str, Target] = {}
+
+
+def register(target: Target) -> Target:
+    TARGETS[target.name] = target
+    return target
+
+
+def get_target(name: str) -> Target:
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise UserError(f"unknown target {name!r} (known: {', '.join(TARGETS)})") from None
+
+
+from targets import llvm_cpu  # noqa: E402,F401  (registers itself)

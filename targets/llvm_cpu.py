@@ -1,0 +1,27 @@
+"""llvm-cpu: the host CPU. local-task runs dispatches on a thread pool; local-sync runs them
+inline on the calling thread (steadier single-thread numbers on noisy machines)."""
+from __future__ import annotations
+
+from targets import Availability, Target, register
+
+
+def _probe() -> Availability:
+    try:
+        from suite.iree_tools import compiler_tool, runtime_tool
+        compiler_tool()
+        runtime_tool("iree-run-module")
+        runtime_tool("iree-benchmark-module")
+    except Exception as e:                                    # noqa: BLE001 - the reason is the point
+        return Availability(False, str(e))
+    return Availability(True, "host CPU")
+
+
+LLVM_CPU = register(Target(
+    name="llvm-cpu",
+    description="host CPU through LLVM (multi-threaded local-task, single-threaded local-sync)",
+    compile_flags=("--iree-hal-target-device=local", "--iree-hal-local-target-device-backends=llvm-cpu",
+                   "--iree-llvmcpu-target-cpu=host"),
+    devices=("local-task", "local-sync"),
+    probe=_probe,
+    device_notes={"local-task": "thread pool", "local-sync": "one thread, inline"},
+))
