@@ -1,0 +1,46 @@
+"""suite list: catalogues and their layers, methods, algorithms."""
+from __future__ import annotations
+
+from rich.table import Table
+
+from suite.report import make_console
+
+from workloads.algorithms import ALGORITHMS
+from workloads.catalogue import CATALOGUES, DEFAULT, catalogue
+from workloads.methods import DESCRIPTIONS
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("list", help="list catalogues, layers, methods and algorithms")
+    p.add_argument("catalogue", nargs="?", help="show only this catalogue's layers")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    console = make_console()
+    names = [args.catalogue] if args.catalogue else list(CATALOGUES)
+    t = Table(title="catalogues", title_justify="left", header_style="bold")
+    for c in ("catalogue", "layer", "id", "out (C-SP)", "description"):
+        t.add_column(c)
+    for name in names:
+        layers = catalogue(name)
+        desc = CATALOGUES[name][0] + (" [bold](default)[/]" if name == DEFAULT else "")
+        for i, layer in enumerate(layers):
+            oh, ow = layer.out_hw("C-SP")
+            t.add_row(name if i == 0 else "", layer.name or "-", layer.id, f"{oh}x{ow}", desc if i == 0 else "")
+    console.print(t)
+    if args.catalogue:
+        return 0
+    m = Table(title="methods", title_justify="left", header_style="bold")
+    m.add_column("method")
+    m.add_column("what it computes")
+    for k, v in DESCRIPTIONS.items():
+        m.add_row(k, v)
+    console.print(m)
+    a = Table(title="deconvolution algorithms (for D-SP and D-NN)", title_justify="left", header_style="bold")
+    a.add_column("algorithm")
+    a.add_column("how it runs")
+    for alg in ALGORITHMS.values():
+        a.add_row(alg.name, alg.summary)
+    console.print(a)
+    return 0

@@ -1,0 +1,151 @@
+"""suite run: lower, compile, verify and time workloads on one target; store the run record."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from suite.cache import CompileCache
+from suite.errors import UserError
+from suite.record import default_path, new_record, write_record
+from suite.report import make_console, print_run
+from suite.runner import Runner, RunOptions
+from targets import get_target
+from workloads.catalogue import DEFAULT, catalogue, find_layer
+from workloads.layer import LayerConfig, parse_layer
+from workloads.workload import expand
+
+MIN_REPETITIONS = 9
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("run", help="compile, verify and time workloads",
+                       description="Lower every workload through IREE, verify it against PyTorch, time it.")
+    sel = p.add_argument_group("what to run")
+    sel.add_argument("-c", "--catalogue", action="append", default=[], metavar="NAME",
+                     help=f"a layer catalogue (repeatable; default: {DEFAULT} unless --layer is given)")
+    sel.add_argument("-l", "--layer", action="append", default=[], metavar="SPEC",
+                     help="a layer, inline (cin=7,cout=5,h=13,w=17,k=5,r=3[,batch=,pad=,bias=]) or by name")
+    sel.add_argument("-m", "--methods", help="comma-separated methods (default: all)")
+    sel.add_argument("-a", "--algorithms", help="comma-separated deconvolution algorithms (default: all)")
+    how = p.add_argument_group("where and how")
+    how.add_argument("-t", "--target", default="llvm-cpu", help="IREE target (see `suite targets`)")
+    how.add_argument("-d", "--device", help="runtime device, e.g. local-task (threads) or local-sync (one thread)")
+    how.add_argument("--threads", type=int, help="worker threads for local-task")
+    how.add_argument("--repetitions", type=int, default=10, help="timed samples per workload (>= 9)")
+    how.add_argument("--min-time", type=float, default=0.05, metavar="S", help="minimum seconds per sample")
+    how.add_argument("--seed", type=int, default=0, help="seed for weights and inputs")
+    how.add_argument("--verify-only", action="store_true", help="compile and verify, but do not time")
+    how.add_argument("--compile-timeout", type=float, default=600.0, metavar="S")
+    how.add_argument("--run-timeout", type=float, default=600.0, metavar="S")
+    out = p.add_argument_group("where results go")
+    out.add_argument("--json", type=Path, metavar="PATH", help="also write the run record to PATH")
+    out.add_argument("--results-dir", type=Path, default=Path("results/runs"),
+                     help="where run records are stored (default: results/runs)")
+    out.add_argument("--no-save", action="store_true", help="do not store the run record in --results-dir")
+    out.add_argument("--cache-dir", type=Path, help="compiled-module cache (default: ~/.cache/upsampling-suite)")
+    out.add_argument("--no-cache", action="store_true", help="always recompile")
+    p.set_defaults(func=main)
+
+
+def resolve_layers(catalogues: list[str], specs: list[str]) -> list[LayerConfig]:
+    layers: list[LayerConfig] = []
+    for name in catalogues:
+        layers.extend(catalogue(name))
+    for spec in specs:
+        if "=" in spec:
+            layers.append(parse_layer(spec))
+        else:
+            layer = find_layer(spec)
+            if layer is None:
+                raise UserError(f"--layer: {spec!r} is neither key=value pairs nor a catalogue layer name "
+                                "(see `suite list`)")
+            layers.append(layer)
+    if not catalogues and not specs:
+        layers = catalogue(DEFAULT)
+    seen, unique = set(), []
+    for layer in layers:
+        if layer.id not in seen:
+            seen.add(layer.id)
+            unique.append(layer)
+    return unique
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def main(args) -> int:
+    console = make_console()
+    target = get_target(args.target)
+    device = args.device or target.default_device
+    if device not in target.devices:
+        raise UserError(f"target {target.name} has no device {device!r} (devices: {', '.join(target.devices)})")
+    if args.threads is not None and args.threads < 1:
+        raise UserError("--threads must be at least 1")
+    if args.repetitions < MIN_REPETITIONS:
+        raise UserError(f"--repetitions must be at least {MIN_REPETITIONS} for a median and IQR worth reporting")
+    if args.min_time <= 0:
+        raise UserError("--min-time must be positive")
+    layers = resolve_layers(args.catalogue, args.layer)
+    workloads = expand(layers, _csv(args.methods), _csv(args.algorithms))
+    avail = target.availability()
+    if not avail.usable:
+        raise UserError(f"target {target.name} is not usable on this machine: {avail.reason}")
+    if not args.no_save:
+        _check_writable(args.results_dir)
+
+    options = RunOptions(target=target, device=device, threads=args.threads, seed=args.seed,
+                         repetitions=args.repetitions, min_time_s=args.min_time,
+                         compile_timeout_s=args.compile_timeout, run_timeout_s=args.run_timeout,
+                         verify_only=args.verify_only)
+    settings = {"seed": args.seed, "repetitions": args.repetitions, "min_time_s": args.min_time,
+                "verify_only": args.verify_only, "layers": [lay.id for lay in layers],
+                "compile_flags": list(target.compile_flags), "runtime_flags": options.runtime_flags(),
+                "timer": "iree-benchmark-module real_time (mean per call within each repetition)"}
+    record = new_record(target.name, device, args.threads, settings)
+    runner = Runner(options, CompileCache(args.cache_dir, enabled=not args.no_cache))
+    interrupted = False
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("starting", total=len(workloads))
+
+        def on_progress(w, stage):
+            progress.update(task, description=f"{stage:<7} {w.id}")
+
+        def on_result(res):
+            record["workloads"].append(res.to_json())
+            progress.advance(task)
+        try:
+            runner.run(workloads, on_progress, on_result)
+            record["complete"] = True
+        except KeyboardInterrupt:
+            interrupted = True
+    paths = _save(record, args)
+    print_run(record, console)
+    for path in paths:
+        console.print(f"run record: {path}")
+    if interrupted:
+        print("suite: interrupted; the finished workloads are in the record above", file=sys.stderr)
+        return 130
+    return 0 if all(r["status"] == "ok" for r in record["workloads"]) else 1
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create results folder {folder}: {e.strerror or e}") from None
+    if not folder.is_dir():
+        raise UserError(f"results folder {folder} is not a folder")
+
+
+def _save(record: dict, args) -> list[Path]:
+    paths = []
+    if not args.no_save:
+        paths.append(write_record(record, default_path(record, args.results_dir)))
+    if args.json:
+        paths.append(write_record(record, args.json))
+    return paths

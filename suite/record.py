@@ -1,0 +1,108 @@
+"""RunRecord: one run of the suite as versioned JSON -- machine, versions, options, every sample.
+
+Written atomically (temp file + rename in the same folder), to a unique name, so a crash never
+leaves half a record and two runs at once never clobber each other.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import uuid
+from pathlib import Path
+
+from suite.cache import atomic_write
+from suite.errors import UserError
+from suite.iree_tools import versions
+
+SCHEMA = "upsampling-suite/run"
+SCHEMA_VERSION = 1
+
+
+def machine_fingerprint() -> dict:
+    cpu, flags = "", []
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and not cpu:
+                cpu = line.split(":", 1)[1].strip()
+            if line.startswith("flags") and not flags:
+                have = set(line.split(":", 1)[1].split())
+                flags = sorted(have & {"avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16",
+                                       "avx512_fp16", "amx_tile", "neon", "asimd", "sve"})
+    except OSError:
+        pass
+    mem = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return {
+        "hostname": platform.node(),
+        "arch": platform.machine(),
+        "cpu": cpu or platform.processor(),
+        "cpu_flags": flags,
+        "cpus_online": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "memory_bytes": mem,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def git_state() -> dict:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=10).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                    capture_output=True, text=True, timeout=10).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit or None, "dirty": dirty if commit else None}
+
+
+def new_record(target: str, device: str, threads: int | None, settings: dict) -> dict:
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "id": dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6],
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "complete": False,
+        "machine": machine_fingerprint(),
+        "versions": {**versions(), "suite_git": git_state()},
+        "target": {"name": target, "device": device, "threads": threads},
+        "settings": settings,
+        "workloads": [],
+    }
+
+
+def default_path(record: dict, results_dir: Path) -> Path:
+    t = record["target"]
+    return Path(results_dir) / f"{record['id']}-{t['name']}-{t['device']}.json"
+
+
+def write_record(record: dict, path: Path) -> Path:
+    try:
+        atomic_write(Path(path), json.dumps(record, indent=1, sort_keys=False) + "\n")
+    except OSError as e:
+        raise UserError(f"cannot write the run record to {path}: {e.strerror or e}") from None
+    return Path(path)
+
+
+def load_record(path: Path) -> dict:
+    try:
+        doc = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise UserError(f"{path} is not valid JSON (truncated or corrupt?): {e}") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise UserError(f"{path} is not an upsampling-suite run record")
+    if doc.get("schema_version", 0) > SCHEMA_VERSION:
+        raise UserError(f"{path} has schema version {doc['schema_version']}, newer than this suite "
+                        f"understands ({SCHEMA_VERSION}); upgrade upsampling-suite")
+    return doc
