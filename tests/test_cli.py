@@ -1,0 +1,101 @@
+"""The CLI as a user meets it: a real run on a tiny layer, its table and JSON record, bad input."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from suite.cli import main
+
+TINY = "cin=2,cout=2,h=6,w=5,k=3,r=2,name=cli-tiny"
+
+
+def run_cli(*args, cache_dir):
+    env = {**os.environ, "SUITE_CACHE_DIR": str(cache_dir), "COLUMNS": "160"}
+    return subprocess.run([sys.executable, "-m", "suite.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=900)
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    proc = run_cli("run", "--layer", TINY, "--methods", "C-SP,C-NN,D-SP", "--algorithms", "REVD2,STRD",
+                   "--repetitions", "9", "--min-time", "0.005", "--results-dir", str(tmp / "runs"),
+                   "--json", str(tmp / "out.json"), cache_dir=tmp / "cache")
+    return proc, tmp
+
+
+def test_run_prints_a_table_and_writes_the_record(cli_run):
+    proc, tmp = cli_run
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for text in ("cli-tiny", "C-SP", "D-SP", "REVD2", "STRD", "median ms", "vs C-SP", "4/4 workloads verified"):
+        assert text in out
+    stored = list((tmp / "runs").glob("*.json"))
+    assert len(stored) == 1 and f"run record: {stored[0]}" in out
+    rec = json.loads((tmp / "out.json").read_text())
+    assert rec == json.loads(stored[0].read_text())
+    assert rec["schema_version"] == 1 and rec["complete"] is True
+    assert rec["target"] == {"name": "llvm-cpu", "device": "local-task", "threads": None}
+    assert rec["versions"]["iree-base-compiler"] == "3.13.0" and rec["machine"]["cpus_usable"] >= 1
+    assert [w["id"].split("/", 1)[1] for w in rec["workloads"]] == ["C-SP", "C-NN", "D-SP/STRD", "D-SP/REVD2"]
+    for w in rec["workloads"]:
+        assert w["status"] == "ok" and len(w["samples_ms"]) == 9 and len(w["iterations"]) == 9
+        s = w["stats_ms"]
+        assert s["n"] == 9 and s["q1"] <= s["median"] <= s["q3"] <= s["max"] and s["p90"] >= s["median"]
+        assert "iree-benchmark-module" in w["commands"]["time"] and "--benchmark_repetitions=9" in w["commands"]["time"]
+        assert w["max_abs_err"] <= w["tolerance"]
+        assert Path(w["commands"]["verify"].split("--module=")[1].split()[0]).exists()
+
+
+def test_timing_command_in_the_record_reproduces_the_number(cli_run):
+    _, tmp = cli_run
+    rec = json.loads((tmp / "out.json").read_text())
+    cmd = rec["workloads"][0]["commands"]["time"].replace("--benchmark_out=bench.json",
+                                                          f"--benchmark_out={tmp / 'again.json'}")
+    subprocess.run(cmd, shell=True, check=True, capture_output=True, timeout=300)
+    again = json.loads((tmp / "again.json").read_text())
+    assert len([b for b in again["benchmarks"] if b["run_type"] == "iteration"]) == 9
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--target", "tpu"], "unknown target 'tpu'"),
+    (["run", "--layer", "cin=2,cout=2,h=2,w=2,k=5,r=2,pad=0"], "larger than the padded input"),
+    (["run", "--layer", "cin=2,cout=two,h=6,w=6,k=3,r=2"], "cout must be an integer"),
+    (["run", "--layer", "nosuchlayer"], "neither key=value pairs nor a catalogue layer"),
+    (["run", "--catalogue", "nope"], "unknown catalogue 'nope'"),
+    (["run", "--layer", TINY, "--methods", "D-XX"], "unknown method 'D-XX'"),
+    (["run", "--layer", TINY, "--algorithms", "FFT"], "unknown algorithm 'FFT'"),
+    (["run", "--layer", TINY, "--device", "cuda"], "has no device 'cuda'"),
+    (["run", "--layer", TINY, "--repetitions", "3"], "at least 9"),
+    (["run", "--layer", TINY, "--threads", "0"], "at least 1"),
+    (["run", "--layer", TINY, "--results-dir", "/proc/forbidden"], "cannot create results folder"),
+    (["run", "--repetitions", "many"], "invalid int value"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_input_gives_one_line_and_exit_code_2(args, message, capsys):
+    try:
+        code = main(args)
+    except SystemExit as e:                      # argparse's own errors exit from inside
+        code = e.code
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_bad_input_through_the_installed_entry_point(tmp_path):
+    proc = run_cli("run", "--target", "nonsense", cache_dir=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("suite: error: unknown target 'nonsense' (known: llvm-cpu")
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_list_and_targets(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "espcn" in out and "REVD2" in out and "D-NN" in out
+    assert main(["targets"]) == 0
+    out = capsys.readouterr().out
+    assert "llvm-cpu" in out and "yes" in out
