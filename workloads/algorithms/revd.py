@@ -5,6 +5,8 @@ input shifted by (-j, -i), multiply by the group's r^2 taps (a 1x1 conv over C_i
 result into the output's phase lattice. The output accumulator is read and written T^2 times
 (REVD's tap loops sit outside its output loops); stride holes are skipped because each tap only
 feeds its own phase. Only the output rows the crop keeps (rounded out to whole phases) are computed.
+IREE 3.13 on llvm-cpu (sweep-r2, D-SP): 10 dispatches; each tap group's 1x1 conv fuses with its
+accumulation into one matmul_like_3x128x2x128x2x3 dispatch.
 """
 import torch.nn as nn
 import torch.nn.functional as F

@@ -7,6 +7,8 @@ modulo at run time (the role of the paper's KernelOffsetCounter), and the input 
 (q + s_a - j, p + s_b - i) is gathered with tensor.extract. Each output pixel is produced once,
 from exactly ceil(Kd/r)^2 * C_in taps, and written once; the bias initialises the accumulator.
 The (Q, r, P, r) output collapses to (r*Q, r*P) for free (row-major), so no shuffle pass exists.
+IREE 3.13 on llvm-cpu (sweep-r2, D-SP): 2 dispatches -- the input pad and one
+reduction_3x128x2x128x2x3x9 (9 = ceil(Kd/r)^2 taps) that writes every output pixel once.
 """
 from __future__ import annotations
 
