@@ -1,0 +1,103 @@
+"""The analytical model: hand-worked values from the reference, the reference's table of ratios,
+and -- independently -- the formulas against counts taken by executing instrumented loop nests."""
+import numpy as np
+import pytest
+import torch
+
+from suite.model import counts, estimate
+from suite.profiles import builtin_profile
+from workloads import loopnests
+from workloads.catalogue import catalogue
+from workloads.layer import LayerConfig
+from workloads.methods import deployed_deconv, make_input, trained_layer, trained_weights
+
+
+def activations(c, accounting="paper"):
+    return sum(c.elements(accounting, kind) for kind in ("input", "output", "intermediate"))
+
+
+@pytest.mark.parametrize("r, ratio", [(2, 2.6), (3, 2.8), (4, 2.88)])
+def test_conv_baselines_move_1_plus_3r2_over_1_plus_r2(r, ratio):
+    layer = LayerConfig(cin=3, cout=3, h=1024, w=1024, k=3, r=r)
+    deconv = activations(counts(layer, "D-SP", "REVD2"))
+    assert deconv == (1 + r * r) * 1024 * 1024 * 3
+    for method in ("C-SP", "C-NN"):
+        assert activations(counts(layer, method)) == (1 + 3 * r * r) * 1024 * 1024 * 3
+        assert activations(counts(layer, method)) / deconv == pytest.approx(ratio, abs=0.005)
+
+
+# upsampling.md 6.3: (r, method, algorithm) -> (MAC / (HW C^2), T / T_D-SP, E / E_D-SP), GTX 680 constants
+REFERENCE_TABLE = {
+    (2, "C-SP", None): (36, 2.60, 2.23), (2, "C-NN", None): (36, 2.60, 2.23),
+    (2, "D-SP", "TDC"): (36, 1.00, 1.00), (2, "D-NN", "REVD2"): (16, 1.00, 0.87),
+    (2, "D-NN", "STDD"): (16, 1.00, 0.87), (2, "D-SP", "STRD"): (144, 1.60, 2.15),
+    (2, "D-NN", "STRD"): (64, 1.60, 1.64),
+    (3, "C-SP", None): (81, 2.80, 2.35), (3, "D-NN", "REVD2"): (36, 1.00, 0.86),
+    (3, "D-NN", "STDD"): (25, 1.00, 0.83), (3, "D-SP", "STRD"): (729, 2.97, 4.00),
+    (3, "D-NN", "STRD"): (225, 1.80, 2.04),
+    (4, "C-NN", None): (144, 2.88, 2.39), (4, "D-NN", "REVD2"): (64, 1.00, 0.86),
+    (4, "D-NN", "STDD"): (36, 1.00, 0.81), (4, "D-SP", "STRD"): (2304, 5.53, 6.74),
+    (4, "D-NN", "STRD"): (576, 1.88, 2.43),
+}
+
+
+def test_reproduces_the_reference_table_on_the_gtx680_profile():
+    gtx = builtin_profile("gtx680")
+    layers = {layer.r: layer for layer in catalogue("sweep-1024")}
+    for (r, method, alg), (mac, t_ratio, e_ratio) in REFERENCE_TABLE.items():
+        layer = layers[r]
+        base = estimate(counts(layer, "D-SP", "REVD2"), gtx)
+        c = counts(layer, method, alg)
+        e = estimate(c, gtx)
+        assert c.macs == mac * layer.h * layer.w * layer.cin * layer.cout
+        assert round(e.time / base.time, 2) == t_ratio, (r, method, alg)
+        assert round(e.energy / base.energy, 2) == e_ratio, (r, method, alg)
+
+
+def test_conventions_are_explicit():
+    layer = LayerConfig(cin=3, cout=3, h=64, w=64, k=3, r=2)
+    c = counts(layer, "D-SP", "REVD2")
+    gtx, pi = builtin_profile("gtx680"), builtin_profile("rpi4-a72")
+    assert gtx.flops_per_mac == 1 and pi.flops_per_mac == 2
+    assert estimate(c, pi).flops == 2 * c.macs and c.dtype_bytes == 4
+    strd = counts(layer, "D-SP", "STRD")                          # the zero-insertion build is real traffic
+    assert strd.bytes("full") > strd.bytes("paper")
+
+
+TINY = [
+    LayerConfig(cin=2, cout=3, h=3, w=4, k=3, r=2, bias=False),
+    LayerConfig(cin=1, cout=2, h=3, w=3, k=2, r=3, batch=2, bias=False),
+    LayerConfig(cin=2, cout=1, h=4, w=3, k=3, r=3, pad=(0, 2, 1, 1), bias=False),
+    LayerConfig(cin=1, cout=1, h=4, w=5, k=4, r=2, pad=(3, 0, 1, 2), bias=False),
+    LayerConfig(cin=2, cout=2, h=3, w=3, k=1, r=1, bias=False),
+]
+
+
+def assert_counts_match(c, tracker):
+    assert tracker.macs == c.macs
+    executed = tracker.distinct()
+    modelled = {(t.tensor, t.direction): t.elements for t in c.traffic}
+    assert executed == modelled
+
+
+@pytest.mark.parametrize("layer", TINY, ids=lambda L: L.id)
+@pytest.mark.parametrize("method", ["C-SP", "C-NN"])
+def test_trained_method_formulas_match_executed_loop_nests(layer, method):
+    x = make_input(layer, 0).double().numpy()
+    w, _ = trained_weights(layer, method, 0)
+    y, tracker = loopnests.trained(layer, method, x, w.double().numpy())
+    np.testing.assert_allclose(y, trained_layer(layer, method, 0).double()(torch.from_numpy(x)).numpy(), atol=1e-12)
+    assert_counts_match(counts(layer, method), tracker)
+
+
+@pytest.mark.parametrize("layer", TINY, ids=lambda L: L.id)
+@pytest.mark.parametrize("method", ["D-SP", "D-NN"])
+@pytest.mark.parametrize("alg", list(loopnests.ALGORITHMS))
+def test_algorithm_formulas_match_executed_loop_nests(layer, method, alg):
+    x = make_input(layer, 0).double().numpy()
+    d = deployed_deconv(layer, method, 0)
+    d = type(d)(d.weight.double().numpy(), d.stride, d.crop, None)
+    y, tracker = loopnests.ALGORITHMS[alg](d, x)
+    ref = trained_layer(layer, {"D-SP": "C-SP", "D-NN": "C-NN"}[method], 0).double()(torch.from_numpy(x))
+    np.testing.assert_allclose(y, ref.numpy(), atol=1e-6)        # transforms were made in fp32
+    assert_counts_match(counts(layer, method, alg), tracker)
