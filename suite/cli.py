@@ -6,10 +6,10 @@ import argparse
 import sys
 
 from suite import __version__
-from suite.commands import list_cmd, run_cmd, targets_cmd
+from suite.commands import calibrate_cmd, list_cmd, model_cmd, roofline_cmd, run_cmd, targets_cmd
 from suite.errors import UserError
 
-COMMANDS = (run_cmd, list_cmd, targets_cmd)
+COMMANDS = (run_cmd, model_cmd, calibrate_cmd, roofline_cmd, list_cmd, targets_cmd)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -75,13 +75,14 @@ class Timing:
     context: dict                      # Google Benchmark's context block (CPU, caches, load)
 
 
-def benchmark_module(vmfb: Path, input_npy: Path, runtime_flags: list[str], repetitions: int,
+def benchmark_module(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[str], repetitions: int,
                      min_time_s: float, warmup_s: float, timeout: float) -> Timing:
-    """Time main(x) with iree-benchmark-module: warm-up, then ``repetitions`` samples."""
+    """Time main(*inputs) with iree-benchmark-module: warm-up, then ``repetitions`` samples."""
+    inputs = [inputs] if isinstance(inputs, Path) else list(inputs)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"
         cmd = [runtime_tool("iree-benchmark-module"), f"--module={vmfb}", *runtime_flags, "--function=main",
-               f"--input=@{input_npy}", f"--benchmark_repetitions={repetitions}",
+               *(f"--input=@{p}" for p in inputs), f"--benchmark_repetitions={repetitions}",
                f"--benchmark_min_time={min_time_s:g}s", f"--benchmark_min_warmup_time={warmup_s:g}",
                "--benchmark_enable_random_interleaving=false",
                "--benchmark_out_format=json", f"--benchmark_out={out}"]

@@ -10,10 +10,18 @@ from rich.text import Text
 STATUS_STYLE = {"ok": "green", "wrong": "bold red"}
 
 
-def make_console() -> Console:
-    """A terminal console, or 120 columns wide when writing to a file or CI log (no wrapping)."""
+def make_console(width: int = 120) -> Console:
+    """A terminal console, or ``width`` columns when writing to a file or CI log (no wrapping)."""
     import sys
-    return Console() if sys.stdout.isatty() else Console(width=120)
+    return Console() if sys.stdout.isatty() else Console(width=width)
+
+
+def si(v: float) -> str:
+    """1234567 -> '1.23 M' (decimal prefixes, 3 significant digits)."""
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= factor:
+            return f"{v / factor:.3g} {prefix}"
+    return f"{v:.3g} "
 
 
 def _ms(v: float | None) -> str:
@@ -40,16 +48,25 @@ def layer_table(rows: list[dict], title: str) -> Table:
     base_sp = by_method.get("C-SP", {}).get("stats_ms") or {}
     base_nn = by_method.get("C-NN", {}).get("stats_ms") or {}
     t = Table(title=title, title_justify="left", header_style="bold")
-    for col, just in (("method", "left"), ("algorithm", "left"), ("status", "left"), ("max err", "right"),
-                      ("median ms", "right"), ("IQR ms", "right"), ("p90 ms", "right"),
-                      ("vs C-SP", "right"), ("vs C-NN", "right")):
+    with_model = any(r.get("model") for r in rows)
+    cols = [("method", "left"), ("algorithm", "left"), ("status", "left"), ("max err", "right"),
+            ("median ms", "right"), ("IQR ms", "right"), ("p90 ms", "right"), ("vs C-SP", "right"),
+            ("vs C-NN", "right")]
+    if with_model:
+        cols += [("model ms", "right"), ("x model", "right")]
+    for col, just in cols:
         t.add_column(col, justify=just, no_wrap=True)
     for r in rows:
         s = r.get("stats_ms") or {}
         status = Text(r["status"], style=STATUS_STYLE.get(r["status"], "yellow"))
-        t.add_row(r["method"], r["algorithm"] or "-", status, _err(r), _ms(s.get("median")), _ms(s.get("iqr")),
-                  _ms(s.get("p90")), _speedup(base_sp.get("median"), s.get("median")),
-                  _speedup(base_nn.get("median"), s.get("median")))
+        cells = [r["method"], r["algorithm"] or "-", status, _err(r), _ms(s.get("median")), _ms(s.get("iqr")),
+                 _ms(s.get("p90")), _speedup(base_sp.get("median"), s.get("median")),
+                 _speedup(base_nn.get("median"), s.get("median"))]
+        if with_model:
+            m = r.get("model") or {}
+            x = s.get("median") / m["t_ms"] if m and s.get("median") else None
+            cells += [_ms(m.get("t_ms")), "-" if x is None else f"{x:.1f}x"]
+        t.add_row(*cells)
     return t
 
 
@@ -68,6 +85,22 @@ def print_run(record: dict, console: Console | None = None) -> None:
         for r in group:
             if r["status"] != "ok":
                 console.print(f"  [yellow]{r['id']}[/]: {r['status']}: {r['reason']}")
+        agree = (record.get("model") or {}).get("layers", {}).get(layer)
+        if agree:
+            tau = "n/a" if agree["kendall_tau"] is None else f"{agree['kendall_tau']:+.2f}"
+            console.print(f"  model vs machine: Kendall tau {tau} over {agree['n']} workloads "
+                          f"(1 = same ordering); model's fastest: {agree['best_by_model']}, "
+                          f"measured fastest: {agree['best_measured']}")
+            for line in agree["statements"]:
+                console.print(f"  - {line}")
+    model = record.get("model")
+    if model and model.get("mdape_percent") is not None:
+        p = model["profile"]
+        where = "measured on this machine" if p["measured_here"] else "[yellow]not measured on this machine[/]"
+        console.print(f"model: profile {p['name']} ({where}; {p['peak_flops'] / 1e9:.0f} GFLOP/s, "
+                      f"{p['bandwidth'] / 1e9:.1f} GB/s), {model['accounting']} accounting; median absolute "
+                      f"error of predicted latency {model['mdape_percent']:.0f}% over {model['n']} workloads. "
+                      "'x model' = measured / predicted = multiple of the roofline floor.")
     n_ok = sum(r["status"] == "ok" for r in rows)
     console.print(f"{n_ok}/{len(rows)} workloads verified against PyTorch and timed"
                   + ("" if record.get("complete", True) else " [bold yellow](run incomplete)[/]"))

@@ -5,7 +5,6 @@ the run goes on. Only a workload whose output matched its trained layer is timed
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -15,8 +14,8 @@ import torch
 
 from suite.cache import CompileCache
 from suite.export import to_mlir
-from suite.iree_run import StageError, benchmark_module, compile_module, run_module
-from suite.iree_tools import versions
+from suite.build import build_module
+from suite.iree_run import StageError, benchmark_module, run_module
 from suite.stats import summarize
 from suite.verify import verify
 from targets import Target
@@ -97,7 +96,6 @@ class Runner:
     def __init__(self, options: RunOptions, cache: CompileCache):
         self.options, self.cache = options, cache
         self.data = _LayerData(cache, options.seed)
-        self.compiler_version = versions().get("iree-compiler-build", versions()["iree-base-compiler"])
 
     def run(self, workloads: list[Workload],
             on_progress: Callable[[Workload, str], None] | None = None,
@@ -141,25 +139,11 @@ class Runner:
         return res
 
     def _compile(self, mlir: str, input_type: str, res: WorkloadResult) -> Path:
-        flags = list(self.options.target.compile_flags)
-        key = CompileCache.key(mlir, [f"--iree-input-type={input_type}", *flags], self.compiler_version)
-        res.module_key = key
-        mlir_path = self.cache.mlir_path(key)
-        if not mlir_path.exists():
-            from suite.cache import atomic_write
-            atomic_write(mlir_path, mlir)
-        vmfb = self.cache.vmfb_path(key)
-        cached = self.cache.lookup(key)
-        t0 = time.perf_counter()
-        if cached is None:
-            data, cmd = compile_module(mlir_path, vmfb, input_type, flags, self.options.compile_timeout_s)
-            self.cache.store(key, data)
-            res.compile_s, res.compile_cached = time.perf_counter() - t0, False
-        else:
-            res.compile_s, res.compile_cached = 0.0, True
-        res.commands["compile"] = " ".join([
-            "iree-compile", str(mlir_path), f"--iree-input-type={input_type}", *flags, "-o", str(vmfb)])
-        return vmfb
+        b = build_module(self.cache, mlir, input_type, list(self.options.target.compile_flags),
+                         self.options.compile_timeout_s)
+        res.module_key, res.compile_cached, res.compile_s = b.key, b.cached, b.seconds
+        res.commands["compile"] = b.command
+        return b.vmfb
 
     def _verify(self, vmfb: Path, x_path: Path, ref: np.ndarray, res: WorkloadResult) -> None:
         y, cmd = run_module(vmfb, x_path, self.options.runtime_flags(), self.options.run_timeout_s)

@@ -22,10 +22,19 @@ class Target:
     devices: tuple[str, ...]                     # runtime --device values; the first is the default
     probe: Callable[[], Availability]
     device_notes: dict[str, str] = field(default_factory=dict)
+    # named compilation strategies: extra iree-compile flags; "default" adds none
+    presets: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"default": ()})
 
     @property
     def default_device(self) -> str:
         return self.devices[0]
+
+    def flags(self, preset: str = "default") -> list[str]:
+        try:
+            return [*self.compile_flags, *self.presets[preset]]
+        except KeyError:
+            raise UserError(f"target {self.name} has no preset {preset!r} "
+                            f"(presets: {', '.join(self.presets)})") from None
 
     def availability(self) -> Availability:
         return self.probe()

@@ -24,4 +24,14 @@ LLVM_CPU = register(Target(
     devices=("local-task", "local-sync"),
     probe=_probe,
     device_notes={"local-task": "thread pool", "local-sync": "one thread, inline"},
+    presets={
+        "default": (),
+        # pack operands into tiles fitted to the vector unit (matmuls; convs after im2col)
+        "data-tiling": ("--iree-opt-data-tiling",),
+        # data tiling + IREE's hand-written micro-kernels (mmt4d, pack, unpack)
+        "ukernels": ("--iree-opt-data-tiling", "--iree-llvmcpu-enable-ukernels=all"),
+        # rewrite NCHW convs to NHWC so the channel loop is the vectorised, contiguous one
+        "channels-last": ("--iree-preprocessing-pass-pipeline=builtin.module(util.func("
+                          "iree-preprocessing-convert-conv-to-channels-last))",),
+    },
 ))

@@ -23,7 +23,7 @@ def cli_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
     proc = run_cli("run", "--layer", TINY, "--methods", "C-SP,C-NN,D-SP", "--algorithms", "REVD2,STRD",
                    "--repetitions", "9", "--min-time", "0.005", "--results-dir", str(tmp / "runs"),
-                   "--json", str(tmp / "out.json"), cache_dir=tmp / "cache")
+                   "--json", str(tmp / "out.json"), "--profile", "rpi4-a72", cache_dir=tmp / "cache")
     return proc, tmp
 
 
@@ -31,7 +31,8 @@ def test_run_prints_a_table_and_writes_the_record(cli_run):
     proc, tmp = cli_run
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    for text in ("cli-tiny", "C-SP", "D-SP", "REVD2", "STRD", "median ms", "vs C-SP", "4/4 workloads verified"):
+    for text in ("cli-tiny", "C-SP", "D-SP", "REVD2", "STRD", "median ms", "vs C-SP", "4/4 workloads verified",
+                 "model ms", "x model", "Kendall tau", "not measured on this machine"):
         assert text in out
     stored = list((tmp / "runs").glob("*.json"))
     assert len(stored) == 1 and f"run record: {stored[0]}" in out
@@ -48,6 +49,19 @@ def test_run_prints_a_table_and_writes_the_record(cli_run):
         assert "iree-benchmark-module" in w["commands"]["time"] and "--benchmark_repetitions=9" in w["commands"]["time"]
         assert w["max_abs_err"] <= w["tolerance"]
         assert Path(w["commands"]["verify"].split("--module=")[1].split()[0]).exists()
+        assert w["model"]["profile"] == "rpi4-a72" and w["model"]["t_ms"] > 0 and w["model"]["macs"] > 0
+    assert rec["model"]["profile"]["measured_here"] is False and rec["model"]["profile"]["estimate"] is True
+    agree = rec["model"]["layers"][rec["workloads"][0]["layer"]]
+    assert agree["n"] == 4 and -1 <= agree["kendall_tau"] <= 1 and rec["model"]["mdape_percent"] >= 0
+
+
+def test_roofline_of_the_stored_run(cli_run):
+    _, tmp = cli_run
+    proc = run_cli("roofline", "--results-dir", str(tmp / "runs"), "-o", str(tmp / "roof.png"),
+                   cache_dir=tmp / "cache")
+    assert proc.returncode == 0, proc.stderr
+    assert "% of roof" in proc.stdout and "D-SP REVD2" in proc.stdout
+    assert (tmp / "roof.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_timing_command_in_the_record_reproduces_the_number(cli_run):
@@ -74,6 +88,8 @@ def test_timing_command_in_the_record_reproduces_the_number(cli_run):
     (["run", "--layer", TINY, "--results-dir", "/proc/forbidden"], "cannot create results folder"),
     (["run", "--repetitions", "many"], "invalid int value"),
     (["frobnicate"], "invalid choice"),
+    (["model", "--profile", "pdp11"], "unknown profile 'pdp11'"),
+    (["roofline", "/nonexistent/run.json"], "cannot read /nonexistent/run.json"),
 ])
 def test_bad_input_gives_one_line_and_exit_code_2(args, message, capsys):
     try:
@@ -90,6 +106,14 @@ def test_bad_input_through_the_installed_entry_point(tmp_path):
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith("suite: error: unknown target 'nonsense' (known: llvm-cpu")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_model_command_reproduces_the_paper_table(capsys):
+    assert main(["model", "-c", "sweep-1024", "-m", "C-SP,D-SP,D-NN", "-a", "REVD2,STRD", "--profile", "gtx680"]) == 0
+    out = capsys.readouterr().out
+    assert "Choi" in out and "one MAC = one flop" in out and "not measured on this machine" in out
+    for ratio in ("2.60", "2.23", "2.80", "2.35", "2.88", "2.39", "5.53", "6.74", "0.86"):
+        assert ratio in out
 
 
 def test_list_and_targets(capsys):

@@ -9,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from suite.cache import CompileCache
 from suite.errors import UserError
+from suite.model_check import agreement, model_entry
 from suite.record import default_path, new_record, write_record
 from suite.report import make_console, print_run
 from suite.runner import Runner, RunOptions
@@ -38,6 +39,13 @@ def add_parser(sub) -> None:
     how.add_argument("--min-time", type=float, default=0.05, metavar="S", help="minimum seconds per sample")
     how.add_argument("--seed", type=int, default=0, help="seed for weights and inputs")
     how.add_argument("--verify-only", action="store_true", help="compile and verify, but do not time")
+    how.add_argument("-p", "--profile", default="calibrated",
+                     help="device profile for the model beside each measurement (default: calibrated on this "
+                          "machine, measured once and stored in --profiles-dir); 'none' to skip")
+    how.add_argument("--accounting", choices=("paper", "full"), default="full",
+                     help="which traffic the model charges (default: full)")
+    how.add_argument("--profiles-dir", type=Path, default=Path("results/profiles"),
+                     help="where calibrated profiles are stored (default: results/profiles)")
     how.add_argument("--compile-timeout", type=float, default=600.0, metavar="S")
     how.add_argument("--run-timeout", type=float, default=600.0, metavar="S")
     out = p.add_argument_group("where results go")
@@ -77,26 +85,38 @@ def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-def main(args) -> int:
-    console = make_console()
-    target = get_target(args.target)
-    device = args.device or target.default_device
+def check_target(name: str, device: str | None, threads: int | None):
+    """The target and device asked for, or a UserError saying why they cannot be used here."""
+    target = get_target(name)
+    device = device or target.default_device
     if device not in target.devices:
         raise UserError(f"target {target.name} has no device {device!r} (devices: {', '.join(target.devices)})")
-    if args.threads is not None and args.threads < 1:
+    if threads is not None and threads < 1:
         raise UserError("--threads must be at least 1")
+    return target, device
+
+
+def main(args) -> int:
+    console = make_console()
+    target, device = check_target(args.target, args.device, args.threads)
     if args.repetitions < MIN_REPETITIONS:
         raise UserError(f"--repetitions must be at least {MIN_REPETITIONS} for a median and IQR worth reporting")
     if args.min_time <= 0:
         raise UserError("--min-time must be positive")
     layers = resolve_layers(args.catalogue, args.layer)
     workloads = expand(layers, _csv(args.methods), _csv(args.algorithms))
+    layers_by_id = {lay.id: lay for lay in layers}
     avail = target.availability()
     if not avail.usable:
         raise UserError(f"target {target.name} is not usable on this machine: {avail.reason}")
     if not args.no_save:
         _check_writable(args.results_dir)
 
+    cache = CompileCache(args.cache_dir, enabled=not args.no_cache)
+    profile = None
+    if args.profile != "none" and not args.verify_only:
+        from suite.commands.model_cmd import resolve_profile
+        profile = resolve_profile(args.profile, args, console)
     options = RunOptions(target=target, device=device, threads=args.threads, seed=args.seed,
                          repetitions=args.repetitions, min_time_s=args.min_time,
                          compile_timeout_s=args.compile_timeout, run_timeout_s=args.run_timeout,
@@ -106,7 +126,9 @@ def main(args) -> int:
                 "compile_flags": list(target.compile_flags), "runtime_flags": options.runtime_flags(),
                 "timer": "iree-benchmark-module real_time (mean per call within each repetition)"}
     record = new_record(target.name, device, args.threads, settings)
-    runner = Runner(options, CompileCache(args.cache_dir, enabled=not args.no_cache))
+    if profile:
+        record["model"] = {"profile": profile_summary(profile), "accounting": args.accounting}
+    runner = Runner(options, cache)
     interrupted = False
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
@@ -116,13 +138,19 @@ def main(args) -> int:
             progress.update(task, description=f"{stage:<7} {w.id}")
 
         def on_result(res):
-            record["workloads"].append(res.to_json())
+            row = res.to_json()
+            if profile:
+                row["model"] = model_entry(layers_by_id[res.layer], res.method, res.algorithm, profile,
+                                           args.accounting)
+            record["workloads"].append(row)
             progress.advance(task)
         try:
             runner.run(workloads, on_progress, on_result)
             record["complete"] = True
         except KeyboardInterrupt:
             interrupted = True
+    if profile:
+        record["model"].update(agreement(record["workloads"]))
     paths = _save(record, args)
     print_run(record, console)
     for path in paths:
@@ -149,3 +177,9 @@ def _save(record: dict, args) -> list[Path]:
     if args.json:
         paths.append(write_record(record, args.json))
     return paths
+
+
+def profile_summary(p) -> dict:
+    return {"name": p.name, "description": p.description, "source": p.source, "peak_flops": p.peak_flops,
+            "bandwidth": p.bandwidth, "flops_per_mac": p.flops_per_mac, "estimate": p.estimate,
+            "measured_here": p.measured_here}

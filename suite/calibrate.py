@@ -1,0 +1,144 @@
+"""Calibrate a device profile on this machine: peak memory bandwidth and peak compute, measured by
+two small kernels compiled through IREE for the same target and device as the workloads.
+
+- bandwidth: y = 2 * x over 64 MiB of f32 (hand-written linalg); bytes = read + write, the STREAM
+  "scale" convention (write-allocate traffic, if any, is not counted);
+- compute: a 2048^3 f32 linalg.matmul; flops = 2 * M * N * K, compiled with every preset of the
+  target (IREE's default matmul reaches a fraction of what data tiling + ukernels do).
+Each is timed with iree-benchmark-module; the fastest repetition of the best preset gives the peak. The profile is
+stored in results/profiles/ under the machine's fingerprint, target, device and threads, and reused.
+It has no energy constants: nothing on this machine measures energy.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from suite.build import build_module, compiler_version
+from suite.cache import CompileCache, atomic_write
+from suite.errors import UserError
+from suite.iree_run import StageError, benchmark_module
+from suite.model import Profile
+from suite.record import machine_fingerprint
+from targets import Target
+
+STREAM_ELEMS = 16 * 1024 * 1024
+MATMUL_N = 2048
+PROFILE_VERSION = 1
+
+
+def _stream_mlir(n: int) -> str:
+    return f"""#id = affine_map<(i) -> (i)>
+func.func @main(%x: tensor<{n}xf32>) -> tensor<{n}xf32> {{
+  %two = arith.constant 2.0 : f32
+  %e = tensor.empty() : tensor<{n}xf32>
+  %y = linalg.generic {{indexing_maps = [#id, #id], iterator_types = ["parallel"]}}
+      ins(%x : tensor<{n}xf32>) outs(%e : tensor<{n}xf32>) {{
+  ^bb0(%a: f32, %o: f32):
+    %m = arith.mulf %a, %two : f32
+    linalg.yield %m : f32
+  }} -> tensor<{n}xf32>
+  return %y : tensor<{n}xf32>
+}}
+"""
+
+
+def _matmul_mlir(n: int) -> str:
+    t = f"tensor<{n}x{n}xf32>"
+    return f"""func.func @main(%a: {t}, %b: {t}) -> {t} {{
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : {t}
+  %f = linalg.fill ins(%zero : f32) outs(%e : {t}) -> {t}
+  %c = linalg.matmul ins(%a, %b : {t}, {t}) outs(%f : {t}) -> {t}
+  return %c : {t}
+}}
+"""
+
+
+def fingerprint_key(machine: dict) -> str:
+    core = {k: machine.get(k) for k in ("arch", "cpu", "cpu_flags", "cpus_usable", "memory_bytes")}
+    return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def profile_path(folder: Path, target: Target, device: str, threads: int | None) -> Path:
+    t = f"-t{threads}" if threads else ""
+    return Path(folder) / f"{fingerprint_key(machine_fingerprint())}-{target.name}-{device}{t}.json"
+
+
+def _peak(cache: CompileCache, mlir: str, inputs: list[np.ndarray], target: Target, flags: list[str],
+          repetitions: int, presets: list[str]) -> tuple[float, list[float], str, str]:
+    """Fastest time over the presets: (seconds, that preset's samples, its command, the preset)."""
+    paths = [cache.input_file(a) for a in inputs]
+    best = None
+    for preset in presets:
+        built = build_module(cache, mlir, "none", target.flags(preset), 600)
+        t = benchmark_module(built.vmfb, paths, flags, repetitions, 0.2, 0.1, 600)
+        if best is None or min(t.samples_ms) < min(best[1]):
+            best = (min(t.samples_ms) / 1e3, t.samples_ms, t.command, preset)
+    return best
+
+
+def calibrate(target: Target, device: str, threads: int | None, cache: CompileCache,
+              repetitions: int = 9) -> dict:
+    flags = target.runtime_flags(device, threads)
+    try:
+        x = np.full(STREAM_ELEMS, 1.5, np.float32)
+        t_bw, s_bw, cmd_bw, p_bw = _peak(cache, _stream_mlir(STREAM_ELEMS), [x], target, flags, repetitions,
+                                         ["default"])
+        a = np.full((MATMUL_N, MATMUL_N), 0.5, np.float32)
+        t_mm, s_mm, cmd_mm, p_mm = _peak(cache, _matmul_mlir(MATMUL_N), [a, a], target, flags, repetitions,
+                                         list(target.presets))
+    except StageError as e:
+        raise UserError(f"calibration on {target.name}/{device} failed ({e.stage}): {e}") from None
+    bytes_moved, flops = 2 * 4 * STREAM_ELEMS, 2 * MATMUL_N ** 3
+    machine = machine_fingerprint()
+    return {
+        "profile_version": PROFILE_VERSION,
+        "name": "calibrated",
+        "description": f"{machine['cpu']} through IREE {target.name} ({device}"
+                       + (f", {threads} threads)" if threads else ")"),
+        "source": "measured here by `suite calibrate`: 2048^3 f32 matmul and a 64 MiB f32 scale, "
+                  "fastest of the repetitions",
+        "peak_flops": flops / t_mm,
+        "bandwidth": bytes_moved / t_bw,
+        "flops_per_mac": 2,
+        "estimate": False,
+        "measured_here": True,
+        "machine": machine,
+        "target": {"name": target.name, "device": device, "threads": threads},
+        "iree": compiler_version(),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "measurements": {"stream": {"bytes": bytes_moved, "samples_ms": s_bw, "command": cmd_bw, "preset": p_bw},
+                         "matmul": {"flops": flops, "samples_ms": s_mm, "command": cmd_mm, "preset": p_mm}},
+    }
+
+
+def to_profile(doc: dict) -> Profile:
+    keep = ("name", "description", "source", "peak_flops", "bandwidth", "flops_per_mac", "estimate",
+            "measured_here", "machine")
+    return Profile(**{k: doc[k] for k in keep})
+
+
+def load_or_calibrate(folder: Path, target: Target, device: str, threads: int | None, cache: CompileCache,
+                      force: bool = False, on_calibrate=None) -> tuple[Profile, Path, bool]:
+    """The stored profile for this machine/target/device/threads, calibrating if there is none."""
+    path = profile_path(folder, target, device, threads)
+    if path.exists() and not force:
+        try:
+            doc = json.loads(path.read_text())
+            if doc.get("profile_version") == PROFILE_VERSION and doc.get("iree") == compiler_version():
+                return to_profile(doc), path, False
+        except (OSError, ValueError, KeyError, TypeError):
+            pass                                   # unreadable or stale: calibrate again
+    if on_calibrate:
+        on_calibrate()
+    doc = calibrate(target, device, threads, cache)
+    try:
+        atomic_write(path, json.dumps(doc, indent=1) + "\n")
+    except OSError as e:
+        raise UserError(f"cannot store the calibrated profile at {path}: {e.strerror or e}") from None
+    return to_profile(doc), path, True

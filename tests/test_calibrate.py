@@ -1,0 +1,22 @@
+"""Calibration compiles and times real kernels through IREE, stores the profile, and reuses it."""
+import json
+
+from suite.calibrate import load_or_calibrate
+from targets import get_target
+
+
+def test_calibrate_measures_stores_and_reuses(tmp_path, cache):
+    target = get_target("llvm-cpu")
+    prof, path, fresh = load_or_calibrate(tmp_path, target, "local-sync", None, cache)
+    assert fresh and path.exists() and prof.measured_here and not prof.has_energy
+    # plausible for any CPU made this century, and far from absurd
+    assert 1e9 < prof.peak_flops < 1e14 and 1e8 < prof.bandwidth < 1e13
+    doc = json.loads(path.read_text())
+    assert doc["target"] == {"name": "llvm-cpu", "device": "local-sync", "threads": None}
+    assert doc["measurements"]["matmul"]["preset"] in target.presets
+    assert len(doc["measurements"]["stream"]["samples_ms"]) == 9
+    again, _, fresh_again = load_or_calibrate(tmp_path, target, "local-sync", None, cache)
+    assert not fresh_again and again == prof
+    path.write_text("{ truncated")                                  # a corrupt profile is measured again
+    _, _, fresh_third = load_or_calibrate(tmp_path, target, "local-sync", None, cache)
+    assert fresh_third and json.loads(path.read_text())["name"] == "calibrated"
