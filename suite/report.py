@@ -7,6 +7,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from suite.rows import best_per_workload
+
 STATUS_STYLE = {"ok": "green", "wrong": "bold red"}
 
 
@@ -43,7 +45,9 @@ def _err(r: dict) -> str:
     return f"{r['max_abs_err']:.1e}"
 
 
-def layer_table(rows: list[dict], title: str) -> Table:
+def layer_table(all_rows: list[dict], title: str) -> Table:
+    rows = best_per_workload(all_rows)
+    sweep = len(rows) < len(all_rows)
     by_method = {r["method"]: r for r in rows if r["algorithm"] is None and r["status"] == "ok"}
     base_sp = by_method.get("C-SP", {}).get("stats_ms") or {}
     base_nn = by_method.get("C-NN", {}).get("stats_ms") or {}
@@ -54,6 +58,8 @@ def layer_table(rows: list[dict], title: str) -> Table:
             ("vs C-NN", "right")]
     if with_model:
         cols += [("model ms", "right"), ("x model", "right")]
+    if sweep:
+        cols.insert(2, ("best preset", "left"))
     for col, just in cols:
         t.add_column(col, justify=just, no_wrap=True)
     for r in rows:
@@ -66,6 +72,8 @@ def layer_table(rows: list[dict], title: str) -> Table:
             m = r.get("model") or {}
             x = s.get("median") / m["t_ms"] if m and s.get("median") else None
             cells += [_ms(m.get("t_ms")), "-" if x is None else f"{x:.1f}x"]
+        if sweep:
+            cells.insert(2, r.get("preset", "default"))
         t.add_row(*cells)
     return t
 
@@ -84,7 +92,8 @@ def print_run(record: dict, console: Console | None = None) -> None:
         console.print(layer_table(group, f"{name}  [dim]{layer}[/]" if name else layer))
         for r in group:
             if r["status"] != "ok":
-                console.print(f"  [yellow]{r['id']}[/]: {r['status']}: {r['reason']}")
+                preset = f" [{r['preset']}]" if r.get("preset", "default") != "default" else ""
+                console.print(f"  [yellow]{r['id']}{preset}[/]: {r['status']}: {r['reason']}")
         agree = (record.get("model") or {}).get("layers", {}).get(layer)
         if agree:
             tau = "n/a" if agree["kendall_tau"] is None else f"{agree['kendall_tau']:+.2f}"
@@ -102,5 +111,12 @@ def print_run(record: dict, console: Console | None = None) -> None:
                       f"error of predicted latency {model['mdape_percent']:.0f}% over {model['n']} workloads. "
                       "'x model' = measured / predicted = multiple of the roofline floor.")
     n_ok = sum(r["status"] == "ok" for r in rows)
+    presets = record["settings"].get("presets", {})
+    if len(presets) > 1:
+        wins = {}
+        for r in best_per_workload(rows):
+            if r["status"] == "ok":
+                wins[r["preset"]] = wins.get(r["preset"], 0) + 1
+        console.print("fastest preset per workload: " + ", ".join(f"{p} {wins.get(p, 0)}" for p in presets))
     console.print(f"{n_ok}/{len(rows)} workloads verified against PyTorch and timed"
                   + ("" if record.get("complete", True) else " [bold yellow](run incomplete)[/]"))

@@ -37,6 +37,7 @@ class RunOptions:
     compile_timeout_s: float = 600.0
     run_timeout_s: float = 600.0
     verify_only: bool = False
+    presets: tuple[str, ...] = ("default",)      # compilation strategies; each workload runs with each
 
     def runtime_flags(self) -> list[str]:
         return self.target.runtime_flags(self.device, self.threads)
@@ -50,6 +51,7 @@ class WorkloadResult:
     method: str
     algorithm: str | None
     reference: str
+    preset: str = "default"
     status: str = "pending"            # ok | wrong | export-failed | compile-failed | run-failed | time-failed
     reason: str = ""
     max_abs_err: float | None = None
@@ -102,25 +104,41 @@ class Runner:
             on_result: Callable[[WorkloadResult], None] | None = None) -> list[WorkloadResult]:
         results = []
         for w in workloads:
-            r = self.run_one(w, on_progress)
-            results.append(r)
-            if on_result:
-                on_result(r)
+            if on_progress:
+                on_progress(w, "export")
+            try:
+                exported: tuple[str, str] | StageError = self.export(w)
+            except StageError as e:
+                exported = e
+            for preset in self.options.presets:
+                r = self.run_one(w, preset, exported, on_progress)
+                results.append(r)
+                if on_result:
+                    on_result(r)
         return results
 
-    def run_one(self, w: Workload, on_progress: Callable[[Workload, str], None] | None = None) -> WorkloadResult:
-        res = WorkloadResult(id=w.id, layer=w.layer.id, layer_name=w.layer.name, method=w.method,
-                             algorithm=w.algorithm, reference=w.reference_method)
-        say = (lambda stage: on_progress(w, stage)) if on_progress else (lambda stage: None)
+    def export(self, w: Workload) -> tuple[str, str]:
+        """(MLIR, input type) of a workload; shared by every preset it is compiled with."""
         try:
-            say("export")
-            x, x_path = self.data.input(w)
-            try:
-                mlir, input_type = to_mlir(w.lowering(self.options.seed), x)
-            except Exception as e:                            # noqa: BLE001 - any export failure is this workload's
-                raise StageError("export", f"{type(e).__name__}: {e}") from None
+            return to_mlir(w.lowering(self.options.seed), self.data.input(w)[0])
+        except Exception as e:                                # noqa: BLE001 - any export failure is this workload's
+            raise StageError("export", f"{type(e).__name__}: {e}") from None
+
+    def run_one(self, w: Workload, preset: str = "default", exported: tuple[str, str] | StageError | None = None,
+                on_progress: Callable[[Workload, str], None] | None = None) -> WorkloadResult:
+        res = WorkloadResult(id=w.id, layer=w.layer.id, layer_name=w.layer.name, method=w.method,
+                             algorithm=w.algorithm, reference=w.reference_method, preset=preset)
+        tag = f" [{preset}]" if len(self.options.presets) > 1 else ""
+        say = (lambda stage: on_progress(w, stage + tag)) if on_progress else (lambda stage: None)
+        try:
+            if exported is None:
+                exported = self.export(w)
+            if isinstance(exported, StageError):
+                raise exported
+            mlir, input_type = exported
+            x_path = self.data.input(w)[1]
             say("compile")
-            vmfb = self._compile(mlir, input_type, res)
+            vmfb = self._compile(mlir, input_type, res, preset)
             say("verify")
             self._verify(vmfb, x_path, self.data.reference(w), res)
             if res.status == STATUS_WRONG or self.options.verify_only:
@@ -138,8 +156,8 @@ class Runner:
                 res.commands.setdefault(e.stage, e.command)
         return res
 
-    def _compile(self, mlir: str, input_type: str, res: WorkloadResult) -> Path:
-        b = build_module(self.cache, mlir, input_type, list(self.options.target.compile_flags),
+    def _compile(self, mlir: str, input_type: str, res: WorkloadResult, preset: str) -> Path:
+        b = build_module(self.cache, mlir, input_type, self.options.target.flags(preset),
                          self.options.compile_timeout_s)
         res.module_key, res.compile_cached, res.compile_s = b.key, b.cached, b.seconds
         res.commands["compile"] = b.command

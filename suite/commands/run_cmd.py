@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from suite.cache import CompileCache
 from suite.errors import UserError
 from suite.model_check import agreement, model_entry
+from suite.rows import best_per_workload
 from suite.record import default_path, new_record, write_record
 from suite.report import make_console, print_run
 from suite.runner import Runner, RunOptions
@@ -33,6 +34,9 @@ def add_parser(sub) -> None:
     sel.add_argument("-a", "--algorithms", help="comma-separated deconvolution algorithms (default: all)")
     how = p.add_argument_group("where and how")
     how.add_argument("-t", "--target", default="llvm-cpu", help="IREE target (see `suite targets`)")
+    how.add_argument("--preset", default="default",
+                     help="compilation strategy, a comma-separated list to sweep, or 'all' (see `suite targets`); "
+                          "each workload runs with each, and the table shows its fastest")
     how.add_argument("-d", "--device", help="runtime device, e.g. local-task (threads) or local-sync (one thread)")
     how.add_argument("--threads", type=int, help="worker threads for local-task")
     how.add_argument("--repetitions", type=int, default=10, help="timed samples per workload (>= 9)")
@@ -97,12 +101,15 @@ def check_target(name: str, device: str | None, threads: int | None):
 
 
 def main(args) -> int:
-    console = make_console()
+    console = make_console(140)
     target, device = check_target(args.target, args.device, args.threads)
     if args.repetitions < MIN_REPETITIONS:
         raise UserError(f"--repetitions must be at least {MIN_REPETITIONS} for a median and IQR worth reporting")
     if args.min_time <= 0:
         raise UserError("--min-time must be positive")
+    presets = list(target.presets) if args.preset == "all" else _csv(args.preset) or ["default"]
+    for p in presets:
+        target.flags(p)                                   # unknown preset: a clear error now, not per workload
     layers = resolve_layers(args.catalogue, args.layer)
     workloads = expand(layers, _csv(args.methods), _csv(args.algorithms))
     layers_by_id = {lay.id: lay for lay in layers}
@@ -120,10 +127,11 @@ def main(args) -> int:
     options = RunOptions(target=target, device=device, threads=args.threads, seed=args.seed,
                          repetitions=args.repetitions, min_time_s=args.min_time,
                          compile_timeout_s=args.compile_timeout, run_timeout_s=args.run_timeout,
-                         verify_only=args.verify_only)
+                         verify_only=args.verify_only, presets=tuple(presets))
     settings = {"seed": args.seed, "repetitions": args.repetitions, "min_time_s": args.min_time,
                 "verify_only": args.verify_only, "layers": [lay.id for lay in layers],
                 "compile_flags": list(target.compile_flags), "runtime_flags": options.runtime_flags(),
+                "presets": {p: list(target.presets[p]) for p in presets},
                 "timer": "iree-benchmark-module real_time (mean per call within each repetition)"}
     record = new_record(target.name, device, args.threads, settings)
     if profile:
@@ -150,7 +158,7 @@ def main(args) -> int:
         except KeyboardInterrupt:
             interrupted = True
     if profile:
-        record["model"].update(agreement(record["workloads"]))
+        record["model"].update(agreement(best_per_workload(record["workloads"])))
     paths = _save(record, args)
     print_run(record, console)
     for path in paths:

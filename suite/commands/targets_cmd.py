@@ -21,5 +21,11 @@ def main(args) -> int:
         a = target.availability()
         t.add_row(target.name, "[green]yes[/]" if a.usable else "[red]no[/]", ", ".join(target.devices),
                   a.reason, " ".join(target.compile_flags))
-    make_console().print(t)
+    console = make_console()
+    console.print(t)
+    for target in TARGETS.values():
+        if len(target.presets) > 1:
+            console.print(f"{target.name} presets (suite run --preset NAME[,NAME...] | all):")
+            for name, flags in target.presets.items():
+                console.print(f"  {name:14s} {' '.join(flags) or '(no extra flags)'}")
     return 0

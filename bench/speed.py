@@ -1,0 +1,83 @@
+"""Issue 3's goals, measured in one run on this machine (prints; asserts nothing).
+
+For the ESPCN layer and the paper's sweep: each method's best latency over the deconvolution
+algorithms and the compilation presets, its multiple of the roofline floor (the calibrated
+model's time for that workload), and its ratio to PyTorch eager on the same layer and thread count
+(the trained layer for C-*, conv_transpose2d + bias for D-*). Then the goals:
+  - the best deconvolution of each layer within 2x of its floor;
+  - C-SP, C-NN and the best D-SP / D-NN no slower than PyTorch eager.
+
+Usage: python bench/speed.py [--layers espcn,sweep-r2,...] [--presets default,channels-last,ukernels]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+import torch.utils.benchmark as tb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from suite.cache import CompileCache                          # noqa: E402
+from suite.calibrate import load_or_calibrate                  # noqa: E402
+from suite.commands.run_cmd import resolve_layers              # noqa: E402
+from suite.model import counts, estimate                       # noqa: E402
+from suite.runner import Runner, RunOptions                    # noqa: E402
+from targets import get_target                                 # noqa: E402
+from workloads.algorithms import ALGORITHMS                    # noqa: E402
+from workloads.methods import deployed_deconv, make_input, trained_layer   # noqa: E402
+from workloads.workload import expand                          # noqa: E402
+
+
+def eager_ms(module, x, threads: int) -> float:
+    with torch.no_grad():
+        return tb.Timer("m(x)", globals={"m": module, "x": x}, num_threads=threads).blocked_autorange(
+            min_run_time=0.5).median * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--layers", default="espcn,sweep-r2,sweep-r3,sweep-r4")
+    ap.add_argument("--presets", default="default,channels-last,ukernels")
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = ap.parse_args()
+    target, cache = get_target("llvm-cpu"), CompileCache()
+    profile, _, _ = load_or_calibrate(Path("results/profiles"), target, "local-task", args.threads, cache)
+    presets = tuple(args.presets.split(","))
+    runner = Runner(RunOptions(target, "local-task", threads=args.threads, presets=presets), cache)
+    print(f"llvm-cpu local-task, {args.threads} threads; presets {', '.join(presets)}; floor = calibrated model "
+          f"({profile.peak_flops / 1e9:.0f} GFLOP/s, {profile.bandwidth / 1e9:.1f} GB/s, full accounting)")
+    misses = []
+    for layer in resolve_layers([], args.layers.split(",")):
+        results = [r for r in runner.run(expand([layer], ["C-SP", "C-NN", "D-SP", "D-NN"])) if r.status == "ok"]
+        x = make_input(layer, 0)
+        print(f"\n{layer.label} ({layer.id})")
+        print(f"  {'method':6s} {'best':18s} {'ms':>9s} {'x floor':>8s} {'eager ms':>9s} {'/eager':>7s}")
+        for method in ("C-SP", "C-NN", "D-SP", "D-NN"):
+            mine = [r for r in results if r.method == method]
+            if not mine:
+                print(f"  {method:6s} no verified result")
+                continue
+            best = min(mine, key=lambda r: r.median_ms)
+            floor = estimate(counts(layer, method, best.algorithm), profile, "full").time * 1e3
+            if method.startswith("C"):
+                eager = eager_ms(trained_layer(layer, method, 0).eval(), x, args.threads)
+            else:
+                d = deployed_deconv(layer, method, 0)
+                eager = eager_ms(ALGORITHMS["IREE"].lower(d, layer.batch, layer.h, layer.w).module, x, args.threads)
+            label = f"{best.algorithm or '-'}/{best.preset}"
+            print(f"  {method:6s} {label:18s} {best.median_ms:9.3f} {best.median_ms / floor:8.1f} {eager:9.3f} "
+                  f"{best.median_ms / eager:7.2f}")
+            if best.median_ms > eager:
+                misses.append(f"{layer.label} {method}: {best.median_ms / eager:.2f}x torch eager ({label})")
+            if method.startswith("D") and best.median_ms > 2 * floor:
+                misses.append(f"{layer.label} {method}: {best.median_ms / floor:.1f}x its floor ({label})")
+    print("\ngoals: " + ("all met" if not misses else f"{len(misses)} missed"))
+    for m in misses:
+        print(f"  missed: {m}")
+
+
+if __name__ == "__main__":
+    main()
