@@ -1,7 +1,9 @@
 """MLIR -> compiled module, through the content-hashed cache (one place, used by every caller)."""
 from __future__ import annotations
 
+import json
 import shlex
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,31 @@ class Built:
     cached: bool
     seconds: float
     command: str
+    mlir_path: Path | None = None
+    input_type: str = "none"
+    flags: tuple[str, ...] = ()
+
+
+def _compile_with_dump(cache: CompileCache, key: str, mlir_path: Path, vmfb: Path, input_type: str,
+                       flags: list[str], timeout: float) -> bytes:
+    """Compile, and keep what iree-static needs from the same compile (sources, statistics)."""
+    from targets.collectors.iree_static import DUMP_FLAGS, summarize_dump
+    with tempfile.TemporaryDirectory() as dump:
+        data, _ = compile_module(mlir_path, vmfb, input_type, flags, timeout,
+                                 [f.format(dir=dump) for f in DUMP_FLAGS])
+        atomic_write(cache.static_path(key), json.dumps(summarize_dump(Path(dump))))
+    return data
+
+
+def static_summary(cache: CompileCache, built: Built, timeout: float) -> dict:
+    """The module's static summary; compiles once more with dumps if an older cache entry lacks it."""
+    path = cache.static_path(built.key)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        _compile_with_dump(cache, built.key, built.mlir_path, built.vmfb, built.input_type, list(built.flags),
+                           timeout)
+        return json.loads(path.read_text())
 
 
 def compiler_version() -> str:
@@ -32,9 +59,10 @@ def build_module(cache: CompileCache, mlir: str, input_type: str, flags: list[st
         atomic_write(mlir_path, mlir)
     command = shlex.join(["iree-compile", str(mlir_path), f"--iree-input-type={input_type}", *flags,
                           "-o", str(vmfb)])
+    meta = dict(mlir_path=mlir_path, input_type=input_type, flags=tuple(flags))
     if cache.lookup(key) is not None:
-        return Built(vmfb, key, True, 0.0, command)
+        return Built(vmfb, key, True, 0.0, command, **meta)
     t0 = time.perf_counter()
-    data, _ = compile_module(mlir_path, vmfb, input_type, flags, timeout)
+    data = _compile_with_dump(cache, key, mlir_path, vmfb, input_type, flags, timeout)
     cache.store(key, data)
-    return Built(vmfb, key, False, time.perf_counter() - t0, command)
+    return Built(vmfb, key, False, time.perf_counter() - t0, command, **meta)

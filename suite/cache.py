@@ -58,6 +58,9 @@ class CompileCache:
     def vmfb_path(self, key: str) -> Path:
         return self.root / "modules" / f"{key}.vmfb"
 
+    def static_path(self, key: str) -> Path:
+        return self.root / "modules" / f"{key}.static.json"
+
     def mlir_path(self, key: str) -> Path:
         return self.root / "modules" / f"{key}.mlir"
 

@@ -41,11 +41,15 @@ def _first_error(text: str, code: int) -> str:
 
 
 def compile_module(mlir_path: Path, out_path: Path, input_type: str, flags: list[str],
-                   timeout: float) -> tuple[bytes, str]:
-    """Compile with the iree-compile binary; returns (vmfb bytes, the command)."""
+                   timeout: float, side_flags: list[str] = ()) -> tuple[bytes, str]:
+    """Compile with the iree-compile binary; returns (vmfb bytes, the command).
+
+    ``side_flags`` only write side outputs (dumps, statistics): they do not change the module.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         tmp_out = Path(tmp) / "module.vmfb"
-        cmd = [compiler_tool(), str(mlir_path), f"--iree-input-type={input_type}", *flags, "-o", str(tmp_out)]
+        cmd = [compiler_tool(), str(mlir_path), f"--iree-input-type={input_type}", *flags, *side_flags,
+               "-o", str(tmp_out)]
         _run("compile", cmd, timeout)
         data = tmp_out.read_bytes()
     shown = [compiler_tool(), str(mlir_path), f"--iree-input-type={input_type}", *flags, "-o", str(out_path)]

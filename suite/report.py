@@ -58,6 +58,9 @@ def layer_table(all_rows: list[dict], title: str) -> Table:
             ("vs C-NN", "right")]
     if with_model:
         cols += [("model ms", "right"), ("x model", "right")]
+    with_static = any(_static_bytes(r) is not None for r in rows)
+    if with_static:
+        cols += [("static B", "right"), ("÷ model B", "right")]
     if sweep:
         cols.insert(2, ("best preset", "left"))
     for col, just in cols:
@@ -72,10 +75,22 @@ def layer_table(all_rows: list[dict], title: str) -> Table:
             m = r.get("model") or {}
             x = s.get("median") / m["t_ms"] if m and s.get("median") else None
             cells += [_ms(m.get("t_ms")), "-" if x is None else f"{x:.1f}x"]
+        if with_static:
+            sb = _static_bytes(r)
+            mb = (r.get("model") or {}).get("bytes")
+            cells += ["-" if sb is None else si(sb).strip(), "-" if not (sb and mb) else f"{sb / mb:.2f}"]
         if sweep:
             cells.insert(2, r.get("preset", "default"))
         t.add_row(*cells)
     return t
+
+
+def _static_bytes(r: dict) -> float | None:
+    """Static bytes read + written by the module's dispatches (iree-static), or None."""
+    vals = {c["name"]: c["value"] for c in r.get("counters", []) if c["collector"] == "iree-static" and not c["dispatch"]}
+    if "bytes_read" not in vals:
+        return None
+    return vals["bytes_read"] + vals["bytes_written"]
 
 
 def print_run(record: dict, console: Console | None = None) -> None:
@@ -110,6 +125,10 @@ def print_run(record: dict, console: Console | None = None) -> None:
                       f"{p['bandwidth'] / 1e9:.1f} GB/s), {model['accounting']} accounting; median absolute "
                       f"error of predicted latency {model['mdape_percent']:.0f}% over {model['n']} workloads. "
                       "'x model' = measured / predicted = multiple of the roofline floor.")
+    used = [f"{k} ({v['source']})" for k, v in (record.get("counters") or {}).items() if v["used"]]
+    if used:
+        console.print("counters: " + ", ".join(used) + ". 'static B' = bytes every dispatch binds (read + write), "
+                      "from the compiled module; '÷ model B' = over the model's bytes.")
     n_ok = sum(r["status"] == "ok" for r in rows)
     presets = record["settings"].get("presets", {})
     if len(presets) > 1:

@@ -14,11 +14,12 @@ import torch
 
 from suite.cache import CompileCache
 from suite.export import to_mlir
-from suite.build import build_module
+from suite.build import Built, build_module, static_summary
 from suite.iree_run import StageError, benchmark_module, run_module
 from suite.stats import summarize
 from suite.verify import verify
 from targets import Target
+from targets.collectors import get_collector
 from workloads.workload import Workload
 
 STATUS_OK = "ok"
@@ -38,6 +39,7 @@ class RunOptions:
     run_timeout_s: float = 600.0
     verify_only: bool = False
     presets: tuple[str, ...] = ("default",)      # compilation strategies; each workload runs with each
+    collectors: tuple[str, ...] = ()             # counter collectors, run after timing, in their own pass
 
     def runtime_flags(self) -> list[str]:
         return self.target.runtime_flags(self.device, self.threads)
@@ -64,6 +66,8 @@ class WorkloadResult:
     samples_ms: list[float] = field(default_factory=list)
     iterations: list[int] = field(default_factory=list)
     stats_ms: dict[str, float] | None = None
+    counters: list[dict] = field(default_factory=list)
+    counter_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def median_ms(self) -> float | None:
@@ -138,7 +142,8 @@ class Runner:
             mlir, input_type = exported
             x_path = self.data.input(w)[1]
             say("compile")
-            vmfb = self._compile(mlir, input_type, res, preset)
+            built = self._compile(mlir, input_type, res, preset)
+            vmfb = built.vmfb
             say("verify")
             self._verify(vmfb, x_path, self.data.reference(w), res)
             if res.status == STATUS_WRONG or self.options.verify_only:
@@ -150,18 +155,29 @@ class Runner:
             res.samples_ms, res.iterations, res.commands["time"] = t.samples_ms, t.iterations, t.command
             res.stats_ms = summarize(t.samples_ms)
             res.status = STATUS_OK
+            for name in o.collectors:                 # counting never disturbs the latency samples above
+                say(f"count:{name}")
+                self._count(name, built, x_path, res)
         except StageError as e:
             res.status, res.reason = f"{e.stage}-failed", str(e)
             if e.command:
                 res.commands.setdefault(e.stage, e.command)
         return res
 
-    def _compile(self, mlir: str, input_type: str, res: WorkloadResult, preset: str) -> Path:
+    def _compile(self, mlir: str, input_type: str, res: WorkloadResult, preset: str) -> Built:
         b = build_module(self.cache, mlir, input_type, self.options.target.flags(preset),
                          self.options.compile_timeout_s)
         res.module_key, res.compile_cached, res.compile_s = b.key, b.cached, b.seconds
         res.commands["compile"] = b.command
-        return b.vmfb
+        return b
+
+    def _count(self, name: str, built: Built, x_path: Path, res: WorkloadResult) -> None:
+        ctx = CollectContext(self, built, x_path)
+        try:
+            res.counters += [v.to_json() for v in get_collector(name).collect(ctx)]
+        except Exception as e:                            # noqa: BLE001 - a collector failing costs only its values
+            res.counter_errors[name] = f"{type(e).__name__}: {e}"
+
 
     def _verify(self, vmfb: Path, x_path: Path, ref: np.ndarray, res: WorkloadResult) -> None:
         y, cmd = run_module(vmfb, x_path, self.options.runtime_flags(), self.options.run_timeout_s)
@@ -173,3 +189,21 @@ class Runner:
             res.status, res.reason = STATUS_WRONG, v.reason
         elif self.options.verify_only:
             res.status = STATUS_OK
+
+
+class CollectContext:
+    """What a collector may ask about the workload it counts."""
+
+    def __init__(self, runner: Runner, built: Built, x_path: Path):
+        self.runner, self.built, self.x_path = runner, built, x_path
+        self.timeout = runner.options.run_timeout_s
+
+    def static_summary(self) -> dict:
+        return static_summary(self.runner.cache, self.built, self.runner.options.compile_timeout_s)
+
+    def run_command(self, tool: str = "iree-run-module", device: str | None = None) -> list[str]:
+        from suite.iree_tools import runtime_tool
+        o = self.runner.options
+        flags = o.target.runtime_flags(device or o.device, o.threads)
+        return [runtime_tool(tool), f"--module={self.built.vmfb}", *flags, "--function=main",
+                f"--input=@{self.x_path}", "--output="]

@@ -50,6 +50,9 @@ def add_parser(sub) -> None:
                      help="which traffic the model charges (default: full)")
     how.add_argument("--profiles-dir", type=Path, default=Path("results/profiles"),
                      help="where calibrated profiles are stored (default: results/profiles)")
+    how.add_argument("--counters", default="auto",
+                     help="comma-separated counter collectors (see `suite targets`), 'auto' for every available "
+                          "one that costs no simulation, or 'none'")
     how.add_argument("--compile-timeout", type=float, default=600.0, metavar="S")
     how.add_argument("--run-timeout", type=float, default=600.0, metavar="S")
     out = p.add_argument_group("where results go")
@@ -101,7 +104,7 @@ def check_target(name: str, device: str | None, threads: int | None):
 
 
 def main(args) -> int:
-    console = make_console(140)
+    console = make_console(160)
     target, device = check_target(args.target, args.device, args.threads)
     if args.repetitions < MIN_REPETITIONS:
         raise UserError(f"--repetitions must be at least {MIN_REPETITIONS} for a median and IQR worth reporting")
@@ -110,6 +113,7 @@ def main(args) -> int:
     presets = list(target.presets) if args.preset == "all" else _csv(args.preset) or ["default"]
     for p in presets:
         target.flags(p)                                   # unknown preset: a clear error now, not per workload
+    collectors, collector_notes = resolve_collectors(args.counters)
     layers = resolve_layers(args.catalogue, args.layer)
     workloads = expand(layers, _csv(args.methods), _csv(args.algorithms))
     layers_by_id = {lay.id: lay for lay in layers}
@@ -127,13 +131,17 @@ def main(args) -> int:
     options = RunOptions(target=target, device=device, threads=args.threads, seed=args.seed,
                          repetitions=args.repetitions, min_time_s=args.min_time,
                          compile_timeout_s=args.compile_timeout, run_timeout_s=args.run_timeout,
-                         verify_only=args.verify_only, presets=tuple(presets))
+                         verify_only=args.verify_only, presets=tuple(presets), collectors=tuple(collectors))
     settings = {"seed": args.seed, "repetitions": args.repetitions, "min_time_s": args.min_time,
                 "verify_only": args.verify_only, "layers": [lay.id for lay in layers],
                 "compile_flags": list(target.compile_flags), "runtime_flags": options.runtime_flags(),
                 "presets": {p: list(target.presets[p]) for p in presets},
                 "timer": "iree-benchmark-module real_time (mean per call within each repetition)"}
     record = new_record(target.name, device, args.threads, settings)
+    record["counters"] = collector_notes
+    for name, note in collector_notes.items():
+        if not note["used"]:
+            console.print(f"[yellow]counters: {name} not used[/]: {note['reason']}")
     if profile:
         record["model"] = {"profile": profile_summary(profile), "accounting": args.accounting}
     runner = Runner(options, cache)
@@ -191,3 +199,20 @@ def profile_summary(p) -> dict:
     return {"name": p.name, "description": p.description, "source": p.source, "peak_flops": p.peak_flops,
             "bandwidth": p.bandwidth, "flops_per_mac": p.flops_per_mac, "estimate": p.estimate,
             "measured_here": p.measured_here}
+
+
+def resolve_collectors(spec: str) -> tuple[list[str], dict]:
+    """Collectors to run, and for every registered one whether it is used here and why (not)."""
+    from targets.collectors import COLLECTORS, get_collector
+    wanted = [] if spec == "none" else None if spec == "auto" else _csv(spec)
+    for name in wanted or []:
+        get_collector(name)                                # unknown name: a clear error now
+    use, notes = [], {}
+    for name, c in COLLECTORS.items():
+        a = c.availability()
+        asked = name in wanted if wanted is not None else (a.usable and c.cost != "expensive")
+        if asked and a.usable:
+            use.append(name)
+        reason = a.reason if not a.usable else ("" if asked else f"not requested (cost: {c.cost})")
+        notes[name] = {"source": c.source, "available": a.usable, "used": asked and a.usable, "reason": reason}
+    return use, notes

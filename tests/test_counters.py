@@ -1,0 +1,76 @@
+"""Counter collectors, real: static bytes from a real compile, perf's unavailable path on PMU-less
+machines, and the Nsight Compute CSV parser on a stored sample (labelled as synthetic)."""
+from pathlib import Path
+
+import pytest
+
+from suite.runner import Runner, RunOptions
+from suite.commands.run_cmd import resolve_collectors
+from targets import get_target
+from targets.collectors import COLLECTORS, SOURCES
+from targets.collectors.ncu import parse_ncu_csv
+from targets.collectors.perf import parse_perf_csv
+from workloads.layer import LayerConfig
+from workloads.workload import expand
+
+LAYER = LayerConfig(cin=4, cout=3, h=12, w=10, k=3, r=2, name="counters")
+
+
+@pytest.fixture(scope="module")
+def counted(tmp_path_factory):
+    from suite.cache import CompileCache
+    runner = Runner(RunOptions(get_target("llvm-cpu"), "local-sync", repetitions=9, min_time_s=0.001,
+                               collectors=("iree-static",)), CompileCache(tmp_path_factory.mktemp("cache")))
+    return runner.run(expand([LAYER], ["C-SP", "D-SP"], ["REVD2"]))
+
+
+def values(res, name, dispatch="any"):
+    return [c["value"] for c in res.counters if c["name"] == name and (dispatch == "any" or c["dispatch"] == dispatch)]
+
+
+def test_static_bytes_are_the_sum_of_the_dispatch_bindings(counted):
+    for res in counted:
+        assert res.status == "ok" and not res.counter_errors
+        assert all(c["source"] == "static" and c["estimate"] is False for c in res.counters)
+        per_dispatch_read = values(res, "dispatch_bytes_read")
+        assert len(per_dispatch_read) == values(res, "executables", None)[0] >= 1
+        assert values(res, "bytes_read", None) == [sum(per_dispatch_read)]
+        assert values(res, "bytes_written", None) == [sum(values(res, "dispatch_bytes_written"))]
+
+
+def test_static_writes_cover_the_output_tensor(counted):
+    out_bytes = 4 * LAYER.batch * LAYER.cout * LAYER.out_hw("D-SP")[0] * LAYER.out_hw("D-SP")[1]
+    revd2 = counted[1]
+    # REVD2 is one contraction writing every output pixel once: some dispatch writes exactly the output
+    assert out_bytes in values(revd2, "dispatch_bytes_written")
+    assert values(revd2, "bytes_written", None)[0] >= out_bytes
+    # C-SP writes its conv output and then the shuffled copy: at least twice the output
+    assert values(counted[0], "bytes_written", None)[0] >= 2 * out_bytes
+
+
+def test_perf_says_clearly_whether_it_can_count_here():
+    a = COLLECTORS["perf"].availability()
+    assert a.reason
+    use, notes = resolve_collectors("perf")
+    assert notes["perf"]["available"] == a.usable and notes["perf"]["used"] == a.usable
+    if not a.usable:                                       # these VMs: no PMU, every HW event <not supported>
+        assert use == [] and ("PMU" in a.reason or "not installed" in a.reason or "failed" in a.reason)
+
+
+def test_perf_csv_parser_scales_and_marks_multiplexed_counts():
+    text = "12345,,LLC-load-misses,2000000,50.00,,\n<not supported>,,LLC-store-misses,0,100.00,,\n"
+    assert parse_perf_csv(text) == {"LLC-load-misses": (12345.0, 0.5)}
+
+
+def test_ncu_csv_parser_on_a_stored_sample():
+    text = (Path(__file__).parent / "data" / "ncu_sample.csv").read_text()
+    assert "SYNTHETIC SAMPLE" in text                      # the sample says what it is
+    rows = parse_ncu_csv(text)
+    assert [(r["metric"].split("__")[1], r["bytes"]) for r in rows] == [
+        ("bytes_read.sum", 2084.5e6), ("bytes_write.sum", pytest.approx(5.56e6)), ("bytes_read.sum", 5558400.0),
+        ("bytes_write.sum", 5558400.0)]
+
+
+def test_every_collector_declares_a_known_source():
+    for c in COLLECTORS.values():
+        assert c.source in SOURCES and c.availability().reason
