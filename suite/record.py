@@ -6,6 +6,7 @@ leaves half a record and two runs at once never clobber each other.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -18,7 +19,36 @@ from suite.errors import UserError
 from suite.iree_tools import versions
 
 SCHEMA = "upsampling-suite/run"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+
+def _migrate_v1(doc: dict) -> dict:
+    """v1 (before presets and counters): every workload ran with the default preset, counted nothing."""
+    for w in doc.get("workloads", []):
+        w.setdefault("preset", "default")
+        w.setdefault("counters", [])
+        w.setdefault("counter_errors", {})
+    doc["schema_version"] = 2
+    return doc
+
+
+MIGRATIONS = {1: _migrate_v1}          # version -> function returning the record one version newer
+
+
+@functools.cache
+def _validator():
+    import jsonschema
+    from importlib import resources
+    schema = json.loads(resources.files("suite").joinpath("data/run.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate(doc: dict, where: str = "run record") -> None:
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        path = "/".join(map(str, e.absolute_path)) or "(top)"
+        raise UserError(f"{where} does not match the run-record schema at {path}: {e.message}")
 
 
 def machine_fingerprint() -> dict:
@@ -86,6 +116,7 @@ def default_path(record: dict, results_dir: Path) -> Path:
 
 
 def write_record(record: dict, path: Path) -> Path:
+    validate(record, "the run record about to be written")
     try:
         atomic_write(Path(path), json.dumps(record, indent=1, sort_keys=False) + "\n")
     except OSError as e:
@@ -102,7 +133,13 @@ def load_record(path: Path) -> dict:
         raise UserError(f"{path} is not valid JSON (truncated or corrupt?): {e}") from None
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise UserError(f"{path} is not an upsampling-suite run record")
-    if doc.get("schema_version", 0) > SCHEMA_VERSION:
-        raise UserError(f"{path} has schema version {doc['schema_version']}, newer than this suite "
-                        f"understands ({SCHEMA_VERSION}); upgrade upsampling-suite")
+    version = doc.get("schema_version")
+    if not isinstance(version, int) or version < 1:
+        raise UserError(f"{path} has no valid schema_version")
+    if version > SCHEMA_VERSION:
+        raise UserError(f"{path} has schema version {version}, newer than this suite understands "
+                        f"({SCHEMA_VERSION}); upgrade upsampling-suite")
+    while doc["schema_version"] < SCHEMA_VERSION:
+        doc = MIGRATIONS[doc["schema_version"]](doc)
+    validate(doc, str(path))
     return doc

@@ -146,7 +146,10 @@ class Runner:
             vmfb = built.vmfb
             say("verify")
             self._verify(vmfb, x_path, self.data.reference(w), res)
-            if res.status == STATUS_WRONG or self.options.verify_only:
+            if res.status == STATUS_WRONG:
+                return res
+            if self.options.verify_only:
+                self._count_all(built, x_path, res, say)
                 return res
             say("time")
             o = self.options
@@ -155,9 +158,8 @@ class Runner:
             res.samples_ms, res.iterations, res.commands["time"] = t.samples_ms, t.iterations, t.command
             res.stats_ms = summarize(t.samples_ms)
             res.status = STATUS_OK
-            for name in o.collectors:                 # counting never disturbs the latency samples above
-                say(f"count:{name}")
-                self._count(name, built, x_path, res)
+            self._count_all(built, x_path, res, say)  # after timing: counting never disturbs the samples
+
         except StageError as e:
             res.status, res.reason = f"{e.stage}-failed", str(e)
             if e.command:
@@ -170,6 +172,11 @@ class Runner:
         res.module_key, res.compile_cached, res.compile_s = b.key, b.cached, b.seconds
         res.commands["compile"] = b.command
         return b
+
+    def _count_all(self, built: Built, x_path: Path, res: WorkloadResult, say) -> None:
+        for name in self.options.collectors:
+            say(f"count:{name}")
+            self._count(name, built, x_path, res)
 
     def _count(self, name: str, built: Built, x_path: Path, res: WorkloadResult) -> None:
         ctx = CollectContext(self, built, x_path)

@@ -38,7 +38,7 @@ def test_run_prints_a_table_and_writes_the_record(cli_run):
     assert len(stored) == 1 and f"run record: {stored[0]}" in out
     rec = json.loads((tmp / "out.json").read_text())
     assert rec == json.loads(stored[0].read_text())
-    assert rec["schema_version"] == 1 and rec["complete"] is True
+    assert rec["schema_version"] == 2 and rec["complete"] is True
     assert rec["target"] == {"name": "llvm-cpu", "device": "local-task", "threads": None}
     assert rec["versions"]["iree-base-compiler"] == "3.13.0" and rec["machine"]["cpus_usable"] >= 1
     assert [w["id"].split("/", 1)[1] for w in rec["workloads"]] == ["C-SP", "C-NN", "D-SP/REVD2", "D-SP/STRD"]

@@ -1,0 +1,100 @@
+"""suite compare: runs side by side. On one testbed (same machine, target, device): per workload
+change with a verdict. Across devices: per layer, each run's speed-up of every deconvolution
+algorithm over C-SP and C-NN, and its static bytes -- where the paper's claim holds and where not."""
+from __future__ import annotations
+
+from itertools import groupby
+from pathlib import Path
+
+from rich.table import Table
+
+from suite.commands.show_cmd import RESULTS, find_run
+from suite.compare import compare_records, same_testbed
+from suite.errors import UserError
+from suite.record import load_record
+from suite.report import make_console, si
+from suite.rows import best_per_workload
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("compare", help="compare stored runs (across commits or across devices)")
+    p.add_argument("runs", nargs="+", help="two or more runs: paths, ids or 'latest'; the first is the base")
+    p.add_argument("--results-dir", type=Path, default=RESULTS)
+    p.add_argument("--threshold", type=float, default=0.10, help="relative change that matters (default 0.10)")
+    p.add_argument("--alpha", type=float, default=0.01, help="significance level of the Mann-Whitney U test")
+    p.set_defaults(func=main)
+
+
+def _label(rec: dict) -> str:
+    t = rec["target"]
+    return f"{rec['id'][:16]} {rec['machine']['cpu'][:20]} {t['name']}/{t['device']}"
+
+
+def main(args) -> int:
+    if len(args.runs) < 2:
+        raise UserError("compare needs at least two runs")
+    recs = [load_record(find_run(r, args.results_dir)) for r in args.runs]
+    console = make_console(170)
+    if all(same_testbed(recs[0], r) for r in recs[1:]):
+        for rec in recs[1:]:
+            changes = compare_records(recs[0], rec, args.threshold, args.alpha)
+            t = Table(title=f"{_label(recs[0])}  ->  {_label(rec)}", title_justify="left", header_style="bold")
+            for c in ("workload", "preset", "metric", "base", "new", "ratio", "p", "verdict"):
+                t.add_column(c)
+            for c in changes:
+                if c.verdict in ("similar", "new", "missing"):
+                    continue
+                t.add_row(c.workload, c.preset, c.metric, _fmt(c.base), _fmt(c.new),
+                          "-" if c.ratio is None else f"{c.ratio:.3f}", "-" if c.p_value is None else f"{c.p_value:.3g}",
+                          c.verdict)
+            console.print(t)
+            same = sum(c.verdict == "similar" for c in changes)
+            only = {v: sum(c.verdict == v for c in changes) for v in ("new", "missing")}
+            console.print(f"{same} latency comparisons within {args.threshold:.0%} not shown; "
+                          f"{only['missing']} workloads only in the base, {only['new']} only in the new run")
+        return 0
+    console.print("[bold]different testbeds[/]: latencies are not compared directly; each run's speed-ups over "
+                  "its own C-SP and C-NN are shown side by side")
+    layers = {}
+    for i, rec in enumerate(recs):
+        for layer, group in groupby(best_per_workload(rec["workloads"]), key=lambda r: r["layer"]):
+            layers.setdefault(layer, {})[i] = list(group)
+    for layer, per_run in layers.items():
+        t = Table(title=layer, title_justify="left", header_style="bold")
+        t.add_column("workload")
+        for i in per_run:
+            t.add_column(f"[{i}] vs C-SP", justify="right")
+            t.add_column(f"[{i}] vs C-NN", justify="right")
+            t.add_column(f"[{i}] static B", justify="right")
+        ids = list(dict.fromkeys(r["id"].split("/", 1)[1] for rows in per_run.values() for r in rows))
+        for wid in ids:
+            cells = [wid]
+            for rows in per_run.values():
+                cells += _speedups(rows, wid)
+            t.add_row(*cells)
+        console.print(t)
+    for i, rec in enumerate(recs):
+        console.print(f"[{i}] {_label(rec)}")
+    return 0
+
+
+def _speedups(rows: list[dict], wid: str) -> list[str]:
+    by = {r["id"].split("/", 1)[1]: r for r in rows}
+    r = by.get(wid)
+    if not r or r["status"] != "ok":
+        return ["-", "-", "-"]
+    t = r["stats_ms"]["median"]
+    out = []
+    for base in ("C-SP", "C-NN"):
+        b = by.get(base)
+        out.append(f"{b['stats_ms']['median'] / t:.2f}x" if b and b["status"] == "ok" else "-")
+    static = [c["value"] for c in r.get("counters", []) if c["name"] in ("bytes_read", "bytes_written")
+              and c["collector"] == "iree-static" and not c.get("dispatch")]
+    out.append(si(sum(static)).strip() if static else "-")
+    return out
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.4g}" if isinstance(v, float) else str(v)

@@ -1,0 +1,51 @@
+"""suite history: one workload's latency (or a counter) across every stored run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+
+from suite.commands.show_cmd import RESULTS
+from suite.errors import UserError
+from suite.record import load_record
+from suite.report import make_console
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("history", help="a workload's metric across stored runs")
+    p.add_argument("workload", help="workload id, e.g. n1-c32to1-321x481-k3-r3/D-SP/REVD2 (a suffix is enough)")
+    p.add_argument("--metric", default="latency",
+                   help="'latency' (median ms) or a counter name, e.g. bytes_read, dispatch_count")
+    p.add_argument("--results-dir", type=Path, default=RESULTS)
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    rows = []
+    for path in sorted(Path(args.results_dir).glob("*.json")):
+        try:
+            rec = load_record(path)
+        except UserError as e:
+            make_console().print(f"[yellow]skipped[/] {e}")
+            continue
+        for w in rec["workloads"]:
+            if not (w["id"] == args.workload or w["id"].endswith(args.workload)):
+                continue
+            if args.metric == "latency":
+                value = f"{w['stats_ms']['median']:.3f} ms" if w.get("stats_ms") else "-"
+            else:
+                vals = [c for c in w.get("counters", []) if c["name"] == args.metric and not c.get("dispatch")]
+                value = f"{vals[0]['value']:g} {vals[0]['unit']} ({vals[0]['source']})" if vals else "-"
+            git = rec["versions"].get("suite_git", {})
+            rows.append((rec["created"], rec["id"], (git.get("commit") or "?")[:8] + ("+" if git.get("dirty") else ""),
+                         rec["machine"]["cpu"], f"{rec['target']['name']}/{rec['target']['device']}",
+                         w.get("preset", "default"), w["status"], value, w["id"]))
+    if not rows:
+        raise UserError(f"no stored run in {args.results_dir} has a workload matching {args.workload!r}")
+    t = Table(title=f"history of {args.workload}: {args.metric}", title_justify="left", header_style="bold")
+    for c in ("created", "run", "commit", "machine", "target", "preset", "status", args.metric):
+        t.add_column(c, justify="right" if c == args.metric else "left")
+    for r in sorted(rows):
+        t.add_row(*r[:8])
+    make_console(160).print(t)
+    return 0

@@ -1,0 +1,104 @@
+"""Comparing run records (pure: no I/O).
+
+Latency uses asv's two gates: a change counts only if it is larger than ``threshold`` AND the
+Mann-Whitney U test over the two runs' samples says it is significant (p < alpha). A change past
+the threshold without significance is reported as 'noisy', never as a regression. Deterministic
+metrics (verification status, static and simulated counters) are compared exactly: any change is a
+behaviour change; more bytes or dispatches is a regression, fewer an improvement.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from scipy.stats import mannwhitneyu
+
+DETERMINISTIC_SOURCES = ("static", "simulated")
+REGRESSIONS = ("regressed", "broken")
+
+
+@dataclass(frozen=True)
+class Change:
+    workload: str
+    preset: str
+    metric: str
+    base: float | str | None
+    new: float | str | None
+    verdict: str               # regressed | improved | similar | noisy | broken | fixed | new | missing | changed
+    ratio: float | None = None
+    p_value: float | None = None
+    deterministic: bool = False
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def testbed(record: dict) -> tuple:
+    m, t = record["machine"], record["target"]
+    return (m.get("cpu"), tuple(m.get("cpu_flags") or ()), m.get("cpus_usable"), m.get("arch"),
+            t["name"], t["device"], t.get("threads"))
+
+
+def same_testbed(a: dict, b: dict) -> bool:
+    return testbed(a) == testbed(b)
+
+
+def _rows(record: dict) -> dict[tuple[str, str], dict]:
+    return {(r["id"], r.get("preset", "default")): r for r in record["workloads"]}
+
+
+def _deterministic(r: dict) -> dict[str, float]:
+    return {f"{c['collector']}:{c['name']}" + (f"@{c['dispatch']}" if c.get("dispatch") else ""): c["value"]
+            for c in r.get("counters", []) if c["source"] in DETERMINISTIC_SOURCES and not c.get("dispatch")}
+
+
+def latency_verdict(base: list[float], new: list[float], threshold: float, alpha: float) -> tuple[str, float, float]:
+    import statistics
+    ratio = statistics.median(new) / statistics.median(base)
+    try:
+        p = float(mannwhitneyu(base, new, alternative="two-sided").pvalue)
+    except ValueError:                                        # identical constant samples
+        p = 1.0
+    if abs(ratio - 1) <= threshold:
+        return "similar", ratio, p
+    if p >= alpha:
+        return "noisy", ratio, p
+    return ("regressed" if ratio > 1 else "improved"), ratio, p
+
+
+def compare_records(base: dict, new: dict, threshold: float = 0.10, alpha: float = 0.01,
+                    latency: bool = True) -> list[Change]:
+    """Every change from ``base`` to ``new``, workload by workload (matched by id and preset)."""
+    out: list[Change] = []
+    a, b = _rows(base), _rows(new)
+    for key in list(a) + [k for k in b if k not in a]:
+        wid, preset = key
+        if key not in b:
+            out.append(Change(wid, preset, "status", a[key]["status"], None, "missing", deterministic=True))
+            continue
+        if key not in a:
+            out.append(Change(wid, preset, "status", None, b[key]["status"], "new", deterministic=True))
+            continue
+        ra, rb = a[key], b[key]
+        if ra["status"] != rb["status"]:
+            verdict = "broken" if ra["status"] == "ok" else "fixed" if rb["status"] == "ok" else "changed"
+            out.append(Change(wid, preset, "status", ra["status"], rb["status"], verdict, deterministic=True))
+        da, db = _deterministic(ra), _deterministic(rb)
+        for name in sorted(set(da) | set(db)):
+            va, vb = da.get(name), db.get(name)
+            if va == vb:
+                continue
+            if va is None or vb is None:
+                verdict = "changed"
+            else:
+                verdict = "regressed" if vb > va else "improved"
+            out.append(Change(wid, preset, name, va, vb, verdict,
+                              ratio=(vb / va if va and vb is not None else None), deterministic=True))
+        if latency and ra["status"] == rb["status"] == "ok" and ra["samples_ms"] and rb["samples_ms"]:
+            verdict, ratio, p = latency_verdict(ra["samples_ms"], rb["samples_ms"], threshold, alpha)
+            out.append(Change(wid, preset, "latency_ms", ra["stats_ms"]["median"], rb["stats_ms"]["median"],
+                              verdict, ratio, p))
+    return out
+
+
+def regressions(changes: list[Change], latency_fails: bool = True) -> list[Change]:
+    return [c for c in changes if c.verdict in REGRESSIONS and (c.deterministic or latency_fails)]

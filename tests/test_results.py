@@ -1,0 +1,114 @@
+"""The results store and regression checks: schema, old versions, corrupt files, A/A, shifts,
+deterministic changes, cross-device comparison -- on real runs."""
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from suite.cli import main
+from suite.compare import compare_records, regressions
+from suite.errors import UserError
+from suite.record import load_record, write_record
+
+TINY = "cin=2,cout=2,h=8,w=8,k=3,r=2,name=results-tiny"
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """Two real runs of the same workloads, back to back (an A/A pair)."""
+    tmp = tmp_path_factory.mktemp("results")
+    args = ["run", "--layer", TINY, "-m", "C-SP,D-SP", "-a", "REVD2,TDC", "--device", "local-sync",
+            "--repetitions", "15", "--min-time", "0.01", "--results-dir", str(tmp), "--profile", "none",
+            "--cache-dir", str(tmp / "cache")]
+    assert main(args + ["--json", str(tmp / "a.out")]) == 0
+    assert main(args + ["--json", str(tmp / "b.out")]) == 0
+    return load_record(tmp / "a.out"), load_record(tmp / "b.out"), tmp
+
+
+def test_a_a_comparison_flags_nothing(two_runs):
+    a, b, _ = two_runs
+    changes = compare_records(a, b)
+    assert regressions(changes) == []
+    assert not [c for c in changes if c.deterministic]            # static counts are identical run to run
+    assert {c.verdict for c in changes if c.metric == "latency_ms"} <= {"similar", "noisy"}
+
+
+def test_a_20_percent_shift_is_flagged_and_2_percent_is_not(two_runs):
+    a, _, _ = two_runs
+    for factor, verdict in ((1.2, "regressed"), (1 / 1.2, "improved"), (1.02, "similar")):
+        b = copy.deepcopy(a)
+        for w in b["workloads"]:
+            w["samples_ms"] = [s * factor for s in w["samples_ms"]]
+            w["stats_ms"]["median"] *= factor
+        lat = [c for c in compare_records(a, b) if c.metric == "latency_ms"]
+        assert lat and all(c.verdict == verdict for c in lat), [(c.verdict, c.p_value) for c in lat]
+
+
+def test_changed_deterministic_count_is_flagged_and_fails_check(two_runs, capsys):
+    a, b, tmp = two_runs
+    b = copy.deepcopy(b)
+    w = b["workloads"][1]
+    for c in w["counters"]:
+        if c["name"] == "bytes_read" and not c["dispatch"]:
+            c["value"] += 64
+    write_record(b, tmp / "b-more-bytes.json")
+    write_record(a, tmp / "base.json")
+    changes = compare_records(a, b)
+    assert [(c.workload, c.metric, c.verdict) for c in changes if c.deterministic] == [
+        (w["id"], "iree-static:bytes_read", "regressed")]
+    code = main(["check", "--baseline", str(tmp / "base.json"), str(tmp / "b-more-bytes.json"),
+                 "--latency", "report", "--format", "markdown"])
+    out = capsys.readouterr().out
+    assert code == 1 and "🚩 regressed" in out and "bytes_read" in out
+    assert main(["check", "--baseline", str(tmp / "base.json"), str(tmp / "b.out"), "--latency", "report"]) == 0
+
+
+def test_verification_failure_is_a_regression(two_runs):
+    a, b, _ = two_runs
+    b = copy.deepcopy(b)
+    b["workloads"][0]["status"] = "wrong"
+    assert [c.verdict for c in regressions(compare_records(a, b))] == ["broken"]
+
+
+def test_records_from_two_machines_compare_side_by_side(two_runs, capsys):
+    a, b, tmp = two_runs
+    other = copy.deepcopy(b)
+    other["machine"]["cpu"] = "Broadcom BCM2711 (Cortex-A72)"
+    write_record(other, tmp / "pi.json")
+    assert main(["compare", str(tmp / "a.out"), str(tmp / "pi.json")]) == 0
+    out = capsys.readouterr().out
+    assert "different testbeds" in out and "vs C-SP" in out and "D-SP/REVD2" in out
+    assert main(["check", "--baseline", str(tmp / "pi.json"), str(tmp / "a.out")]) == 0
+    assert "latency not compared" in capsys.readouterr().out
+
+
+def test_show_and_history(two_runs, capsys):
+    _, _, tmp = two_runs
+    assert main(["show", "latest", "--results-dir", str(tmp)]) == 0
+    assert "results-tiny" in capsys.readouterr().out
+    assert main(["history", "D-SP/REVD2", "--results-dir", str(tmp)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("ok") >= 2 and "ms" in out
+
+
+def test_an_old_version_still_loads():
+    rec = load_record(Path(__file__).parent / "data" / "run_v1.json")
+    assert rec["schema_version"] == 2 and all(w["preset"] == "default" for w in rec["workloads"])
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{ not json", "not valid JSON"),
+    ('{"schema": "upsampling-suite/run", "schema_version": 2, "id": "x"', "not valid JSON"),   # truncated
+    ('{"schema": "something-else"}', "not an upsampling-suite run record"),
+    ('{"schema": "upsampling-suite/run", "schema_version": 99}', "newer than this suite"),
+    ('{"schema": "upsampling-suite/run", "schema_version": 2, "id": "x"}', "does not match the run-record schema"),
+])
+def test_corrupt_truncated_or_future_records_give_a_clear_error(tmp_path, content, message, capsys):
+    p = tmp_path / "bad.json"
+    p.write_text(content)
+    with pytest.raises(UserError, match=message):
+        load_record(p)
+    assert main(["show", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
