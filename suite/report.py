@@ -9,7 +9,7 @@ from rich.text import Text
 
 from suite.rows import best_per_workload
 
-STATUS_STYLE = {"ok": "green", "wrong": "bold red"}
+STATUS_STYLE = {"ok": "green", "wrong": "bold red", "compiled": "cyan"}
 
 
 def make_console(width: int = 120) -> Console:
@@ -100,13 +100,18 @@ def print_run(record: dict, console: Console | None = None) -> None:
     console.print(f"[bold]{tg['name']}[/] ({tg['device']}{threads}) on {m['cpu']} "
                   f"({m['cpus_usable']} CPUs) - IREE {record['versions'].get('iree-base-compiler')}, "
                   f"torch {record['versions'].get('torch')}, seed {record['settings'].get('seed')}")
+    if tg.get("emulated"):
+        console.print(f"[bold yellow]{tg.get('device_name')}: a CPU emulation of {tg['name']}; these latencies are "
+                      "not GPU numbers[/]")
+    if tg.get("runs_here") is False:
+        console.print(f"[yellow]compile-only: {tg.get('note')}[/]")
     rows = record["workloads"]
     for layer, group in groupby(rows, key=lambda r: r["layer"]):
         group = list(group)
         name = group[0].get("layer_name")
         console.print(layer_table(group, f"{name}  [dim]{layer}[/]" if name else layer))
         for r in group:
-            if r["status"] != "ok":
+            if r["status"] not in ("ok", "compiled"):
                 preset = f" [{r['preset']}]" if r.get("preset", "default") != "default" else ""
                 console.print(f"  [yellow]{r['id']}{preset}[/]: {r['status']}: {r['reason']}")
         agree = (record.get("model") or {}).get("layers", {}).get(layer)
@@ -137,5 +142,9 @@ def print_run(record: dict, console: Console | None = None) -> None:
             if r["status"] == "ok":
                 wins[r["preset"]] = wins.get(r["preset"], 0) + 1
         console.print("fastest preset per workload: " + ", ".join(f"{p} {wins.get(p, 0)}" for p in presets))
+    n_compiled = sum(r["status"] == "compiled" for r in rows)
+    if n_compiled:
+        console.print(f"{n_compiled}/{len(rows)} workloads compiled (compile-only target: not run here)")
+        return
     console.print(f"{n_ok}/{len(rows)} workloads verified against PyTorch and timed"
                   + ("" if record.get("complete", True) else " [bold yellow](run incomplete)[/]"))

@@ -24,6 +24,7 @@ from workloads.workload import Workload
 
 STATUS_OK = "ok"
 STATUS_WRONG = "wrong"                 # ran, but its output is not the trained layer's
+STATUS_COMPILED = "compiled"           # compile-only target: built (and statically counted), not run
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class RunOptions:
     verify_only: bool = False
     presets: tuple[str, ...] = ("default",)      # compilation strategies; each workload runs with each
     collectors: tuple[str, ...] = ()             # counter collectors, run after timing, in their own pass
+    compile_only: str = ""                       # non-empty: why modules cannot run here; compile and count only
 
     def runtime_flags(self) -> list[str]:
         return self.target.runtime_flags(self.device, self.threads)
@@ -144,6 +146,10 @@ class Runner:
             say("compile")
             built = self._compile(mlir, input_type, res, preset)
             vmfb = built.vmfb
+            if self.options.compile_only:
+                res.status, res.reason = STATUS_COMPILED, self.options.compile_only
+                self._count_all(built, x_path, res, say)
+                return res
             say("verify")
             self._verify(vmfb, x_path, self.data.reference(w), res)
             if res.status == STATUS_WRONG:

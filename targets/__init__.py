@@ -10,8 +10,11 @@ from suite.errors import UserError
 
 @dataclass(frozen=True)
 class Availability:
-    usable: bool
+    usable: bool                       # modules for it run on this machine
     reason: str = ""
+    compiles: bool = True              # iree-compile can build for it here (compile-only when not usable)
+    device_name: str = ""
+    emulated: bool = False             # a CPU emulation of a GPU API (lavapipe): not GPU numbers
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,9 @@ class Target:
     device_notes: dict[str, str] = field(default_factory=dict)
     # named compilation strategies: extra iree-compile flags; "default" adds none
     presets: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"default": ()})
+    # flags chosen from the device found (a GPU family, an sm_ version), computed once when needed
+    arch: Callable[[], tuple[str, ...]] | None = None
+    collectors: tuple[str, ...] = ("iree-static",)       # counter collectors that apply to this target
 
     @property
     def default_device(self) -> str:
@@ -31,7 +37,7 @@ class Target:
 
     def flags(self, preset: str = "default") -> list[str]:
         try:
-            return [*self.compile_flags, *self.presets[preset]]
+            return [*self.compile_flags, *(self.arch() if self.arch else ()), *self.presets[preset]]
         except KeyError:
             raise UserError(f"target {self.name} has no preset {preset!r} "
                             f"(presets: {', '.join(self.presets)})") from None
@@ -61,4 +67,4 @@ def get_target(name: str) -> Target:
         raise UserError(f"unknown target {name!r} (known: {', '.join(TARGETS)})") from None
 
 
-from targets import llvm_cpu  # noqa: E402,F401  (registers itself)
+from targets import llvm_cpu, vulkan, cuda, cross  # noqa: E402,F401,I001  (each registers itself, in this order)

@@ -23,6 +23,7 @@ LLVM_CPU = register(Target(
                    "--iree-llvmcpu-target-cpu=host"),
     devices=("local-task", "local-sync"),
     probe=_probe,
+    collectors=("iree-static", "perf", "cachegrind"),
     device_notes={"local-task": "thread pool", "local-sync": "one thread, inline"},
     presets={
         "default": (),

@@ -118,26 +118,33 @@ def main(args) -> int:
     workloads = expand(layers, _csv(args.methods), _csv(args.algorithms))
     layers_by_id = {lay.id: lay for lay in layers}
     avail = target.availability()
-    if not avail.usable:
+    if not avail.usable and not avail.compiles:
         raise UserError(f"target {target.name} is not usable on this machine: {avail.reason}")
+    compile_only = "" if avail.usable else avail.reason
+    if compile_only:
+        console.print(f"[yellow]{target.name}: {compile_only}[/]; compiling (and counting statically) only")
     if not args.no_save:
         _check_writable(args.results_dir)
 
     cache = CompileCache(args.cache_dir, enabled=not args.no_cache)
     profile = None
-    if args.profile != "none" and not args.verify_only:
+    if args.profile != "none" and not args.verify_only and not compile_only:
         from suite.commands.model_cmd import resolve_profile
         profile = resolve_profile(args.profile, args, console)
     options = RunOptions(target=target, device=device, threads=args.threads, seed=args.seed,
                          repetitions=args.repetitions, min_time_s=args.min_time,
                          compile_timeout_s=args.compile_timeout, run_timeout_s=args.run_timeout,
-                         verify_only=args.verify_only, presets=tuple(presets), collectors=tuple(collectors))
+                         verify_only=args.verify_only, presets=tuple(presets), collectors=tuple(collectors),
+                         compile_only=compile_only)
     settings = {"seed": args.seed, "repetitions": args.repetitions, "min_time_s": args.min_time,
                 "verify_only": args.verify_only, "layers": [lay.id for lay in layers],
                 "compile_flags": list(target.compile_flags), "runtime_flags": options.runtime_flags(),
                 "presets": {p: list(target.presets[p]) for p in presets},
                 "timer": "iree-benchmark-module real_time (mean per call within each repetition)"}
     record = new_record(target.name, device, args.threads, settings)
+    record["target"].update({"device_name": avail.device_name, "emulated": avail.emulated,
+                             "runs_here": avail.usable, "note": avail.reason,
+                             "compile_flags": target.flags()})
     record["counters"] = collector_notes
     for name, note in collector_notes.items():
         if not note["used"]:
@@ -174,7 +181,8 @@ def main(args) -> int:
     if interrupted:
         print("suite: interrupted; the finished workloads are in the record above", file=sys.stderr)
         return 130
-    return 0 if all(r["status"] == "ok" for r in record["workloads"]) else 1
+    good = ("compiled",) if compile_only else ("ok",)
+    return 0 if all(r["status"] in good for r in record["workloads"]) else 1
 
 
 def _check_writable(folder: Path) -> None:

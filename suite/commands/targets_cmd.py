@@ -15,13 +15,15 @@ def add_parser(sub) -> None:
 
 def main(args) -> int:
     t = Table(header_style="bold")
-    for c in ("target", "usable", "devices", "why / what", "compile flags"):
+    console = make_console(170)
+    for c in ("target", "runs here", "devices", "why / what", "counters", "compile flags"):
         t.add_column(c)
     for target in TARGETS.values():
         a = target.availability()
-        t.add_row(target.name, "[green]yes[/]" if a.usable else "[red]no[/]", ", ".join(target.devices),
-                  a.reason, " ".join(target.compile_flags))
-    console = make_console()
+        runs = "[green]yes[/]" if a.usable else "[yellow]compile-only[/]" if a.compiles else "[red]no[/]"
+        t.add_row(target.name, runs, ", ".join(target.devices), a.reason, ", ".join(target.collectors),
+                  " ".join(target.flags()))
+    console = make_console(170)
     console.print(t)
     for target in TARGETS.values():
         if len(target.presets) > 1:
