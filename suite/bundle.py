@@ -1,0 +1,111 @@
+"""Bundles: everything a device the suite cannot drive needs to verify and time the workloads --
+compiled modules, inputs, expected outputs (from PyTorch, computed here), a manifest, and a runner
+that needs only IREE's runtime tools -- and the import of its result as an ordinary run record."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import uuid
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from suite.build import build_module, compiler_version
+from suite.cache import CompileCache, atomic_write
+from suite.errors import UserError
+from suite.export import to_mlir
+from suite.iree_tools import versions
+from suite.record import SCHEMA, SCHEMA_VERSION, load_record, new_record
+from suite.stats import summarize
+from suite.verify import tolerance
+from targets import Target
+from targets.collectors.iree_static import values_from_summary
+
+RESULT_SCHEMA = "upsampling-suite/bundle-result"
+
+
+def _safe(wid: str) -> str:
+    return wid.replace("/", "__")
+
+
+def make_bundle(workloads, target: Target, device: str, out: Path, cache: CompileCache, seed: int = 0,
+                preset: str = "default", on_progress=None) -> dict:
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise UserError(f"bundle folder {out} exists and is not empty")
+    for sub in ("modules", "inputs", "expected"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    entries, failures = [], []
+    for w in workloads:
+        if on_progress:
+            on_progress(w)
+        x = w.input(seed)
+        ref = w.reference(x, seed).numpy()
+        try:
+            mlir, input_type = to_mlir(w.lowering(seed), x)
+            built = build_module(cache, mlir, input_type, target.flags(preset), 600)
+        except Exception as e:                                     # noqa: BLE001 - report, keep bundling
+            failures.append(f"{w.id}: {e}")
+            continue
+        name = _safe(w.id)
+        shutil.copyfile(built.vmfb, out / "modules" / f"{name}.vmfb")
+        np.save(out / "inputs" / f"{w.layer.id}.npy", x.numpy())
+        np.save(out / "expected" / f"{name}.npy", ref)
+        static = json.loads(cache.static_path(built.key).read_text())
+        entries.append({"id": w.id, "layer": w.layer.id, "layer_name": w.layer.name, "method": w.method,
+                        "algorithm": w.algorithm, "reference": w.reference_method,
+                        "module": f"modules/{name}.vmfb", "input": f"inputs/{w.layer.id}.npy",
+                        "expected": f"expected/{name}.npy", "tolerance": tolerance(ref),
+                        "compile_command": built.command, "static": static})
+    manifest = {"schema": "upsampling-suite/bundle", "schema_version": 1, "bundle_id": uuid.uuid4().hex[:12],
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "target": target.name, "device": device, "preset": preset, "compile_flags": target.flags(preset),
+                "seed": seed, "compiler": compiler_version(), "versions": versions(), "workloads": entries}
+    atomic_write(out / "manifest.json", json.dumps(manifest, indent=1) + "\n")
+    runner = out / "run_bundle.py"
+    runner.write_text(resources.files("suite").joinpath("data/run_bundle.py").read_text())
+    runner.chmod(0o755)
+    return {"manifest": manifest, "failures": failures}
+
+
+def import_result(result_path: Path, bundle_dir: Path) -> dict:
+    """A device's bundle-result.json + the bundle's manifest -> a run record (schema v2)."""
+    try:
+        res = json.loads(Path(result_path).read_text())
+        manifest = json.loads((Path(bundle_dir) / "manifest.json").read_text())
+    except OSError as e:
+        raise UserError(f"cannot read {e.filename}: {e.strerror}") from None
+    except ValueError as e:
+        raise UserError(f"bundle result or manifest is not valid JSON: {e}") from None
+    if res.get("schema") != RESULT_SCHEMA:
+        raise UserError(f"{result_path} is not a bundle result")
+    if res.get("bundle") != manifest.get("bundle_id"):
+        raise UserError(f"{result_path} comes from bundle {res.get('bundle')}, not from {bundle_dir} "
+                        f"({manifest.get('bundle_id')})")
+    rec = new_record(manifest["target"], res["device"], None, {
+        "imported_from": str(result_path), "bundle": manifest["bundle_id"], "seed": manifest["seed"],
+        "compile_flags": manifest["compile_flags"], "presets": {manifest["preset"]: []},
+        "timer": "iree-benchmark-module real_time on the device"})
+    rec["machine"] = res["machine"]
+    rec["versions"] = {**manifest["versions"], "iree-base-runtime": res["runtime"] or "unknown",
+                       "measured_on": "the device that ran the bundle"}
+    rec["target"].update({"runs_here": True, "note": f"measured on {res['machine']['cpu']} via suite bundle"})
+    by_id = {w["id"]: w for w in manifest["workloads"]}
+    for r in res["workloads"]:
+        m = by_id[r["id"]]
+        rec["workloads"].append({
+            "id": r["id"], "layer": m["layer"], "layer_name": m["layer_name"], "method": m["method"],
+            "algorithm": m["algorithm"], "reference": m["reference"], "preset": manifest["preset"],
+            "status": r["status"], "reason": r["reason"], "max_abs_err": None, "tolerance": m["tolerance"],
+            "samples_ms": r["samples_ms"], "iterations": r["iterations"],
+            "stats_ms": summarize(r["samples_ms"]) if r["samples_ms"] else None,
+            "commands": {"compile": m["compile_command"]},
+            "counters": [v.to_json() for v in values_from_summary(m["static"])], "counter_errors": {}})
+    rec["complete"] = True
+    assert rec["schema"] == SCHEMA and rec["schema_version"] == SCHEMA_VERSION
+    return rec
+
+
+__all__ = ["make_bundle", "import_result", "load_record"]

@@ -1,0 +1,57 @@
+"""suite bundle / suite import: run the workloads on a device the suite cannot drive."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from suite.bundle import import_result, make_bundle
+from suite.cache import CompileCache
+from suite.record import default_path, write_record
+from suite.report import make_console
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("bundle", help="write compiled modules + a runtime-only runner for another device")
+    p.add_argument("-t", "--target", required=True, help="IREE target, e.g. aarch64-a72")
+    p.add_argument("-o", "--output", type=Path, required=True, help="bundle folder (new or empty)")
+    p.add_argument("-c", "--catalogue", action="append", default=[], metavar="NAME")
+    p.add_argument("-l", "--layer", action="append", default=[], metavar="SPEC")
+    p.add_argument("-m", "--methods")
+    p.add_argument("-a", "--algorithms")
+    p.add_argument("-d", "--device", help="runtime device on the target (default: the target's default)")
+    p.add_argument("--preset", default="default")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache-dir", type=Path)
+    p.set_defaults(func=main_bundle)
+    q = sub.add_parser("import", help="import a bundle's result file as a run record")
+    q.add_argument("result", type=Path, help="the bundle-result.json the device wrote")
+    q.add_argument("--bundle", type=Path, help="the bundle folder (default: the result file's folder)")
+    q.add_argument("--results-dir", type=Path, default=Path("results/runs"))
+    q.set_defaults(func=main_import)
+
+
+def main_bundle(args) -> int:
+    from suite.commands.run_cmd import _csv, check_target, resolve_layers
+    from workloads.workload import expand
+    target, device = check_target(args.target, args.device, None)
+    target.flags(args.preset)
+    workloads = expand(resolve_layers(args.catalogue, args.layer), _csv(args.methods), _csv(args.algorithms))
+    console = make_console()
+    with console.status("bundling...") as status:
+        out = make_bundle(workloads, target, device, args.output, CompileCache(args.cache_dir), args.seed,
+                          args.preset, on_progress=lambda w: status.update(f"compiling {w.id}"))
+    n = len(out["manifest"]["workloads"])
+    console.print(f"bundle {args.output}: {n} modules for {target.name} ({device})")
+    for f in out["failures"]:
+        console.print(f"  [yellow]not bundled[/] {f}")
+    console.print(f"on the device: python3 {args.output}/run_bundle.py [--tools DIR_WITH_IREE_RUNTIME_TOOLS]"
+                  f"\nthen here:     suite import {args.output}/bundle-result.json")
+    return 0 if not out["failures"] else 1
+
+
+def main_import(args) -> int:
+    bundle = args.bundle or args.result.parent
+    rec = import_result(args.result, bundle)
+    path = write_record(rec, default_path(rec, args.results_dir))
+    ok = sum(w["status"] == "ok" for w in rec["workloads"])
+    print(f"imported {ok}/{len(rec['workloads'])} verified workloads measured on {rec['machine']['cpu']}: {path}")
+    return 0
