@@ -61,6 +61,9 @@ def layer_table(all_rows: list[dict], title: str) -> Table:
     with_static = any(_static_bytes(r) is not None for r in rows)
     if with_static:
         cols += [("static B", "right"), ("÷ model B", "right")]
+    with_sim = any(_sim_bytes(r) is not None for r in rows)
+    if with_sim:
+        cols += [("sim DRAM B", "right"), ("÷ model B ", "right")]
     if sweep:
         cols.insert(2, ("best preset", "left"))
     for col, just in cols:
@@ -79,10 +82,35 @@ def layer_table(all_rows: list[dict], title: str) -> Table:
             sb = _static_bytes(r)
             mb = (r.get("model") or {}).get("bytes")
             cells += ["-" if sb is None else si(sb).strip(), "-" if not (sb and mb) else f"{sb / mb:.2f}"]
+        if with_sim:
+            sb = _sim_bytes(r)
+            mb = (r.get("model") or {}).get("bytes")
+            cells += ["-" if sb is None else si(sb).strip(), "-" if not (sb and mb) else f"{sb / mb:.2f}"]
         if sweep:
             cells.insert(2, r.get("preset", "default"))
         t.add_row(*cells)
     return t
+
+
+def _sim_bytes(r: dict) -> float | None:
+    """Simulated DRAM bytes read + written by the dispatches (cachegrind), or None."""
+    vals = [c["value"] for c in r.get("counters", []) if c["collector"] == "cachegrind" and not c["dispatch"]
+            and c["name"] in ("sim_dram_bytes_read", "sim_dram_bytes_written")]
+    return sum(vals) if vals else None
+
+
+def traffic_claim(rows: list[dict]) -> str | None:
+    """The paper's claim on compiled code: C-SP and C-NN bytes over the least-traffic deconvolution."""
+    for kind, get in (("simulated DRAM", _sim_bytes), ("static", _static_bytes)):
+        have = {(r["method"], r["algorithm"]): get(r) for r in rows if get(r) is not None}
+        deconv = {k: v for k, v in have.items() if k[0].startswith("D-")}
+        if not deconv or not any(m in (k[0] for k in have) for m in ("C-SP", "C-NN")):
+            continue
+        (dm, da), best = min(deconv.items(), key=lambda kv: kv[1])
+        parts = [f"{m} {si(have[(m, None)]).strip()}B = {have[(m, None)] / best:.2f}x"
+                 for m in ("C-SP", "C-NN") if (m, None) in have]
+        return f"{kind} bytes: " + ", ".join(parts) + f" of the least-traffic deconvolution ({dm} {da}, {si(best).strip()}B)"
+    return None
 
 
 def _static_bytes(r: dict) -> float | None:
@@ -114,6 +142,9 @@ def print_run(record: dict, console: Console | None = None) -> None:
             if r["status"] not in ("ok", "compiled"):
                 preset = f" [{r['preset']}]" if r.get("preset", "default") != "default" else ""
                 console.print(f"  [yellow]{r['id']}{preset}[/]: {r['status']}: {r['reason']}")
+        claim = traffic_claim(best_per_workload(group))
+        if claim:
+            console.print(f"  {claim}")
         agree = (record.get("model") or {}).get("layers", {}).get(layer)
         if agree:
             tau = "n/a" if agree["kendall_tau"] is None else f"{agree['kendall_tau']:+.2f}"

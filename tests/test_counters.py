@@ -74,3 +74,24 @@ def test_ncu_csv_parser_on_a_stored_sample():
 def test_every_collector_declares_a_known_source():
     for c in COLLECTORS.values():
         assert c.source in SOURCES and c.availability().reason
+
+
+def test_cachegrind_simulated_writes_match_the_output_tensor(tmp_path):
+    from suite.cache import CompileCache
+    if not COLLECTORS["cachegrind"].availability().usable:
+        pytest.skip(f"cachegrind: {COLLECTORS['cachegrind'].availability().reason}")
+    layer = LayerConfig(cin=2, cout=2, h=256, w=256, k=3, r=2)          # 2 MiB output: twice the A72's L2
+    out_bytes = 4 * 2 * 512 * 512
+    runner = Runner(RunOptions(get_target("llvm-cpu"), "local-task", verify_only=True, collectors=("cachegrind",)),
+                    CompileCache(tmp_path))
+    csp, revd2 = runner.run(expand([layer], ["C-SP", "D-SP"], ["REVD2"]))
+    for res in (csp, revd2):
+        assert res.status == "ok" and not res.counter_errors, res.counter_errors
+        assert all(c["source"] == "simulated" and c["collector"] == "cachegrind" for c in res.counters)
+        per_dispatch = [c["value"] for c in res.counters if c["name"] == "sim_dram_bytes_written" and c["dispatch"]]
+        assert per_dispatch and values(res, "sim_dram_bytes_written", None) == [sum(per_dispatch)]
+    written = values(revd2, "sim_dram_bytes_written", None)[0]
+    # REVD2 writes each output pixel once: at least the output, and within 10% of it (stated factor)
+    assert out_bytes <= written <= 1.10 * out_bytes
+    # C-SP writes its conv output and then the shuffled copy: about twice
+    assert values(csp, "sim_dram_bytes_written", None)[0] >= 1.9 * out_bytes
