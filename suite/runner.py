@@ -107,16 +107,21 @@ class Runner:
 
     def run(self, workloads: list[Workload],
             on_progress: Callable[[Workload, str], None] | None = None,
-            on_result: Callable[[WorkloadResult], None] | None = None) -> list[WorkloadResult]:
+            on_result: Callable[[WorkloadResult], None] | None = None,
+            skip: set[tuple[str, str]] = frozenset()) -> list[WorkloadResult]:
+        """Run every workload with every preset, except the (workload id, preset) pairs in ``skip``."""
         results = []
         for w in workloads:
+            presets = [p for p in self.options.presets if (w.id, p) not in skip]
+            if not presets:
+                continue
             if on_progress:
                 on_progress(w, "export")
             try:
                 exported: tuple[str, str] | StageError = self.export(w)
             except StageError as e:
                 exported = e
-            for preset in self.options.presets:
+            for preset in presets:
                 r = self.run_one(w, preset, exported, on_progress)
                 results.append(r)
                 if on_result:

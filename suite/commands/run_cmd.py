@@ -1,6 +1,10 @@
 """suite run: lower, compile, verify and time workloads on one target; store the run record."""
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -11,7 +15,8 @@ from suite.cache import CompileCache
 from suite.errors import UserError
 from suite.model_check import agreement, model_entry
 from suite.rows import best_per_workload
-from suite.record import default_path, new_record, write_record
+from suite.commands.show_cmd import find_run
+from suite.record import default_path, load_record, new_record, write_record
 from suite.report import make_console, print_run
 from suite.runner import Runner, RunOptions
 from targets import get_target
@@ -62,6 +67,8 @@ def add_parser(sub) -> None:
     out.add_argument("--no-save", action="store_true", help="do not store the run record in --results-dir")
     out.add_argument("--cache-dir", type=Path, help="compiled-module cache (default: ~/.cache/upsampling-suite)")
     out.add_argument("--no-cache", action="store_true", help="always recompile")
+    out.add_argument("--resume", metavar="RUN", help="finish an interrupted run (a record path, id or 'latest'); "
+                                                     "its own settings are used")
     p.set_defaults(func=main)
 
 
@@ -103,86 +110,153 @@ def check_target(name: str, device: str | None, threads: int | None):
     return target, device
 
 
-def main(args) -> int:
-    console = make_console(160)
+def plan_from_args(args) -> dict:
+    """Everything that defines a run, resolved and validated, as plain JSON (stored in the record,
+    so that `--resume` can finish it later)."""
     target, device = check_target(args.target, args.device, args.threads)
     if args.repetitions < MIN_REPETITIONS:
         raise UserError(f"--repetitions must be at least {MIN_REPETITIONS} for a median and IQR worth reporting")
     if args.min_time <= 0:
         raise UserError("--min-time must be positive")
+    if args.compile_timeout <= 0 or args.run_timeout <= 0:
+        raise UserError("--compile-timeout and --run-timeout must be positive")
     presets = list(target.presets) if args.preset == "all" else _csv(args.preset) or ["default"]
     for p in presets:
         target.flags(p)                                   # unknown preset: a clear error now, not per workload
-    collectors, collector_notes = resolve_collectors(args.counters)
+    resolve_collectors(args.counters)
     layers = resolve_layers(args.catalogue, args.layer)
-    workloads = expand(layers, _csv(args.methods), _csv(args.algorithms))
+    methods, algorithms = _csv(args.methods), _csv(args.algorithms)
+    expand(layers, methods, algorithms)                   # unknown method / algorithm: a clear error now
+    return {"target": target.name, "device": device, "threads": args.threads, "seed": args.seed,
+            "repetitions": args.repetitions, "min_time": args.min_time, "verify_only": args.verify_only,
+            "presets": presets, "counters": args.counters, "profile": args.profile, "accounting": args.accounting,
+            "compile_timeout": args.compile_timeout, "run_timeout": args.run_timeout,
+            "layers": [dataclasses.asdict(lay) for lay in layers], "methods": methods, "algorithms": algorithms}
+
+
+def main(args) -> int:
+    console = make_console(160)
+    if args.resume:
+        path = find_run(args.resume, args.results_dir)
+        record = load_record(path)
+        if record.get("complete"):
+            raise UserError(f"{path} is complete; nothing to resume")
+        plan = record["settings"].get("plan")
+        if not plan:
+            raise UserError(f"{path} was written by a suite that cannot resume it")
+        return execute(plan, args, console, record, path)
+    plan = plan_from_args(args)
+    _check_outputs(args)
+    return execute(plan, args, console)
+
+
+def execute(plan: dict, args, console, record: dict | None = None, path: Path | None = None) -> int:
+    target, device = check_target(plan["target"], plan["device"], plan["threads"])
+    layers = [LayerConfig(**d) for d in plan["layers"]]
     layers_by_id = {lay.id: lay for lay in layers}
+    collectors, collector_notes = resolve_collectors(plan["counters"])
     avail = target.availability()
     if not avail.usable and not avail.compiles:
         raise UserError(f"target {target.name} is not usable on this machine: {avail.reason}")
     compile_only = "" if avail.usable else avail.reason
     if compile_only:
         console.print(f"[yellow]{target.name}: {compile_only}[/]; compiling (and counting statically) only")
-    if not args.no_save:
-        _check_writable(args.results_dir)
-
     cache = CompileCache(args.cache_dir, enabled=not args.no_cache)
     profile = None
-    if args.profile != "none" and not args.verify_only and not compile_only:
+    if plan["profile"] != "none" and not plan["verify_only"] and not compile_only:
         from suite.commands.model_cmd import resolve_profile
-        profile = resolve_profile(args.profile, args, console)
-    options = RunOptions(target=target, device=device, threads=args.threads, seed=args.seed,
-                         repetitions=args.repetitions, min_time_s=args.min_time,
-                         compile_timeout_s=args.compile_timeout, run_timeout_s=args.run_timeout,
-                         verify_only=args.verify_only, presets=tuple(presets), collectors=tuple(collectors),
-                         compile_only=compile_only)
-    settings = {"seed": args.seed, "repetitions": args.repetitions, "min_time_s": args.min_time,
-                "verify_only": args.verify_only, "layers": [lay.id for lay in layers],
-                "compile_flags": list(target.compile_flags), "runtime_flags": options.runtime_flags(),
-                "presets": {p: list(target.presets[p]) for p in presets},
-                "timer": "iree-benchmark-module real_time (mean per call within each repetition)"}
-    record = new_record(target.name, device, args.threads, settings)
-    record["target"].update({"device_name": avail.device_name, "emulated": avail.emulated,
-                             "runs_here": avail.usable, "note": avail.reason,
-                             "compile_flags": target.flags()})
-    record["counters"] = collector_notes
+        pargs = argparse.Namespace(target=target.name, device=device, threads=plan["threads"],
+                                   profiles_dir=args.profiles_dir, cache_dir=args.cache_dir)
+        profile = resolve_profile(plan["profile"], pargs, console)
+    options = RunOptions(target=target, device=device, threads=plan["threads"], seed=plan["seed"],
+                         repetitions=plan["repetitions"], min_time_s=plan["min_time"],
+                         compile_timeout_s=plan["compile_timeout"], run_timeout_s=plan["run_timeout"],
+                         verify_only=plan["verify_only"], presets=tuple(plan["presets"]),
+                         collectors=tuple(collectors), compile_only=compile_only)
+    if record is None:
+        settings = {"seed": plan["seed"], "repetitions": plan["repetitions"], "min_time_s": plan["min_time"],
+                    "verify_only": plan["verify_only"], "layers": [lay.id for lay in layers],
+                    "compile_flags": list(target.compile_flags), "runtime_flags": options.runtime_flags(),
+                    "presets": {p: list(target.presets[p]) for p in plan["presets"]},
+                    "timer": "iree-benchmark-module real_time (mean per call within each repetition)",
+                    "plan": plan}
+        record = new_record(target.name, device, plan["threads"], settings)
+        record["target"].update({"device_name": avail.device_name, "emulated": avail.emulated,
+                                 "runs_here": avail.usable, "note": avail.reason, "compile_flags": target.flags()})
+        record["counters"] = collector_notes
+        if profile:
+            record["model"] = {"profile": profile_summary(profile), "accounting": plan["accounting"]}
+        if not args.no_save:
+            path = default_path(record, args.results_dir)
+        elif args.json:
+            path = args.json
     for name, note in collector_notes.items():
         if not note["used"]:
             console.print(f"[yellow]counters: {name} not used[/]: {note['reason']}")
-    if profile:
-        record["model"] = {"profile": profile_summary(profile), "accounting": args.accounting}
+    done = {(r["id"], r.get("preset", "default")) for r in record["workloads"]}
+    workloads = [w for w in expand(layers, plan["methods"], plan["algorithms"])
+                 if any((w.id, p) not in done for p in plan["presets"])]
+    if done:
+        console.print(f"resuming {path}: {len(done)} results kept, {len(workloads)} workloads to run")
     runner = Runner(options, cache)
     interrupted = False
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
-        task = progress.add_task("starting", total=len(workloads))
+    previous = signal.signal(signal.SIGTERM, _sigterm)       # SIGTERM: stop like Ctrl-C, keep what is done
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as progress:
+            task = progress.add_task("starting", total=len(workloads) * len(plan["presets"]))
 
-        def on_progress(w, stage):
-            progress.update(task, description=f"{stage:<7} {w.id}")
+            def on_progress(w, stage):
+                progress.update(task, description=f"{stage:<7} {w.id}")
 
-        def on_result(res):
-            row = res.to_json()
-            if profile:
-                row["model"] = model_entry(layers_by_id[res.layer], res.method, res.algorithm, profile,
-                                           args.accounting)
-            record["workloads"].append(row)
-            progress.advance(task)
-        try:
-            runner.run(workloads, on_progress, on_result)
-            record["complete"] = True
-        except KeyboardInterrupt:
-            interrupted = True
-    if profile:
+            def on_result(res):
+                if (res.id, res.preset) in done:
+                    return
+                row = res.to_json()
+                if profile:
+                    row["model"] = model_entry(layers_by_id[res.layer], res.method, res.algorithm, profile,
+                                               plan["accounting"])
+                record["workloads"].append(row)
+                if path:
+                    write_record(record, path)                # every finished workload is on disk at once
+                progress.advance(task)
+            try:
+                runner.run(workloads, on_progress, on_result, skip=done)
+                record["complete"] = True
+            except KeyboardInterrupt:
+                interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if profile or record.get("model"):
         record["model"].update(agreement(best_per_workload(record["workloads"])))
-    paths = _save(record, args)
+    paths = []
+    if path:
+        paths.append(write_record(record, path))
+    if args.json and Path(args.json) != path:
+        paths.append(write_record(record, args.json))
     print_run(record, console)
-    for path in paths:
-        console.print(f"run record: {path}")
+    for p in paths:
+        console.print(f"run record: {p}")
     if interrupted:
-        print("suite: interrupted; the finished workloads are in the record above", file=sys.stderr)
+        print(f"suite: interrupted; {len(record['workloads'])} finished workloads are kept"
+              + (f"; finish with: suite run --resume {paths[0]}" if paths else ""), file=sys.stderr)
         return 130
     good = ("compiled",) if compile_only else ("ok",)
     return 0 if all(r["status"] in good for r in record["workloads"]) else 1
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _check_outputs(args) -> None:
+    if not args.no_save:
+        _check_writable(args.results_dir)
+    if args.json:
+        parent = Path(args.json).parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise UserError(f"cannot write the run record to {args.json}: its folder does not exist or is not "
+                            "writable")
 
 
 def _check_writable(folder: Path) -> None:
@@ -192,21 +266,6 @@ def _check_writable(folder: Path) -> None:
         raise UserError(f"cannot create results folder {folder}: {e.strerror or e}") from None
     if not folder.is_dir():
         raise UserError(f"results folder {folder} is not a folder")
-
-
-def _save(record: dict, args) -> list[Path]:
-    paths = []
-    if not args.no_save:
-        paths.append(write_record(record, default_path(record, args.results_dir)))
-    if args.json:
-        paths.append(write_record(record, args.json))
-    return paths
-
-
-def profile_summary(p) -> dict:
-    return {"name": p.name, "description": p.description, "source": p.source, "peak_flops": p.peak_flops,
-            "bandwidth": p.bandwidth, "flops_per_mac": p.flops_per_mac, "estimate": p.estimate,
-            "measured_here": p.measured_here}
 
 
 def resolve_collectors(spec: str) -> tuple[list[str], dict]:

@@ -1,0 +1,86 @@
+"""Faults lose nothing and explain themselves: time limits kill compiles and runs, Ctrl-C keeps a
+valid incomplete record that --resume finishes, a half-written cache entry is rebuilt."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from suite.cli import main
+from suite.record import load_record
+
+LAYER = "cin=2,cout=2,h=6,w=6,k=3,r=2,name=rel"
+
+
+def cli(*args, cache):
+    env = {**os.environ, "SUITE_CACHE_DIR": str(cache)}
+    return subprocess.Popen([sys.executable, "-m", "suite.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_a_compile_time_limit_fails_each_workload_and_the_run_goes_on(tmp_path, capsys):
+    code = main(["run", "--layer", LAYER, "-m", "C-SP,D-SP", "-a", "TDC", "--compile-timeout", "0.01",
+                 "--no-cache", "--profile", "none", "--results-dir", str(tmp_path), "--json", str(tmp_path / "r.out")])
+    rec = load_record(tmp_path / "r.out")
+    assert code == 1 and rec["complete"] and len(rec["workloads"]) == 2
+    assert all(w["status"] == "compile-failed" and "timed out after 0.01 s" in w["reason"] for w in rec["workloads"])
+
+
+def test_a_run_time_limit_fails_the_run_not_the_suite(tmp_path):
+    code = main(["run", "--layer", LAYER, "-m", "D-SP", "-a", "REVD2", "--run-timeout", "0.001", "--profile", "none",
+                 "--results-dir", str(tmp_path), "--cache-dir", str(tmp_path / "c"), "--json", str(tmp_path / "r.out")])
+    (w,) = load_record(tmp_path / "r.out")["workloads"]
+    assert code == 1 and w["status"] == "run-failed" and "timed out" in w["reason"]
+
+
+def test_ctrl_c_keeps_finished_workloads_and_resume_finishes_the_rest(tmp_path):
+    runs, cache = tmp_path / "runs", tmp_path / "cache"
+    args = ["run", "-c", "tiny", "--profile", "none", "--repetitions", "9", "--min-time", "0.001",
+            "--results-dir", str(runs)]
+    proc = cli(*args, cache=cache)
+    deadline = time.time() + 300
+    while time.time() < deadline:                     # wait until a few workloads are on disk
+        files = list(runs.glob("*.json")) if runs.exists() else []
+        if files and len(json.loads(files[0].read_text())["workloads"]) >= 4:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "--resume" in err
+    (path,) = runs.glob("*.json")
+    partial = load_record(path)
+    assert partial["complete"] is False and 4 <= len(partial["workloads"]) < 45
+    proc = cli("run", "--resume", str(path), "--results-dir", str(runs), cache=cache)
+    out, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err
+    done = load_record(path)
+    assert done["complete"] is True and len(done["workloads"]) == 45
+    assert len({w["id"] for w in done["workloads"]}) == 45
+    assert done["workloads"][:len(partial["workloads"])] == partial["workloads"]     # nothing redone, nothing lost
+    assert main(["run", "--resume", str(path)]) == 2                                    # complete: nothing to resume
+
+
+def test_a_half_written_cache_entry_is_rebuilt(tmp_path):
+    args = ["run", "--layer", LAYER, "-m", "D-SP", "-a", "TDC", "--verify-only", "--profile", "none",
+            "--no-save", "--cache-dir", str(tmp_path)]
+    assert main(args) == 0
+    (vmfb,) = (tmp_path / "modules").glob("*.vmfb")
+    vmfb.write_bytes(vmfb.read_bytes()[:100])          # a crash mid-write
+    assert main(args) == 0
+    assert len(vmfb.read_bytes()) > 100
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--layer", LAYER, "--json", "/nonexistent/dir/r.json"], "cannot write the run record"),
+    (["run", "--layer", LAYER, "--compile-timeout", "0"], "must be positive"),
+    (["run", "--layer", LAYER, "--preset", "turbo"], "has no preset 'turbo'"),
+    (["run", "--layer", LAYER, "--counters", "geiger"], "unknown counter collector 'geiger'"),
+    (["run", "--resume", "/nonexistent/run.json"], "cannot read"),
+])
+def test_more_bad_input(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
