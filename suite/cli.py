@@ -6,12 +6,12 @@ import argparse
 import sys
 
 from suite import __version__
-from suite.commands import (baseline_cmd, bundle_cmd, calibrate_cmd, check_cmd, compare_cmd, history_cmd, list_cmd, model_cmd,
+from suite.commands import (baseline_cmd, bundle_cmd, calibrate_cmd, deploy_cmd, check_cmd, compare_cmd, history_cmd, list_cmd, model_cmd,
                             roofline_cmd, run_cmd, show_cmd, targets_cmd)
 from suite.errors import UserError
 
 COMMANDS = (run_cmd, show_cmd, history_cmd, compare_cmd, check_cmd, baseline_cmd, model_cmd, calibrate_cmd,
-            roofline_cmd, bundle_cmd, list_cmd, targets_cmd)
+            roofline_cmd, bundle_cmd, deploy_cmd, list_cmd, targets_cmd)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -49,13 +49,14 @@ def layer_table(all_rows: list[dict], title: str) -> Table:
     rows = best_per_workload(all_rows)
     sweep = len(rows) < len(all_rows)
     by_method = {r["method"]: r for r in rows if r["algorithm"] is None and r["status"] == "ok"}
-    base_sp = by_method.get("C-SP", {}).get("stats_ms") or {}
+    base_sp = (by_method.get("C-SP") or by_method.get("trained") or {}).get("stats_ms") or {}
     base_nn = by_method.get("C-NN", {}).get("stats_ms") or {}
     t = Table(title=title, title_justify="left", header_style="bold")
     with_model = any(r.get("model") for r in rows)
+    network = rows[0]["method"] in ("trained", "deployed")
     cols = [("method", "left"), ("algorithm", "left"), ("status", "left"), ("max err", "right"),
-            ("median ms", "right"), ("IQR ms", "right"), ("p90 ms", "right"), ("vs C-SP", "right"),
-            ("vs C-NN", "right")]
+            ("median ms", "right"), ("IQR ms", "right"), ("p90 ms", "right"),
+            ("vs trained" if network else "vs C-SP", "right")] + ([] if network else [("vs C-NN", "right")])
     if with_model:
         cols += [("model ms", "right"), ("x model", "right")]
     with_static = any(_static_bytes(r) is not None for r in rows)
@@ -72,8 +73,9 @@ def layer_table(all_rows: list[dict], title: str) -> Table:
         s = r.get("stats_ms") or {}
         status = Text(r["status"], style=STATUS_STYLE.get(r["status"], "yellow"))
         cells = [r["method"], r["algorithm"] or "-", status, _err(r), _ms(s.get("median")), _ms(s.get("iqr")),
-                 _ms(s.get("p90")), _speedup(base_sp.get("median"), s.get("median")),
-                 _speedup(base_nn.get("median"), s.get("median"))]
+                 _ms(s.get("p90")), _speedup(base_sp.get("median"), s.get("median"))]
+        if not network:
+            cells.append(_speedup(base_nn.get("median"), s.get("median")))
         if with_model:
             m = r.get("model") or {}
             x = s.get("median") / m["t_ms"] if m and s.get("median") else None

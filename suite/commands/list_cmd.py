@@ -43,4 +43,13 @@ def main(args) -> int:
     for alg in ALGORITHMS.values():
         a.add_row(alg.name, alg.summary)
     console.print(a)
+    from workloads.networks import NETWORKS
+    n = Table(title="networks (suite run --network NAME; suite deploy --network NAME)", title_justify="left",
+              header_style="bold")
+    n.add_column("network")
+    n.add_column("input")
+    n.add_column("what it is")
+    for name, (_, shape, desc) in NETWORKS.items():
+        n.add_row(name, "x".join(map(str, shape)), desc)
+    console.print(n)
     return 0

@@ -22,6 +22,7 @@ from suite.runner import Runner, RunOptions
 from targets import get_target
 from workloads.catalogue import DEFAULT, catalogue, find_layer
 from workloads.layer import LayerConfig, parse_layer
+from workloads.networks import network_workloads
 from workloads.workload import expand
 
 MIN_REPETITIONS = 9
@@ -35,6 +36,8 @@ def add_parser(sub) -> None:
                      help=f"a layer catalogue (repeatable; default: {DEFAULT} unless --layer is given)")
     sel.add_argument("-l", "--layer", action="append", default=[], metavar="SPEC",
                      help="a layer, inline (cin=7,cout=5,h=13,w=17,k=5,r=3[,batch=,pad=,bias=]) or by name")
+    sel.add_argument("-n", "--network", action="append", default=[], metavar="NAME",
+                     help="a whole network, as trained and as deployed with each algorithm (see `suite list`)")
     sel.add_argument("-m", "--methods", help="comma-separated methods (default: all)")
     sel.add_argument("-a", "--algorithms", help="comma-separated deconvolution algorithms (default: all)")
     how = p.add_argument_group("where and how")
@@ -124,14 +127,16 @@ def plan_from_args(args) -> dict:
     for p in presets:
         target.flags(p)                                   # unknown preset: a clear error now, not per workload
     resolve_collectors(args.counters)
-    layers = resolve_layers(args.catalogue, args.layer)
+    layers = resolve_layers(args.catalogue, args.layer) if (args.catalogue or args.layer or not args.network) else []
     methods, algorithms = _csv(args.methods), _csv(args.algorithms)
     expand(layers, methods, algorithms)                   # unknown method / algorithm: a clear error now
+    network_workloads(args.network, algorithms)
     return {"target": target.name, "device": device, "threads": args.threads, "seed": args.seed,
             "repetitions": args.repetitions, "min_time": args.min_time, "verify_only": args.verify_only,
             "presets": presets, "counters": args.counters, "profile": args.profile, "accounting": args.accounting,
             "compile_timeout": args.compile_timeout, "run_timeout": args.run_timeout,
-            "layers": [dataclasses.asdict(lay) for lay in layers], "methods": methods, "algorithms": algorithms}
+            "layers": [dataclasses.asdict(lay) for lay in layers], "methods": methods, "algorithms": algorithms,
+            "networks": args.network}
 
 
 def main(args) -> int:
@@ -194,8 +199,9 @@ def execute(plan: dict, args, console, record: dict | None = None, path: Path | 
         if not note["used"]:
             console.print(f"[yellow]counters: {name} not used[/]: {note['reason']}")
     done = {(r["id"], r.get("preset", "default")) for r in record["workloads"]}
-    workloads = [w for w in expand(layers, plan["methods"], plan["algorithms"])
-                 if any((w.id, p) not in done for p in plan["presets"])]
+    planned = expand(layers, plan["methods"], plan["algorithms"]) + network_workloads(plan.get("networks", []),
+                                                                                      plan["algorithms"])
+    workloads = [w for w in planned if any((w.id, p) not in done for p in plan["presets"])]
     if done:
         console.print(f"resuming {path}: {len(done)} results kept, {len(workloads)} workloads to run")
     runner = Runner(options, cache)
@@ -213,7 +219,7 @@ def execute(plan: dict, args, console, record: dict | None = None, path: Path | 
                 if (res.id, res.preset) in done:
                     return
                 row = res.to_json()
-                if profile:
+                if profile and res.layer in layers_by_id:
                     row["model"] = model_entry(layers_by_id[res.layer], res.method, res.algorithm, profile,
                                                plan["accounting"])
                 record["workloads"].append(row)

@@ -1,0 +1,75 @@
+"""suite deploy: transform a network's upsampling layers into deconvolutions, verify, report, and
+optionally write the deployed module's MLIR and compiled module."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from rich.table import Table
+
+from suite.errors import UserError
+from suite.report import make_console
+from workloads.deploy import TORCH_ALGORITHMS, deploy
+from workloads.networks import NETWORKS, build_network
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("deploy", help="transform a network's sub-pixel / resize convolutions into deconvolutions")
+    p.add_argument("-n", "--network", required=True, help=f"architecture: {', '.join(NETWORKS)}")
+    p.add_argument("--state-dict", type=Path, help="trained weights for the architecture (torch.save of a state_dict)")
+    p.add_argument("-a", "--algorithm", default="REVD", help=f"deconvolution algorithm ({', '.join(TORCH_ALGORITHMS)})")
+    p.add_argument("--mlir", type=Path, help="write the deployed network's MLIR here")
+    p.add_argument("--vmfb", type=Path, help="compile the deployed network for --target and write it here")
+    p.add_argument("-t", "--target", default="llvm-cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=main)
+
+
+def load_state_dict(net: torch.nn.Module, path: Path) -> None:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"cannot read {path}: no such file") from None
+    except Exception as e:                                       # noqa: BLE001 - any unreadable file
+        raise UserError(f"{path} is not a readable state_dict: {type(e).__name__}: {e}") from None
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    try:
+        net.load_state_dict(state)
+    except (RuntimeError, TypeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"{path} does not fit the {type(net).__name__} architecture: {first}") from None
+
+
+def main(args) -> int:
+    net, x = build_network(args.network, args.seed)
+    if args.state_dict:
+        load_state_dict(net, args.state_dict)
+    result = deploy(net, x, args.algorithm)
+    console = make_console(150)
+    t = Table(title=f"{args.network}: deployed with {args.algorithm}", title_justify="left", header_style="bold")
+    for c in ("layer", "pattern", "input", "output", "K", "r", "deconv Kd", "crop (t,b,l,r)", "algorithm"):
+        t.add_column(c)
+    for c in result.changes:
+        t.add_row(c.node, c.pattern, "x".join(map(str, c.in_shape)), "x".join(map(str, c.out_shape)), str(c.kernel),
+                  str(c.r), str(c.deconv_kernel), ",".join(map(str, c.crop)), c.algorithm)
+    console.print(t)
+    for r in result.refused:
+        console.print(f"  [yellow]left alone[/] {r.node}: {r.reason}")
+    console.print(f"verified: deployed vs trained, max |difference| {result.max_abs_err:.2e} over 3 inputs")
+    if args.mlir or args.vmfb:
+        from suite.build import build_module
+        from suite.cache import CompileCache, atomic_write
+        from suite.export import to_mlir
+        from targets import get_target
+        from workloads.algorithms import Lowering
+        mlir, input_type = to_mlir(Lowering(module=result.module), x)
+        if args.mlir:
+            atomic_write(args.mlir, mlir)
+            console.print(f"MLIR: {args.mlir}")
+        if args.vmfb:
+            target = get_target(args.target)
+            built = build_module(CompileCache(), mlir, input_type, target.flags(), 600)
+            atomic_write(args.vmfb, built.vmfb.read_bytes())
+            console.print(f"compiled for {target.name}: {args.vmfb}")
+    return 0
