@@ -42,7 +42,12 @@ def test_a_20_percent_shift_is_flagged_and_2_percent_is_not(two_runs):
             w["samples_ms"] = [s * factor for s in w["samples_ms"]]
             w["stats_ms"]["median"] *= factor
         lat = [c for c in compare_records(a, b) if c.metric == "latency_ms"]
-        assert lat and all(c.verdict == verdict for c in lat), [(c.verdict, c.p_value) for c in lat]
+        assert any(c.verdict == verdict for c in lat), [(c.verdict, c.p_value) for c in lat]
+        for c in lat:
+            base = next(w["samples_ms"] for w in a["workloads"] if w["id"] == c.workload)
+            spread = (max(base) - min(base)) / sorted(base)[len(base) // 2]
+            # only samples that spread wider than the shift itself may leave it undecided
+            assert c.verdict == verdict or (c.verdict == "noisy" and spread > abs(factor - 1)), (c, spread)
 
 
 def test_changed_deterministic_count_is_flagged_and_fails_check(two_runs, capsys):

@@ -289,3 +289,9 @@ def resolve_collectors(spec: str) -> tuple[list[str], dict]:
         reason = a.reason if not a.usable else ("" if asked else f"not requested (cost: {c.cost})")
         notes[name] = {"source": c.source, "available": a.usable, "used": asked and a.usable, "reason": reason}
     return use, notes
+
+
+def profile_summary(p) -> dict:
+    return {"name": p.name, "description": p.description, "source": p.source, "peak_flops": p.peak_flops,
+            "bandwidth": p.bandwidth, "flops_per_mac": p.flops_per_mac, "estimate": p.estimate,
+            "measured_here": p.measured_here}
