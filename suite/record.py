@@ -71,6 +71,7 @@ def machine_fingerprint() -> dict:
     except OSError:
         pass
     return {
+        **accelerators(),
         "hostname": platform.node(),
         "arch": platform.machine(),
         "cpu": cpu or platform.processor(),
@@ -81,6 +82,16 @@ def machine_fingerprint() -> dict:
         "os": platform.platform(),
         "python": platform.python_version(),
     }
+
+
+def accelerators() -> dict:
+    """GPU name and driver (nvidia-smi) and the Vulkan device (vulkaninfo), where there are any."""
+    from targets.probe import tool_output
+    from targets.vulkan import device_info
+    gpu = tool_output("nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader").strip()
+    name, is_cpu = device_info()
+    return {"gpu": gpu.splitlines()[0] if gpu else None,
+            "vulkan_device": (name + (" (CPU emulation)" if is_cpu else "")) if name else None}
 
 
 def git_state() -> dict:

@@ -62,6 +62,9 @@ def layer_table(all_rows: list[dict], title: str) -> Table:
     with_static = any(_static_bytes(r) is not None for r in rows)
     if with_static:
         cols += [("static B", "right"), ("÷ model B", "right")]
+    with_dev = any(_counter(r, "device_ms") is not None for r in rows)
+    if with_dev:
+        cols += [("device ms", "right")]
     with_sim = any(_sim_bytes(r) is not None for r in rows)
     if with_sim:
         cols += [("sim DRAM B", "right"), ("÷ model B ", "right")]
@@ -84,6 +87,8 @@ def layer_table(all_rows: list[dict], title: str) -> Table:
             sb = _static_bytes(r)
             mb = (r.get("model") or {}).get("bytes")
             cells += ["-" if sb is None else si(sb).strip(), "-" if not (sb and mb) else f"{sb / mb:.2f}"]
+        if with_dev:
+            cells.append(_ms(_counter(r, "device_ms")))
         if with_sim:
             sb = _sim_bytes(r)
             mb = (r.get("model") or {}).get("bytes")
@@ -92,6 +97,11 @@ def layer_table(all_rows: list[dict], title: str) -> Table:
             cells.insert(2, r.get("preset", "default"))
         t.add_row(*cells)
     return t
+
+
+def _counter(r: dict, name: str) -> float | None:
+    vals = [c["value"] for c in r.get("counters", []) if c["name"] == name and not c.get("dispatch")]
+    return vals[0] if vals else None
 
 
 def _sim_bytes(r: dict) -> float | None:

@@ -215,6 +215,7 @@ class CollectContext:
     def __init__(self, runner: Runner, built: Built, x_path: Path):
         self.runner, self.built, self.x_path = runner, built, x_path
         self.timeout = runner.options.run_timeout_s
+        self.emulated = runner.options.target.availability().emulated
 
     def static_summary(self) -> dict:
         return static_summary(self.runner.cache, self.built, self.runner.options.compile_timeout_s)

@@ -49,4 +49,5 @@ VULKAN = register(Target(
     devices=("vulkan",),
     probe=_probe,
     arch=lambda: (f"--iree-vulkan-target={vulkan_target()}",),
+    collectors=("iree-static", "device-timestamps"),
 ))

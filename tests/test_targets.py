@@ -75,3 +75,18 @@ def test_cuda_compiles_here_even_without_a_gpu(cache):
     runner = Runner(RunOptions(target, "cuda", compile_only="compile-only"), cache)
     (r,) = runner.run(expand([find_layer("tiny-r2")], ["D-SP"], ["TDC"]))
     assert r.status == "compiled" and any(f.startswith("--iree-cuda-target=sm_") for f in target.flags())
+
+
+def test_vulkan_per_dispatch_device_timings(cache):
+    target = get_target("vulkan")
+    if not target.availability().usable:
+        pytest.skip(f"vulkan: {target.availability().reason}")
+    runner = Runner(RunOptions(target, "vulkan", verify_only=True, collectors=("iree-static", "device-timestamps")),
+                    cache)
+    (r,) = runner.run(expand([find_layer("tiny-r2")], ["C-SP"]))
+    assert r.status == "ok" and not r.counter_errors, r.counter_errors
+    per = {c["dispatch"]: c["value"] for c in r.counters if c["name"] == "dispatch_device_ms"}
+    static = {c["dispatch"] for c in r.counters if c["name"] == "dispatch_bytes_read"}
+    assert per and set(per) == static and all(v > 0 for v in per.values())
+    total = [c for c in r.counters if c["name"] == "device_ms"][0]
+    assert total["source"] == "hardware" and "CPU emulation" in total["note"]

@@ -159,7 +159,7 @@ def execute(plan: dict, args, console, record: dict | None = None, path: Path | 
     target, device = check_target(plan["target"], plan["device"], plan["threads"])
     layers = [LayerConfig(**d) for d in plan["layers"]]
     layers_by_id = {lay.id: lay for lay in layers}
-    collectors, collector_notes = resolve_collectors(plan["counters"])
+    collectors, collector_notes = resolve_collectors(plan["counters"], target)
     avail = target.availability()
     if not avail.usable and not avail.compiles:
         raise UserError(f"target {target.name} is not usable on this machine: {avail.reason}")
@@ -196,7 +196,8 @@ def execute(plan: dict, args, console, record: dict | None = None, path: Path | 
         elif args.json:
             path = args.json
     for name, note in collector_notes.items():
-        if not note["used"]:
+        if not note["used"] and (plan["counters"] not in ("auto", "none") or not note["available"]) \
+                and "does not apply" not in note["reason"]:
             console.print(f"[yellow]counters: {name} not used[/]: {note['reason']}")
     done = {(r["id"], r.get("preset", "default")) for r in record["workloads"]}
     planned = expand(layers, plan["methods"], plan["algorithms"]) + network_workloads(plan.get("networks", []),
@@ -274,8 +275,8 @@ def _check_writable(folder: Path) -> None:
         raise UserError(f"results folder {folder} is not a folder")
 
 
-def resolve_collectors(spec: str) -> tuple[list[str], dict]:
-    """Collectors to run, and for every registered one whether it is used here and why (not)."""
+def resolve_collectors(spec: str, target=None) -> tuple[list[str], dict]:
+    """Collectors to run on ``target``, and for every registered one whether it is used and why (not)."""
     from targets.collectors import COLLECTORS, get_collector
     wanted = [] if spec == "none" else None if spec == "auto" else _csv(spec)
     for name in wanted or []:
@@ -283,11 +284,14 @@ def resolve_collectors(spec: str) -> tuple[list[str], dict]:
     use, notes = [], {}
     for name, c in COLLECTORS.items():
         a = c.availability()
-        asked = name in wanted if wanted is not None else (a.usable and c.cost != "expensive")
-        if asked and a.usable:
+        applies = target is None or name in target.collectors
+        asked = name in wanted if wanted is not None else (a.usable and c.cost != "expensive" and applies)
+        if asked and a.usable and applies:
             use.append(name)
-        reason = a.reason if not a.usable else ("" if asked else f"not requested (cost: {c.cost})")
-        notes[name] = {"source": c.source, "available": a.usable, "used": asked and a.usable, "reason": reason}
+        reason = (a.reason if not a.usable else f"does not apply to target {target.name}" if not applies
+                  else "" if asked else f"not requested (cost: {c.cost})")
+        notes[name] = {"source": c.source, "available": a.usable, "used": asked and a.usable and applies,
+                       "reason": reason}
     return use, notes
 
 
