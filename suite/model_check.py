@@ -12,7 +12,10 @@ from suite.model import Profile, counts, estimate
 
 
 def model_entry(layer, method: str, algorithm: str | None, profile: Profile, accounting: str) -> dict:
-    c = counts(layer, method, algorithm)
+    return entry_from_counts(counts(layer, method, algorithm), profile, accounting)
+
+
+def entry_from_counts(c, profile: Profile, accounting: str) -> dict:
     e = estimate(c, profile, accounting)
     return {"profile": profile.name, "accounting": accounting, "macs": c.macs, "flops": e.flops,
             "bytes": e.bytes, "bytes_full": c.bytes("full"), "intensity": e.intensity, "bound": e.bound,

@@ -94,3 +94,18 @@ def test_networks_run_through_iree_verified(cache):
     results = runner.run(network_workloads(["decoder"], ["TDC", "REVD"]))
     assert [(r.method, r.algorithm, r.status) for r in results] == [
         ("trained", None, "ok"), ("deployed", "TDC", "ok"), ("deployed", "REVD", "ok")]
+
+
+def test_network_model_counts_by_hand():
+    from suite.model import counts
+    from workloads.network_model import network_counts
+    net, x = build_network("espcn")
+    hw = 160 * 240
+    convs = (64 * 1 * 25 + 64 * 64 * 9 + 32 * 64 * 9 + 9 * 32 * 9) * hw
+    assert network_counts(net, x).macs == convs
+    d = deploy(net, x, "TDC")
+    (change,) = d.changes
+    deployed = network_counts(d.module, x)
+    layer, method, alg = d.module.get_submodule("deployed_pixel_shuffle").model_key
+    assert (layer.cin, layer.cout, layer.k, layer.r, method, alg) == (32, 1, 3, 3, "D-SP", "TDC")
+    assert deployed.macs == convs - 9 * 32 * 9 * hw + counts(layer, method, alg).macs

@@ -55,9 +55,10 @@ class Deployed:
 class DeconvLayer(nn.Module):
     """A deployed deconvolution: the chosen algorithm's module, for one input size."""
 
-    def __init__(self, inner: nn.Module, name: str):
+    def __init__(self, inner: nn.Module, name: str, model_key: tuple | None = None):
         super().__init__()
         self.inner, self.label = inner, name
+        self.model_key = model_key          # (LayerConfig, method, algorithm) for the analytical model
 
     def forward(self, x):
         return self.inner(x)
@@ -184,7 +185,8 @@ def _replace(gm, out: Deployed, pattern: str, conv, first, last, r: int, names, 
     d = subpixel_to_deconv(w, b, r, pads) if pattern == "sub-pixel" else resize_to_deconv(w, b, r, pads)
     d = type(d)(d.weight.float(), d.stride, d.crop, None if d.bias is None else d.bias.float())
     alg = algorithm(names.get(last.name, names.get(first.name, default))).name
-    module = DeconvLayer(ALGORITHMS[alg].lower(d, shape[0], shape[2], shape[3]).module, f"{pattern} {label}")
+    module = DeconvLayer(ALGORITHMS[alg].lower(d, shape[0], shape[2], shape[3]).module, f"{pattern} {label}",
+                         _model_key(w, b, shape, r, pads, pattern, alg))
     target = f"deployed_{last.name}"
     gm.add_submodule(target, module)
     with gm.graph.inserting_after(last):
@@ -196,6 +198,17 @@ def _replace(gm, out: Deployed, pattern: str, conv, first, last, r: int, names, 
             gm.graph.erase_node(n)
     out.changes.append(LayerChange(label, pattern, conv.name, shape, tuple(last.meta["tensor_meta"].shape),
                                    w.shape[-1], r, d.kernel, d.crop, alg))
+
+
+def _model_key(w, b, shape, r, pads, pattern, alg):
+    from workloads.layer import LayerConfig
+    cout = w.shape[0] // (r * r) if pattern == "sub-pixel" else w.shape[0]
+    try:
+        layer = LayerConfig(cin=w.shape[1], cout=cout, h=shape[2], w=shape[3], k=w.shape[-1], r=r, batch=shape[0],
+                            pad=pads, bias=b is not None)
+    except UserError:                       # e.g. padding beyond K-1: no model for this layer
+        return None
+    return (layer, "D-SP" if pattern == "sub-pixel" else "D-NN", alg)
 
 
 def verify(old: nn.Module, new: nn.Module, example: torch.Tensor, n: int, atol: float) -> float:

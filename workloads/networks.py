@@ -128,6 +128,13 @@ class NetworkWorkload:
         return Lowering(module=deploy(net, x, self.algorithm).module)
 
 
+def network_model_counts(w: NetworkWorkload, seed: int = 0):
+    from workloads.network_model import network_counts
+    net, x = build_network(w.network, seed)
+    module = w.lowering(seed).module
+    return network_counts(module, x)
+
+
 def network_workloads(names: list[str], algorithms: list[str] | None = None) -> list[NetworkWorkload]:
     from workloads.algorithms import algorithm
     from workloads.deploy import TORCH_ALGORITHMS

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from suite.cache import CompileCache
 from suite.errors import UserError
-from suite.model_check import agreement, model_entry
+from suite.model_check import agreement, entry_from_counts, model_entry
 from suite.rows import best_per_workload
 from suite.commands.show_cmd import find_run
 from suite.record import default_path, load_record, new_record, write_record
@@ -22,7 +22,7 @@ from suite.runner import Runner, RunOptions
 from targets import get_target
 from workloads.catalogue import DEFAULT, catalogue, find_layer
 from workloads.layer import LayerConfig, parse_layer
-from workloads.networks import network_workloads
+from workloads.networks import NetworkWorkload, network_model_counts, network_workloads
 from workloads.workload import expand
 
 MIN_REPETITIONS = 9
@@ -203,6 +203,7 @@ def execute(plan: dict, args, console, record: dict | None = None, path: Path | 
     planned = expand(layers, plan["methods"], plan["algorithms"]) + network_workloads(plan.get("networks", []),
                                                                                       plan["algorithms"])
     workloads = [w for w in planned if any((w.id, p) not in done for p in plan["presets"])]
+    nets = {w.id: w for w in planned if isinstance(w, NetworkWorkload)}
     if done:
         console.print(f"resuming {path}: {len(done)} results kept, {len(workloads)} workloads to run")
     runner = Runner(options, cache)
@@ -223,6 +224,9 @@ def execute(plan: dict, args, console, record: dict | None = None, path: Path | 
                 if profile and res.layer in layers_by_id:
                     row["model"] = model_entry(layers_by_id[res.layer], res.method, res.algorithm, profile,
                                                plan["accounting"])
+                elif profile and res.id in nets:
+                    row["model"] = entry_from_counts(network_model_counts(nets[res.id], plan["seed"]), profile,
+                                                     "full")
                 record["workloads"].append(row)
                 if path:
                     write_record(record, path)                # every finished workload is on disk at once
