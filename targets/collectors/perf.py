@@ -1,6 +1,8 @@
 """perf: hardware events through Linux perf -- last-level cache misses x line size (an estimate of
-DRAM traffic, scaled when the kernel multiplexed counters), per whole call. Needs a PMU: in VMs
-without one every hardware event is '<not supported>', and this collector says so."""
+DRAM traffic, scaled when the kernel multiplexed counters), per whole call, and, where the machine
+has Intel uncore memory-controller PMUs (uncore_imc/cas_count_*), CAS commands x 64 bytes counted
+system-wide. Needs a PMU: in VMs without one every hardware event is '<not supported>', and this
+collector says so. (The uncore path could not be exercised on the machines this was built on.)"""
 from __future__ import annotations
 
 import functools
@@ -47,8 +49,29 @@ def parse_perf_csv(text: str) -> dict[str, tuple[float, float]]:
     return out
 
 
+@functools.cache
+def uncore_events() -> tuple[str, ...]:
+    """Memory-controller CAS events this machine exposes, e.g. uncore_imc/cas_count_read/."""
+    from targets.probe import tool_output
+    text = tool_output("perf", "list", "--no-desc")
+    return tuple(sorted({f"uncore_imc/{e}/" for e in ("cas_count_read", "cas_count_write") if e in text}))
+
+
 def _collect(ctx) -> list[CounterValue]:
     perf = shutil.which("perf")
+    out = _llc(perf, ctx)
+    if uncore_events():
+        cmd = [perf, "stat", "-a", "-x,", "-e", ",".join(uncore_events()), "--", *ctx.run_command()]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=ctx.timeout)
+        cas = parse_perf_csv(proc.stderr)
+        if cas:
+            out.append(CounterValue("dram_bytes_cas", sum(v for v, _ in cas.values()) * 64, "B", "hardware",
+                                    any(r < 1.0 for _, r in cas.values()), "perf",
+                                    note="memory-controller CAS x 64 B, system-wide while the process ran"))
+    return out
+
+
+def _llc(perf: str, ctx) -> list[CounterValue]:
     cmd = [perf, "stat", "-x,", "-e", ",".join(EVENTS), "--", *ctx.run_command()]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=ctx.timeout)
     counts = parse_perf_csv(proc.stderr)
