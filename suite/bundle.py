@@ -17,7 +17,7 @@ from suite.cache import CompileCache, atomic_write
 from suite.errors import UserError
 from suite.export import to_mlir
 from suite.iree_tools import versions
-from suite.record import SCHEMA, SCHEMA_VERSION, load_record, new_record
+from suite.record import SCHEMA, SCHEMA_VERSION, new_record
 from suite.stats import summarize
 from suite.verify import tolerance
 from targets import Target
@@ -107,5 +107,3 @@ def import_result(result_path: Path, bundle_dir: Path) -> dict:
     assert rec["schema"] == SCHEMA and rec["schema_version"] == SCHEMA_VERSION
     return rec
 
-
-__all__ = ["make_bundle", "import_result", "load_record"]

@@ -1,7 +1,6 @@
 """The results store and regression checks: schema, old versions, corrupt files, A/A, shifts,
 deterministic changes, cross-device comparison -- on real runs."""
 import copy
-import json
 from pathlib import Path
 
 import pytest

@@ -2,7 +2,6 @@
 machine type inside the module), Vulkan on lavapipe with verified outputs, CUDA where a GPU exists."""
 import pytest
 
-from suite.cache import CompileCache
 from suite.runner import Runner, RunOptions
 from targets import TARGETS, get_target
 from workloads.catalogue import find_layer

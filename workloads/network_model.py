@@ -40,9 +40,8 @@ def network_counts(net: nn.Module, example: torch.Tensor) -> Counts:
             traffic.extend(Traffic(f"{node.name}: {t.tensor}", t.kind, t.direction, t.elements, True) for t in c.traffic)
         elif isinstance(m, nn.Conv2d) or node.target in (torch.conv2d, nn.functional.conv2d):
             w = m.weight if m is not None else getattr(gm, node.args[1].target)
-            groups = m.groups if m is not None else (node.kwargs.get("groups") or 1)
-            co, ci_g, kh, kw = w.shape
-            macs += out // co * co * ci_g * kh * kw if co else 0
+            _, ci_per_group, kh, kw = w.shape                 # every output element: C_in/groups * K^2 MACs
+            macs += out * ci_per_group * kh * kw
             move(node.name, "activation", _numel(src) + w.numel(), out)
         elif isinstance(m, _ELEMENTWISE) or node.op == "call_function" and _numel(src) and out:
             move(node.name, "activation", _numel(src), out)

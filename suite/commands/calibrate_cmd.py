@@ -6,7 +6,6 @@ from pathlib import Path
 from suite.cache import CompileCache
 from suite.calibrate import load_or_calibrate
 from suite.report import make_console, si
-from targets import get_target
 
 PROFILES_DIR = Path("results/profiles")
 

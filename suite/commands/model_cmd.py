@@ -7,7 +7,6 @@ from rich.table import Table
 
 from suite.cache import CompileCache
 from suite.commands.calibrate_cmd import add_target_args
-from suite.errors import UserError
 from suite.model import ACCOUNTINGS, counts, estimate
 from suite.profiles import builtin_profile, builtin_profiles
 from suite.report import make_console, si
@@ -83,7 +82,3 @@ def main(args) -> int:
         console.print(f"  note: {n}")
     return 0
 
-
-def check_profile_name(name: str) -> None:
-    if name != "calibrated" and name not in builtin_profiles():
-        raise UserError(f"unknown profile {name!r} (known: {', '.join(builtin_profiles())}, calibrated)")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import platform
-import re
 import shutil
 import subprocess
 import tempfile

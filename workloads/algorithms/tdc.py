@@ -26,7 +26,7 @@ class Tdc(nn.Module):
         self.register_buffer("bias", d.bias)
 
     def forward(self, x):
-        d, r, t, ph, pw = self.d, self.d.stride, self.d.taps_per_phase, self.ph, self.pw
+        r, t, ph, pw = self.d.stride, self.d.taps_per_phase, self.ph, self.pw
         xp = F.pad(x, (pw.pad_before, pw.pad_after, ph.pad_before, ph.pad_after))
         rows = []
         for a in range(r):
