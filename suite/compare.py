@@ -1,7 +1,8 @@
 """Comparing run records (pure: no I/O).
 
 Latency uses asv's two gates: a change counts only if it is larger than ``threshold`` AND the
-Mann-Whitney U test over the two runs' samples says it is significant (p < alpha). A change past
+Mann-Whitney U test over the two runs' samples says it is significant (p < alpha); an optional
+absolute floor (``min_delta_ms``) keeps microsecond kernels from flagging on machine noise. A change past
 the threshold without significance is reported as 'noisy', never as a regression. Deterministic
 metrics (verification status, static and simulated counters) are compared exactly: any change is a
 behaviour change; more bytes or dispatches is a regression, fewer an improvement.
@@ -51,9 +52,12 @@ def _deterministic(r: dict) -> dict[str, float]:
             for c in r.get("counters", []) if c["source"] in DETERMINISTIC_SOURCES and not c.get("dispatch")}
 
 
-def latency_verdict(base: list[float], new: list[float], threshold: float, alpha: float) -> tuple[str, float, float]:
+def latency_verdict(base: list[float], new: list[float], threshold: float, alpha: float,
+                    min_delta_ms: float = 0.0) -> tuple[str, float, float]:
     import statistics
     ratio = statistics.median(new) / statistics.median(base)
+    if abs(statistics.median(new) - statistics.median(base)) < min_delta_ms:
+        return "similar", ratio, 1.0                          # below the absolute floor: too small to matter
     try:
         p = float(mannwhitneyu(base, new, alternative="two-sided").pvalue)
     except ValueError:                                        # identical constant samples
@@ -66,7 +70,7 @@ def latency_verdict(base: list[float], new: list[float], threshold: float, alpha
 
 
 def compare_records(base: dict, new: dict, threshold: float = 0.10, alpha: float = 0.01,
-                    latency: bool = True) -> list[Change]:
+                    latency: bool = True, min_delta_ms: float = 0.0) -> list[Change]:
     """Every change from ``base`` to ``new``, workload by workload (matched by id and preset)."""
     out: list[Change] = []
     a, b = _rows(base), _rows(new)
@@ -94,7 +98,7 @@ def compare_records(base: dict, new: dict, threshold: float = 0.10, alpha: float
             out.append(Change(wid, preset, name, va, vb, verdict,
                               ratio=(vb / va if va and vb is not None else None), deterministic=True))
         if latency and ra["status"] == rb["status"] == "ok" and ra["samples_ms"] and rb["samples_ms"]:
-            verdict, ratio, p = latency_verdict(ra["samples_ms"], rb["samples_ms"], threshold, alpha)
+            verdict, ratio, p = latency_verdict(ra["samples_ms"], rb["samples_ms"], threshold, alpha, min_delta_ms)
             out.append(Change(wid, preset, "latency_ms", ra["stats_ms"]["median"], rb["stats_ms"]["median"],
                               verdict, ratio, p))
     return out

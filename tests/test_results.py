@@ -77,6 +77,17 @@ def test_changed_deterministic_count_is_flagged_and_fails_check(two_runs, capsys
     assert main(["check", "--baseline", str(tmp / "base.json"), str(tmp / "b.out"), "--latency", "report"]) == 0
 
 
+def test_absolute_floor_keeps_microsecond_changes_similar(two_runs):
+    a, _, _ = two_runs
+    b = copy.deepcopy(a)
+    for w in b["workloads"]:
+        w["samples_ms"] = [s * 1.5 for s in w["samples_ms"]]
+        w["stats_ms"]["median"] *= 1.5
+    floor = 10 * max(w["stats_ms"]["median"] for w in a["workloads"])
+    lat = [c for c in compare_records(a, b, min_delta_ms=floor) if c.metric == "latency_ms"]
+    assert lat and {c.verdict for c in lat} == {"similar"}
+
+
 def test_verification_failure_is_a_regression(two_runs):
     a, b, _ = two_runs
     b = copy.deepcopy(b)

@@ -21,6 +21,8 @@ def add_parser(sub) -> None:
     p.add_argument("--baseline", required=True, help="baseline record (path, or a name in results/baselines)")
     p.add_argument("--results-dir", type=Path, default=RESULTS)
     p.add_argument("--threshold", type=float, default=0.10)
+    p.add_argument("--min-delta", type=float, default=0.0, metavar="MS",
+                   help="absolute floor: latency changes smaller than this many ms count as similar")
     p.add_argument("--alpha", type=float, default=0.01)
     p.add_argument("--latency", choices=("fail", "report"), default="fail",
                    help="'report' shows latency changes without failing on them (noisy CI machines)")
@@ -75,7 +77,8 @@ def main(args) -> int:
     base = load_record(base_file)
     new = load_record(find_run(args.run, args.results_dir))
     latency_compared = same_testbed(base, new)
-    changes = compare_records(base, new, args.threshold, args.alpha, latency=latency_compared)
+    changes = compare_records(base, new, args.threshold, args.alpha, latency=latency_compared,
+                              min_delta_ms=args.min_delta)
     failed = regressions(changes, latency_fails=args.latency == "fail")
     text = render(changes, base, new, args.format, latency_compared, failed)
     sys.stdout.write(text)

@@ -21,6 +21,8 @@ def add_parser(sub) -> None:
     p.add_argument("runs", nargs="+", help="two or more runs: paths, ids or 'latest'; the first is the base")
     p.add_argument("--results-dir", type=Path, default=RESULTS)
     p.add_argument("--threshold", type=float, default=0.10, help="relative change that matters (default 0.10)")
+    p.add_argument("--min-delta", type=float, default=0.0, metavar="MS",
+                   help="absolute floor: latency changes smaller than this many ms count as similar")
     p.add_argument("--alpha", type=float, default=0.01, help="significance level of the Mann-Whitney U test")
     p.set_defaults(func=main)
 
@@ -37,7 +39,7 @@ def main(args) -> int:
     console = make_console(170)
     if all(same_testbed(recs[0], r) for r in recs[1:]):
         for rec in recs[1:]:
-            changes = compare_records(recs[0], rec, args.threshold, args.alpha)
+            changes = compare_records(recs[0], rec, args.threshold, args.alpha, min_delta_ms=args.min_delta)
             t = Table(title=f"{_label(recs[0])}  ->  {_label(rec)}", title_justify="left", header_style="bold")
             for c in ("workload", "preset", "metric", "base", "new", "ratio", "p", "verdict"):
                 t.add_column(c)
