@@ -291,7 +291,7 @@ def resolve_collectors(spec: str, target=None) -> tuple[list[str], dict]:
         asked = name in wanted if wanted is not None else (a.usable and c.cost != "expensive" and applies)
         if asked and a.usable and applies:
             use.append(name)
-        reason = (a.reason if not a.usable else f"does not apply to target {target.name}" if not applies
+        reason = (f"does not apply to target {target.name}" if not applies else a.reason if not a.usable
                   else "" if asked else f"not requested (cost: {c.cost})")
         notes[name] = {"source": c.source, "available": a.usable, "used": asked and a.usable and applies,
                        "reason": reason}
