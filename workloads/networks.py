@@ -130,9 +130,7 @@ class NetworkWorkload:
 
 def network_model_counts(w: NetworkWorkload, seed: int = 0):
     from workloads.network_model import network_counts
-    net, x = build_network(w.network, seed)
-    module = w.lowering(seed).module
-    return network_counts(module, x)
+    return network_counts(w.lowering(seed).module, w.input(seed))
 
 
 def network_workloads(names: list[str], algorithms: list[str] | None = None) -> list[NetworkWorkload]:
