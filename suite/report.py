@@ -179,7 +179,8 @@ def print_run(record: dict, console: Console | None = None) -> None:
                       "from the compiled module; '÷ model B' = over the model's bytes.")
     n_ok = sum(r["status"] == "ok" for r in rows)
     presets = record["settings"].get("presets", {})
-    if len(presets) > 1:
+    timed = not record["settings"].get("verify_only")
+    if len(presets) > 1 and timed:
         wins = {}
         for r in best_per_workload(rows):
             if r["status"] == "ok":
@@ -189,5 +190,5 @@ def print_run(record: dict, console: Console | None = None) -> None:
     if n_compiled:
         console.print(f"{n_compiled}/{len(rows)} workloads compiled (compile-only target: not run here)")
         return
-    console.print(f"{n_ok}/{len(rows)} workloads verified against PyTorch and timed"
+    console.print(f"{n_ok}/{len(rows)} workloads verified against PyTorch" + (" and timed" if timed else "")
                   + ("" if record.get("complete", True) else " [bold yellow](run incomplete)[/]"))
