@@ -100,6 +100,15 @@ def counts(layer: LayerConfig, method: str, algorithm: str | None = None) -> Cou
         return Counts(n * ci * co * t * t * r * r * hq * wq, (
             x, subkernels, *_rw("phase sub-outputs", "intermediate", n * co * r * r * hq * wq, False, False), y),
             size, "the sub-outputs are not charged by the paper (interleave folded into addressing)")
+    if algorithm == "TDCF":
+        top, _, left, _ = layer.pads
+        crop = (r * (k - 1 - top), r * (k - 1 - left)) if method == "D-SP" else (k - 1 - top, k - 1 - left)
+        th, tw = (t + (r - 1 + c) // r - c // r for c in crop)      # T' = T + max shift - min shift
+        return Counts(n * ci * co * th * tw * r * r * hq * wq, (
+            x, Traffic("weights", "weights", "read", ci * co * th * tw * r * r, True),
+            *_rw("fused conv output (before pixel shuffle)", "intermediate", n * co * r * r * hq * wq, False, False),
+            y), size, "MACs include the zero taps that align the phases' shifts; the conv output is TDC's "
+                      "sub-outputs, not charged by the paper")
     raise ValueError(f"unknown algorithm {algorithm!r}")
 
 

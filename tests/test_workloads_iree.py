@@ -66,7 +66,7 @@ def test_wrong_output_is_caught_and_not_timed(cache, monkeypatch):
 def test_a_compile_failure_is_reported_and_the_run_goes_on(cache, monkeypatch):
     broken = "func.func @main(%x: tensor<1x2x6x6xf32>) -> tensor<1x2x12x12xf32> {\n  return %x : tensor<1x2x6x6xf32>\n}\n"
     monkeypatch.setitem(algos.ALGORITHMS, "BROKEN", algos.Algorithm(
-        "BROKEN", "does not compile", lambda d, n, h, w: algos.Lowering(mlir=broken)))
+        "BROKEN", "does not compile", lambda d, n, h, w, layout="nchw": algos.Lowering(mlir=broken)))
     layer = LayerConfig(cin=2, cout=2, h=6, w=6, k=3, r=2)
     results = runner(cache).run([Workload(layer, "D-SP", "BROKEN"), Workload(layer, "D-SP", "TDC")])
     assert results[0].status == "compile-failed" and "error" in results[0].reason

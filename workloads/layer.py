@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from suite.errors import UserError
 
 DTYPES = ("f32",)
+LAYOUTS = ("nchw", "nhwc")       # of the layer's input and output tensors, as the compiled module sees them
 _INT_KEYS = ("batch", "cin", "cout", "h", "w", "k", "r")
 _ALIASES = {"n": "batch", "c_in": "cin", "c_out": "cout", "c": "c", "size": "size"}
 
@@ -32,6 +33,7 @@ class LayerConfig:
     pad: tuple[int, int, int, int] | None = None
     bias: bool = True
     dtype: str = "f32"
+    layout: str = "nchw"
     name: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -73,7 +75,15 @@ class LayerConfig:
             s += "-nobias"
         if self.dtype != "f32":
             s += f"-{self.dtype}"
+        if self.layout != "nchw":
+            s += f"-{self.layout}"
         return s
+
+    @property
+    def data_id(self) -> str:
+        """What seeds the layer's weights and input: the id without the layout, so an NHWC layer
+        computes the very same numbers as its NCHW twin."""
+        return replace(self, layout="nchw").id
 
     @property
     def label(self) -> str:
@@ -81,6 +91,14 @@ class LayerConfig:
 
     def with_name(self, name: str | None) -> "LayerConfig":
         return replace(self, name=name)
+
+    def with_layout(self, layout: str) -> "LayerConfig":
+        """The same layer with NCHW or NHWC input and output; a named layer keeps its name, tagged."""
+        if layout == self.layout:
+            return self
+        base = self.name.removesuffix(f"-{self.layout}") if self.name else None
+        name = None if base is None else (base if layout == "nchw" else f"{base}-{layout}")
+        return replace(self, layout=layout, name=name)
 
     # -- validation ------------------------------------------------------------------
     def validate(self) -> None:
@@ -90,6 +108,8 @@ class LayerConfig:
                 raise UserError(f"layer: {key} must be an integer, got {v!r}")
             if v < 1:
                 raise UserError(f"layer: {key} must be at least 1, got {v}")
+        if self.layout not in LAYOUTS:
+            raise UserError(f"layer: layout {self.layout!r} is not supported (supported: {', '.join(LAYOUTS)})")
         if self.dtype not in DTYPES:
             raise UserError(f"layer: dtype {self.dtype!r} is not supported (supported: {', '.join(DTYPES)})")
         if self.pad is not None:
@@ -108,7 +128,7 @@ class LayerConfig:
 
 
 def parse_layer(spec: str) -> LayerConfig:
-    """Parse ``cin=7,cout=5,h=13,w=17,k=5,r=3[,batch=2][,pad=1|1/2|t/b/l/r][,bias=0][,name=x]``.
+    """Parse ``cin=7,cout=5,h=13,w=17,k=5,r=3[,batch=2][,pad=1|1/2|t/b/l/r][,bias=0][,layout=nhwc][,name=x]``.
 
     ``c=3`` sets cin and cout, ``size=64`` sets h and w.
     """
@@ -135,13 +155,15 @@ def parse_layer(spec: str) -> LayerConfig:
             fields["bias"] = value.lower() in ("1", "true", "yes")
         elif key == "dtype":
             fields["dtype"] = value
+        elif key == "layout":
+            fields["layout"] = value.lower()
         elif key == "name":
             if not re.fullmatch(r"[A-Za-z0-9_.-]+", value):
                 raise UserError(f"--layer: name may hold letters, digits, '_', '.', '-' only: {value!r}")
             fields["name"] = value
         else:
             raise UserError(
-                f"--layer: unknown key {key!r} (known: batch, cin, cout, c, h, w, size, k, r, pad, bias, dtype, name)")
+                f"--layer: unknown key {key!r} (known: batch, cin, cout, c, h, w, size, k, r, pad, bias, dtype, layout, name)")
     if "c" in fields:
         c = fields.pop("c")
         fields["cin"] = fields["cout"] = c

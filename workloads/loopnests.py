@@ -222,4 +222,45 @@ def tdc(d: Deconv, x: np.ndarray) -> tuple[np.ndarray, Tracker]:
     return y, tr
 
 
-ALGORITHMS = {"STDD": stdd, "REVD": revd, "REVD2": revd2, "STRD": strd, "TDC": tdc}
+def tdcf(d: Deconv, x: np.ndarray) -> tuple[np.ndarray, Tracker]:
+    """TDC fused: one LR convolution to r^2*C_out channels over a shared window, then interleave."""
+    tr, S, K = Tracker(), d.stride, d.kernel
+    T = -(-K // S)
+    n, ci, h, w = x.shape
+    oh, ow, y = _out(d, x)
+    hq, wq = -(-oh // S), -(-ow // S)
+    ct, cl = d.crop[0], d.crop[2]
+    sh = [(a + ct) // S for a in range(S)]
+    sw = [(b + cl) // S for b in range(S)]
+    th, tw = T + max(sh) - min(sh), T + max(sw) - min(sw)
+    big = np.zeros((d.cout, S, S, ci, th, tw))                    # the fused kernel, shifts folded in
+    for a in range(S):
+        for bb in range(S):
+            pa, pb = (a + ct) % S, (bb + cl) % S
+            for j in range(T):
+                for i in range(T):
+                    if S * j + pa < K and S * i + pb < K:
+                        big[:, a, bb, :, sh[a] - min(sh) + T - 1 - j, sw[bb] - min(sw) + T - 1 - i] = \
+                            d.weight[:, :, S * j + pa, S * i + pb].T
+    conv = np.zeros((n, d.cout, S, S, hq, wq))
+    for idx in np.ndindex(n, d.cout, S, S, hq, wq):
+        b, oc, a, bb, q, p = idx
+        acc = 0.0
+        for ic in range(ci):
+            for u in range(th):
+                for v in range(tw):
+                    tr.macs += 1
+                    wv = tr.read("weights", big, (oc, a, bb, ic, u, v))
+                    ih, iw = q + min(sh) - (T - 1) + u, p + min(sw) - (T - 1) + v
+                    if 0 <= ih < h and 0 <= iw < w:
+                        acc += tr.read("input", x, (b, ic, ih, iw)) * wv
+        tr.write("fused conv output (before pixel shuffle)", conv, idx, acc)
+    for idx in np.ndindex(*conv.shape):                           # pixel shuffle: read every conv output
+        b, oc, a, bb, q, p = idx
+        v = tr.read("fused conv output (before pixel shuffle)", conv, idx)
+        if q * S + a < oh and p * S + bb < ow:
+            tr.write("output", y, (b, oc, q * S + a, p * S + bb), v)
+    return y, tr
+
+
+ALGORITHMS = {"STDD": stdd, "REVD": revd, "REVD2": revd2, "STRD": strd, "TDC": tdc, "TDCF": tdcf}

@@ -35,7 +35,7 @@ def generator(seed: int, *parts: str) -> torch.Generator:
 
 
 def make_input(layer: LayerConfig, seed: int) -> torch.Tensor:
-    g = generator(seed, layer.id, "input")
+    g = generator(seed, layer.data_id, "input")
     return torch.randn(layer.batch, layer.cin, layer.h, layer.w, generator=g)
 
 
@@ -43,7 +43,7 @@ def trained_weights(layer: LayerConfig, method: str, seed: int) -> tuple[torch.T
     """PyTorch's default Conv2d init (uniform +-1/sqrt(fan_in)), drawn from the seed."""
     cout = layer.r * layer.r * layer.cout if method == "C-SP" else layer.cout
     bound = 1.0 / math.sqrt(layer.cin * layer.k * layer.k)
-    g = generator(seed, layer.id, method, "weights")
+    g = generator(seed, layer.data_id, method, "weights")
     w = (torch.rand(cout, layer.cin, layer.k, layer.k, generator=g) * 2 - 1) * bound
     b = (torch.rand(cout, generator=g) * 2 - 1) * bound if layer.bias else None
     return w, b

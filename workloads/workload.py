@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn as nn
 
 from suite.errors import UserError
 from workloads.algorithms import ALGORITHMS, Lowering, algorithm
@@ -27,18 +28,48 @@ class Workload:
         return DEPLOYED.get(self.method, self.method)
 
     def reference(self, x: torch.Tensor, seed: int) -> torch.Tensor:
+        """The trained layer's output for this workload's input ``x`` (in the layer's layout)."""
         with torch.no_grad():
+            if self.layer.layout == "nhwc":
+                return to_nhwc(trained_layer(self.layer, self.reference_method, seed)(from_nhwc(x)))
             return trained_layer(self.layer, self.reference_method, seed)(x)
 
     def input(self, seed: int) -> torch.Tensor:
-        return make_input(self.layer, seed)
+        """The seeded input; an NHWC layer sees the very same numbers, transposed."""
+        x = make_input(self.layer, seed)
+        return to_nhwc(x) if self.layer.layout == "nhwc" else x
 
     def lowering(self, seed: int) -> Lowering:
         L = self.layer
         if self.method in TRAINED:
-            return Lowering(module=trained_layer(L, self.method, seed).eval())
-        d = deployed_deconv(L, self.method, seed)
-        return ALGORITHMS[self.algorithm].lower(d, L.batch, L.h, L.w)
+            low = Lowering(module=trained_layer(L, self.method, seed).eval())
+        else:
+            d = deployed_deconv(L, self.method, seed)
+            low = ALGORITHMS[self.algorithm].lower(d, L.batch, L.h, L.w, L.layout)
+        if L.layout == "nhwc" and low.module is not None:
+            low = Lowering(module=ChannelsLastIO(low.module).eval())
+        return low
+
+
+def to_nhwc(x: torch.Tensor) -> torch.Tensor:
+    return x.permute(0, 2, 3, 1).contiguous()
+
+
+def from_nhwc(x: torch.Tensor) -> torch.Tensor:
+    return x.permute(0, 3, 1, 2).contiguous()
+
+
+class ChannelsLastIO(nn.Module):
+    """An NCHW module behind an NHWC interface. IREE sees the two transposes next to the module's
+    own ops; with the channels-last preset (convs rewritten to NHWC) they cancel, so the compiled
+    code reads and writes NHWC directly -- the point of the layout option."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
 def expand(layers: list[LayerConfig], methods: list[str] | None = None,

@@ -20,7 +20,7 @@ from suite.report import make_console, print_run
 from suite.runner import Runner, RunOptions
 from targets import get_target
 from workloads.catalogue import DEFAULT, catalogue, find_layer
-from workloads.layer import LayerConfig, parse_layer
+from workloads.layer import LAYOUTS, LayerConfig, parse_layer
 from workloads.networks import NetworkWorkload, network_model_counts, network_workloads
 from workloads.workload import expand
 
@@ -32,9 +32,14 @@ def add_parser(sub) -> None:
                        description="Lower every workload through IREE, verify it against PyTorch, time it.")
     sel = p.add_argument_group("what to run")
     sel.add_argument("-c", "--catalogue", action="append", default=[], metavar="NAME",
-                     help=f"a layer catalogue (repeatable; default: {DEFAULT} unless --layer is given)")
+                     help=f"a layer catalogue, or a comma-separated list (repeatable; default: {DEFAULT} unless --layer "
+                          "is given)")
     sel.add_argument("-l", "--layer", action="append", default=[], metavar="SPEC",
-                     help="a layer, inline (cin=7,cout=5,h=13,w=17,k=5,r=3[,batch=,pad=,bias=]) or by name")
+                     help="a layer, inline (cin=7,cout=5,h=13,w=17,k=5,r=3[,batch=,pad=,bias=,layout=]) or by name")
+    sel.add_argument("--layout", metavar="LIST",
+                     help="tensor layout of every layer's input and output: nchw, nhwc, or nchw,nhwc to run both "
+                          "(default: each layer's own, nchw unless given inline); nhwc pays off with the "
+                          "channels-last preset, where IREE's convs run NHWC with no transposes left")
     sel.add_argument("-n", "--network", action="append", default=[], metavar="NAME",
                      help="a whole network, as trained and as deployed with each algorithm (see `suite list`)")
     sel.add_argument("-m", "--methods", help="comma-separated methods (default: all)")
@@ -74,9 +79,9 @@ def add_parser(sub) -> None:
     p.set_defaults(func=main)
 
 
-def resolve_layers(catalogues: list[str], specs: list[str]) -> list[LayerConfig]:
+def resolve_layers(catalogues: list[str], specs: list[str], layouts: list[str] | None = None) -> list[LayerConfig]:
     layers: list[LayerConfig] = []
-    for name in catalogues:
+    for name in (n for value in catalogues for n in _csv(value) or []):
         layers.extend(catalogue(name))
     for spec in specs:
         if "=" in spec:
@@ -89,6 +94,11 @@ def resolve_layers(catalogues: list[str], specs: list[str]) -> list[LayerConfig]
             layers.append(layer)
     if not catalogues and not specs:
         layers = catalogue(DEFAULT)
+    if layouts:
+        for layout in layouts:
+            if layout not in LAYOUTS:
+                raise UserError(f"--layout: unknown layout {layout!r} (known: {', '.join(LAYOUTS)})")
+        layers = [layer.with_layout(layout) for layer in layers for layout in layouts]
     seen, unique = set(), []
     for layer in layers:
         if layer.id not in seen:
@@ -126,7 +136,8 @@ def plan_from_args(args) -> dict:
     for p in presets:
         target.flags(p)                                   # unknown preset: a clear error now, not per workload
     resolve_collectors(args.counters)
-    layers = resolve_layers(args.catalogue, args.layer) if (args.catalogue or args.layer or not args.network) else []
+    layers = (resolve_layers(args.catalogue, args.layer, _csv(args.layout))
+              if (args.catalogue or args.layer or not args.network) else [])
     methods, algorithms = _csv(args.methods), _csv(args.algorithms)
     expand(layers, methods, algorithms)                   # unknown method / algorithm: a clear error now
     network_workloads(args.network, algorithms)

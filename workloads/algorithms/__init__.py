@@ -17,7 +17,7 @@ from workloads.algorithms.revd2 import revd2_mlir
 from workloads.algorithms.stdd import Stdd
 from workloads.algorithms.strd import Strd
 from workloads.algorithms.tdc import Tdc
-from workloads.transforms import Deconv
+from workloads.algorithms.tdc_fused import TdcFused
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,13 @@ class Lowering:
 class Algorithm:
     name: str
     summary: str
-    lower: Callable[[Deconv, int, int, int], Lowering]     # (deconv, batch, h, w)
+    lower: Callable[..., Lowering]     # (deconv, batch, h, w, layout="nchw"); torch modules are NCHW
     doc: str = ""
 
 
-def _torch(cls) -> Callable[[Deconv, int, int, int], Lowering]:
-    return lambda d, n, h, w: Lowering(module=cls(d, h, w).eval())
+def _torch(cls) -> Callable[..., Lowering]:
+    # NCHW modules; Workload puts an NHWC interface around them when the layer asks for one
+    return lambda d, n, h, w, layout="nchw": Lowering(module=cls(d, h, w).eval())
 
 
 ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
@@ -47,8 +48,11 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
     Algorithm("REVD", "reverse looping: per tap, gather inputs for its output lattice", _torch(Revd),
               Revd.__module__),
     Algorithm("REVD2", "output-stationary, stride holes skipped in kernel space (hand-written linalg)",
-              lambda d, n, h, w: Lowering(mlir=revd2_mlir(d, n, h, w)), revd2_mlir.__module__),
+              lambda d, n, h, w, layout="nchw": Lowering(mlir=revd2_mlir(d, n, h, w, layout)),
+              revd2_mlir.__module__),
     Algorithm("TDC", "r^2 low-resolution convolutions, then interleave", _torch(Tdc), Tdc.__module__),
+    Algorithm("TDCF", "TDC fused: one low-resolution convolution to r^2*C_out channels, then pixel shuffle",
+              _torch(TdcFused), TdcFused.__module__),
 )}
 
 

@@ -7,6 +7,7 @@ modulo at run time (the role of the paper's KernelOffsetCounter), and the input 
 (q + s_a - j, p + s_b - i) is gathered with tensor.extract. Each output pixel is produced once,
 from exactly ceil(Kd/r)^2 * C_in taps, and written once; the bias initialises the accumulator.
 The (Q, r, P, r) output collapses to (r*Q, r*P) for free (row-major), so no shuffle pass exists.
+With layout "nhwc" the same loop nest reads (N, H, W, C_in) and writes (N, Q, r, P, r, C_out).
 IREE 3.13 on llvm-cpu (sweep-r2, D-SP): 2 dispatches -- the input pad and one
 reduction_3x128x2x128x2x3x9 (9 = ceil(Kd/r)^2 taps) that writes every output pixel once.
 """
@@ -29,21 +30,30 @@ def _t(*dims: int) -> str:
     return "tensor<" + "x".join(map(str, dims)) + "xf32>"
 
 
-def revd2_mlir(d: Deconv, batch: int, h: int, w: int) -> str:
+def revd2_mlir(d: Deconv, batch: int, h: int, w: int, layout: str = "nchw") -> str:
     ph, pw = phases(d, h, w)
     r, t, ci, co = d.stride, d.taps_per_phase, d.cin, d.cout
     w2 = phase_weights(d, ph, pw)                                   # [oc, ic, a, b, j, i]
     hp, wp = h + ph.pad_before + ph.pad_after, w + pw.pad_before + pw.pad_after
-    acc_t = _t(batch, co, ph.q, r, pw.q, r)
-    full_t = _t(batch, co, ph.q * r, pw.q * r)
-    out_t = _t(batch, co, ph.out, pw.out)
-    x_t, xp_t, w_t = _t(batch, ci, h, w), _t(batch, ci, hp, wp), _t(co, ci, r, r, t, t)
+    last = layout == "nhwc"
+
+    def img(n, c, *spatial):                                        # a shape or index list in the layout
+        return (n, *spatial, c) if last else (n, c, *spatial)
+
+    acc_t = _t(*img(batch, co, ph.q, r, pw.q, r))
+    full_t = _t(*img(batch, co, ph.q * r, pw.q * r))
+    out_t = _t(*img(batch, co, ph.out, pw.out))
+    x_t, xp_t, w_t = _t(*img(batch, ci, h, w)), _t(*img(batch, ci, hp, wp)), _t(co, ci, r, r, t, t)
+    acc_idx = ", ".join(img("n", "o", "q", "a", "p", "b"))
+    pad_low = ", ".join(map(str, img(0, 0, ph.pad_before, pw.pad_before)))
+    pad_high = ", ".join(map(str, img(0, 0, ph.pad_after, pw.pad_after)))
+    collapse = "[[0], [1, 2], [3, 4], [5]]" if last else "[[0], [1], [2, 3], [4, 5]]"
     par6 = ", ".join(['"parallel"'] * 6)
     lines = [
-        "#acc = affine_map<(n, o, q, a, p, b, c, j, i) -> (n, o, q, a, p, b)>",
+        f"#acc = affine_map<(n, o, q, a, p, b, c, j, i) -> ({acc_idx})>",
         "#wgt = affine_map<(n, o, q, a, p, b, c, j, i) -> (o, c, a, b, j, i)>",
         "#bias = affine_map<(n, o, q, a, p, b) -> (o, a, b)>",
-        "#id6 = affine_map<(n, o, q, a, p, b) -> (n, o, q, a, p, b)>",
+        f"#id6 = affine_map<(n, o, q, a, p, b) -> ({acc_idx})>",
         "module {",
         f"  func.func @main(%x: {x_t}) -> {out_t} {{",
         f"    %w = arith.constant {_dense(w2)}",
@@ -53,8 +63,7 @@ def revd2_mlir(d: Deconv, batch: int, h: int, w: int) -> str:
         f"    %cl = arith.constant {d.crop[2]} : index",
         f"    %pt = arith.constant {ph.pad_before} : index",
         f"    %pl = arith.constant {pw.pad_before} : index",
-        f"    %xp = tensor.pad %x low[0, 0, {ph.pad_before}, {pw.pad_before}] "
-        f"high[0, 0, {ph.pad_after}, {pw.pad_after}] {{",
+        f"    %xp = tensor.pad %x low[{pad_low}] high[{pad_high}] {{",
         "    ^bb0(%i0: index, %i1: index, %i2: index, %i3: index):",
         "      tensor.yield %zero : f32",
         f"    }} : {x_t} to {xp_t}",
@@ -95,18 +104,19 @@ def revd2_mlir(d: Deconv, batch: int, h: int, w: int) -> str:
         "      %w0 = arith.addi %p, %sb : index",
         "      %w1 = arith.addi %w0, %pl : index",
         "      %iw = arith.subi %w1, %i : index",
-        f"      %xv = tensor.extract %xp[%n, %c, %ih, %iw] : {xp_t}",
+        f"      %xv = tensor.extract %xp[{', '.join(img('%n', '%c', '%ih', '%iw'))}] : {xp_t}",
         "      %m = arith.mulf %xv, %wv : f32",
         "      %s = arith.addf %o, %m : f32",
         "      linalg.yield %s : f32",
         f"    }} -> {acc_t}",
-        f"    %full = tensor.collapse_shape %acc [[0], [1], [2, 3], [4, 5]] : {acc_t} into {full_t}",
+        f"    %full = tensor.collapse_shape %acc {collapse} : {acc_t} into {full_t}",
     ]
     if (ph.out, pw.out) == (ph.q * r, pw.q * r):
         lines.append(f"    return %full : {out_t}")
     else:
         lines += [
-            f"    %y = tensor.extract_slice %full[0, 0, 0, 0] [{batch}, {co}, {ph.out}, {pw.out}] [1, 1, 1, 1]"
+            f"    %y = tensor.extract_slice %full[0, 0, 0, 0] [{', '.join(map(str, img(batch, co, ph.out, pw.out)))}]"
+            " [1, 1, 1, 1]"
             f" : {full_t} to {out_t}",
             f"    return %y : {out_t}",
         ]

@@ -1,0 +1,53 @@
+"""TDCF: TDC with its r^2 phase convolutions fused into one -- a single stride-1 convolution at the
+input's resolution with r^2 * C_out output channels, then a pixel shuffle (the sub-pixel form).
+
+Every phase reads the same input window once the phases' different row/column shifts are absorbed
+into the kernel: phase (a, b)'s T x T sub-kernel sits at offset (s_a - min s, s_b - min s) in a
+T' x T' kernel (T' = T + max s - min s), the rest zero taps. Where all shifts are equal (every D-SP,
+and D-NN when r divides the padding right) T' = T and no MAC is added; otherwise T' = T + 1, e.g.
+9 instead of 4 taps for the sweep's D-NN (r 2/3/4, T 2) -- the price of one dispatch instead of r^2.
+The per-phase bias becomes a per-channel bias of the fused convolution, so it stays exact.
+IREE 3.13 on llvm-cpu (sweep-r2, D-SP or D-NN): 3 dispatches, against TDC's 12 -- the padded input
+copy, conv_12x128x128x3x3x3, and the pixel-shuffle transpose; with the channels-last preset the
+copy becomes the NCHW -> NHWC transpose and the conv runs as conv_128x128x12x3x3x3 (NHWC).
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from workloads.algorithms.common import phase_weights, phases
+from workloads.transforms import Deconv
+
+
+def fused_taps(d: Deconv, h: int, w: int) -> tuple[int, int]:
+    """T' per axis: the phases' taps once their shifts are folded into one kernel."""
+    ph, pw = phases(d, h, w)
+    t = d.taps_per_phase
+    return t + max(ph.shift) - min(ph.shift), t + max(pw.shift) - min(pw.shift)
+
+
+class TdcFused(nn.Module):
+    def __init__(self, d: Deconv, h: int, w: int):
+        super().__init__()
+        self.d = d
+        self.ph, self.pw = ph, pw = phases(d, h, w)
+        r, t = d.stride, d.taps_per_phase
+        self.th, self.tw = fused_taps(d, h, w)
+        sub = phase_weights(d, ph, pw).flip(4, 5)                  # [oc, ic, a, b, i, j], correlation order
+        big = torch.zeros(d.cout, r, r, d.cin, self.th, self.tw, dtype=sub.dtype)
+        for a in range(r):
+            for b in range(r):
+                oa, ob = ph.shift[a] - min(ph.shift), pw.shift[b] - min(pw.shift)
+                big[:, a, b, :, oa:oa + t, ob:ob + t] = sub[:, :, a, b]
+        # channel oc*r^2 + a*r + b is phase (a, b) of output channel oc: pixel_shuffle's order
+        self.register_buffer("weight", big.reshape(d.cout * r * r, d.cin, self.th, self.tw))
+        self.register_buffer("bias", None if d.bias is None else d.bias.reshape(-1).clone())
+
+    def forward(self, x):
+        r, t, ph, pw = self.d.stride, self.d.taps_per_phase, self.ph, self.pw
+        xp = F.pad(x, (pw.pad_before, pw.pad_after, ph.pad_before, ph.pad_after))
+        top = min(ph.shift) - (t - 1) + ph.pad_before
+        left = min(pw.shift) - (t - 1) + pw.pad_before
+        xs = xp[:, :, top:top + ph.q + self.th - 1, left:left + pw.q + self.tw - 1]
+        y = F.pixel_shuffle(F.conv2d(xs, self.weight, self.bias), r)
+        return y[:, :, :ph.out, :pw.out]
