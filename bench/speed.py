@@ -1,13 +1,14 @@
 """Issue 3's goals, measured in one run on this machine (prints; asserts nothing).
 
 For the ESPCN layer and the paper's sweep: each method's best latency over the deconvolution
-algorithms and the compilation presets, its multiple of the roofline floor (the calibrated
+algorithms, the compilation presets and the layouts (NCHW, NHWC), its multiple of the roofline floor (the calibrated
 model's time for that workload), and its ratio to PyTorch eager on the same layer and thread count
 (the trained layer for C-*, conv_transpose2d + bias for D-*). Then the goals:
   - the best deconvolution of each layer within 2x of its floor;
   - C-SP, C-NN and the best D-SP / D-NN no slower than PyTorch eager.
 
 Usage: python bench/speed.py [--layers espcn,sweep-r2,...] [--presets default,channels-last,ukernels]
+                             [--layouts nchw,nhwc]
 """
 from __future__ import annotations
 
@@ -41,20 +42,25 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layers", default="espcn,sweep-r2,sweep-r3,sweep-r4")
     ap.add_argument("--presets", default="default,channels-last,ukernels")
+    ap.add_argument("--layouts", default="nchw,nhwc")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = ap.parse_args()
     target, cache = get_target("llvm-cpu"), CompileCache()
     profile, _, _ = load_or_calibrate(Path("results/profiles"), target, "local-task", args.threads, cache)
     presets = tuple(args.presets.split(","))
     runner = Runner(RunOptions(target, "local-task", threads=args.threads, presets=presets), cache)
-    print(f"llvm-cpu local-task, {args.threads} threads; presets {', '.join(presets)}; floor = calibrated model "
+    layouts = args.layouts.split(",")
+    print(f"llvm-cpu local-task, {args.threads} threads; presets {', '.join(presets)}; layouts {', '.join(layouts)}; "
+          f"eager = torch NCHW; floor = calibrated model "
           f"({profile.peak_flops / 1e9:.0f} GFLOP/s, {profile.bandwidth / 1e9:.1f} GB/s, full accounting)")
     misses = []
     for layer in resolve_layers([], args.layers.split(",")):
-        results = [r for r in runner.run(expand([layer], ["C-SP", "C-NN", "D-SP", "D-NN"])) if r.status == "ok"]
+        variants = [layer.with_layout(lo) for lo in layouts]
+        layout_of = {v.id: v.layout for v in variants}
+        results = [r for r in runner.run(expand(variants, ["C-SP", "C-NN", "D-SP", "D-NN"])) if r.status == "ok"]
         x = make_input(layer, 0)
         print(f"\n{layer.label} ({layer.id})")
-        print(f"  {'method':6s} {'best':18s} {'ms':>9s} {'x floor':>8s} {'eager ms':>9s} {'/eager':>7s}")
+        print(f"  {'method':6s} {'best':24s} {'ms':>9s} {'x floor':>8s} {'eager ms':>9s} {'/eager':>7s}")
         for method in ("C-SP", "C-NN", "D-SP", "D-NN"):
             mine = [r for r in results if r.method == method]
             if not mine:
@@ -67,8 +73,8 @@ def main() -> None:
             else:
                 d = deployed_deconv(layer, method, 0)
                 eager = eager_ms(ALGORITHMS["IREE"].lower(d, layer.batch, layer.h, layer.w).module, x, args.threads)
-            label = f"{best.algorithm or '-'}/{best.preset}"
-            print(f"  {method:6s} {label:18s} {best.median_ms:9.3f} {best.median_ms / floor:8.1f} {eager:9.3f} "
+            label = f"{best.algorithm or '-'}/{best.preset}/{layout_of[best.layer]}"
+            print(f"  {method:6s} {label:24s} {best.median_ms:9.3f} {best.median_ms / floor:8.1f} {eager:9.3f} "
                   f"{best.median_ms / eager:7.2f}")
             if best.median_ms > eager:
                 misses.append(f"{layer.label} {method}: {best.median_ms / eager:.2f}x torch eager ({label})")
