@@ -13,6 +13,7 @@ Usage: python bench/speed.py [--layers espcn,sweep-r2,...] [--presets default,ch
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from suite.commands.run_cmd import resolve_layers              # noqa: E402
 from suite.model import counts, estimate                       # noqa: E402
 from suite.runner import Runner, RunOptions                    # noqa: E402
 from targets import get_target                                 # noqa: E402
+from targets.collectors.iree_static import describe_lowering   # noqa: E402
 from workloads.algorithms import ALGORITHMS                    # noqa: E402
 from workloads.methods import deployed_deconv, make_input, trained_layer   # noqa: E402
 from workloads.workload import expand                          # noqa: E402
@@ -48,7 +50,9 @@ def main() -> None:
     target, cache = get_target("llvm-cpu"), CompileCache()
     profile, _, _ = load_or_calibrate(Path("results/profiles"), target, "local-task", args.threads, cache)
     presets = tuple(args.presets.split(","))
-    runner = Runner(RunOptions(target, "local-task", threads=args.threads, presets=presets), cache)
+    # iree-static keeps each module's lowering choices (pipeline, tile sizes) to explain the misses
+    runner = Runner(RunOptions(target, "local-task", threads=args.threads, presets=presets,
+                               collectors=("iree-static",)), cache)
     layouts = args.layouts.split(",")
     print(f"llvm-cpu local-task, {args.threads} threads; presets {', '.join(presets)}; layouts {', '.join(layouts)}; "
           f"eager = torch NCHW; floor = calibrated model "
@@ -76,13 +80,29 @@ def main() -> None:
             label = f"{best.algorithm or '-'}/{best.preset}/{layout_of[best.layer]}"
             print(f"  {method:6s} {label:24s} {best.median_ms:9.3f} {best.median_ms / floor:8.1f} {eager:9.3f} "
                   f"{best.median_ms / eager:7.2f}")
+            why = lowering_of(cache, best.module_key)
             if best.median_ms > eager:
-                misses.append(f"{layer.label} {method}: {best.median_ms / eager:.2f}x torch eager ({label})")
+                misses.append((f"{layer.label} {method}: {best.median_ms / eager:.2f}x torch eager ({label})", why))
             if method.startswith("D") and best.median_ms > 2 * floor:
-                misses.append(f"{layer.label} {method}: {best.median_ms / floor:.1f}x its floor ({label})")
+                misses.append((f"{layer.label} {method}: {best.median_ms / floor:.1f}x its floor ({label})", why))
     print("\ngoals: " + ("all met" if not misses else f"{len(misses)} missed"))
-    for m in misses:
+    for m, why in misses:
         print(f"  missed: {m}")
+        for line in why:
+            print(f"      {line}")
+
+
+def lowering_of(cache: CompileCache, key: str | None, most: int = 3) -> list[str]:
+    """What IREE made of the module's compute dispatches (those with a reduction): pipeline and
+    vector tiles, from the configurations dumped when it was compiled."""
+    try:
+        lowering = json.loads(cache.static_path(key).read_text()).get("lowering", [])
+    except (OSError, ValueError, TypeError):
+        return []
+    compute = [d for d in lowering if any(d["tiles"].get("vector_reduction", []))]
+    lines = [describe_lowering(d) for d in compute[:most]]
+    others = len(lowering) - len(lines)
+    return lines + ([f"(+ {others} more dispatches: copies, transposes, elementwise)"] if others else [])
 
 
 if __name__ == "__main__":

@@ -40,11 +40,13 @@ def static_summary(cache: CompileCache, built: Built, timeout: float) -> dict:
     """The module's static summary; compiles once more with dumps if an older cache entry lacks it."""
     path = cache.static_path(built.key)
     try:
-        return json.loads(path.read_text())
+        summary = json.loads(path.read_text())
+        if "lowering" in summary:                    # entries from before lowering dumps are redone
+            return summary
     except (OSError, ValueError):
-        _compile_with_dump(cache, built.key, built.mlir_path, built.vmfb, built.input_type, list(built.flags),
-                           timeout)
-        return json.loads(path.read_text())
+        pass
+    _compile_with_dump(cache, built.key, built.mlir_path, built.vmfb, built.input_type, list(built.flags), timeout)
+    return json.loads(path.read_text())
 
 
 def compiler_version() -> str:

@@ -95,3 +95,17 @@ def test_cachegrind_simulated_writes_match_the_output_tensor(tmp_path):
     assert out_bytes <= written <= 1.10 * out_bytes
     # C-SP writes its conv output and then the shuffled copy: about twice
     assert values(csp, "sim_dram_bytes_written", None)[0] >= 1.9 * out_bytes
+
+
+def test_static_summary_keeps_each_dispatchs_lowering_choice(counted):
+    import json
+    from suite.cache import CompileCache
+    from targets.collectors.iree_static import describe_lowering
+    c_sp = counted[0]
+    cache_root = Path(c_sp.commands["compile"].split()[1]).parent.parent      # <cache>/modules/<key>.mlir
+    summary = json.loads(CompileCache(cache_root).static_path(c_sp.module_key).read_text())
+    names = {d["name"] for d in summary["dispatches"]}
+    assert {d["name"] for d in summary["lowering"]} == names                   # one lowering per executable
+    conv = next(d for d in summary["lowering"] if "conv" in d["name"])
+    assert conv["pipeline"] and any(conv["tiles"]["vector_reduction"]) and len(conv["tiles"]["distribution"]) >= 6
+    assert describe_lowering(conv).startswith(conv["name"] + ": " + conv["pipeline"])

@@ -2,6 +2,8 @@
 the compiled schedule. Per dispatch, the bytes of every buffer binding it reads and writes (from
 the executable sources IREE dumps while compiling); for the program, the dispatch count and the
 transient memory (from IREE's scheduling statistics). Exact for the schedule, blind to caches.
+The same compile also dumps each dispatch's lowering choice (codegen pipeline and tile sizes), kept
+in the summary so a slow dispatch can be explained by what IREE made of it.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from targets import Availability
 from targets.collectors import Collector, CounterValue, register
 
 DUMP_FLAGS = ("--iree-hal-dump-executable-sources-to={dir}", "--iree-scheduling-dump-statistics-format=json",
-              "--iree-scheduling-dump-statistics-file={dir}/statistics.json")
+              "--iree-scheduling-dump-statistics-file={dir}/statistics.json",
+              "--iree-hal-dump-executable-configurations-to={dir}/configs")
 
 _ELEM_BYTES = {"f64": 8, "i64": 8, "f32": 4, "i32": 4, "f16": 2, "bf16": 2, "i16": 2, "i8": 1, "i1": 1}
 _SUBSPAN = re.compile(r"hal\.interface\.binding\.subspan.*?binding\((\d+)\).*?"
@@ -40,16 +43,40 @@ def parse_dispatch_source(text: str) -> dict:
             "bytes_written": sum(r["bytes"] for r in rows if r["access"] in ("writeonly", "readwrite"))}
 
 
+_PIPELINE = re.compile(r"pipeline = #\w+\.pipeline<(\w+)>|pipeline = (\w+)")
+_CONFIG = re.compile(r"lowering_config<([^<>]*)>")
+_TILES = re.compile(r"(\w+) = \[([^\]]*)\]")
+
+
+def parse_dispatch_config(text: str) -> dict:
+    """{'name', 'pipeline', 'tiles': {level: [sizes]}} of a configured executable: the root op's
+    lowering config (the one that distributes work), else the first one."""
+    m = _EXPORT.search(text)
+    p = _PIPELINE.search(text)
+    configs = _CONFIG.findall(text)
+    root = next((c for c in configs if "distribution" in c), configs[0] if configs else "")
+    tiles = {k: [int(x) for x in re.findall(r"-?\d+", v)] for k, v in _TILES.findall(root)}
+    return {"name": m.group(1) if m else "?", "pipeline": (p.group(1) or p.group(2)) if p else None, "tiles": tiles}
+
+
+def describe_lowering(d: dict) -> str:
+    """One line: the dispatch, its pipeline, and its vector tile sizes."""
+    t = d["tiles"]
+    vec = ", ".join(f"{k.removeprefix('vector_')} {v}" for k, v in t.items() if k.startswith("vector"))
+    return f"{d['name']}: {d['pipeline'] or '?'}" + (f" ({vec})" if vec else "")
+
+
 def summarize_dump(folder: Path) -> dict:
     """Everything the collector needs from one compile's dump folder, as plain JSON."""
     dispatches = [parse_dispatch_source(p.read_text()) for p in sorted(Path(folder).glob("*.mlir"))]
+    lowering = [parse_dispatch_config(p.read_text()) for p in sorted((Path(folder) / "configs").glob("*.mlir"))]
     stats = {}
     try:
         stats = json.loads((Path(folder) / "statistics.json").read_text()).get("stream-aggregate", {})
     except (OSError, ValueError):
         pass
     execution = stats.get("execution", {})
-    return {"dispatches": dispatches, "dispatch_count": execution.get("dispatch-count"),
+    return {"dispatches": dispatches, "lowering": lowering, "dispatch_count": execution.get("dispatch-count"),
             "transient_bytes": execution.get("transient-memory-size"),
             "constant_bytes": stats.get("global", {}).get("constant-size")}
 
