@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -22,7 +23,9 @@ import torch.utils.benchmark as tb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from suite.build import build_module                          # noqa: E402
 from suite.cache import CompileCache                          # noqa: E402
+from suite.iree_run import benchmark_module                   # noqa: E402
 from suite.calibrate import load_or_calibrate                  # noqa: E402
 from suite.commands.run_cmd import resolve_layers              # noqa: E402
 from suite.model import counts, estimate                       # noqa: E402
@@ -57,6 +60,9 @@ def main() -> None:
     print(f"llvm-cpu local-task, {args.threads} threads; presets {', '.join(presets)}; layouts {', '.join(layouts)}; "
           f"eager = torch NCHW; floor = calibrated model "
           f"({profile.peak_flops / 1e9:.0f} GFLOP/s, {profile.bandwidth / 1e9:.1f} GB/s, full accounting)")
+    overhead = call_overhead_ms(target, cache, runner.options.runtime_flags())
+    print(f"IREE's fixed cost per call here: {overhead:.3f} ms for one 192-element dispatch "
+          "(thread-pool wake-up and sync; the model's floor has no such term)")
     misses = []
     for layer in resolve_layers([], args.layers.split(",")):
         variants = [layer.with_layout(lo) for lo in layouts]
@@ -90,6 +96,27 @@ def main() -> None:
         print(f"  missed: {m}")
         for line in why:
             print(f"      {line}")
+
+
+TINY_DISPATCH = """func.func @main(%x: tensor<1x3x8x8xf32>) -> tensor<1x3x8x8xf32> {
+  %e = tensor.empty() : tensor<1x3x8x8xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(a, b, c, d) -> (a, b, c, d)>, affine_map<(a, b, c, d) -> (a, b, c, d)>],
+       iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%x : tensor<1x3x8x8xf32>) outs(%e : tensor<1x3x8x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %m = arith.mulf %a, %a : f32
+    linalg.yield %m : f32
+  } -> tensor<1x3x8x8xf32>
+  return %y : tensor<1x3x8x8xf32>
+}
+"""
+
+
+def call_overhead_ms(target, cache: CompileCache, runtime_flags: list[str]) -> float:
+    """Median time of a module that does (almost) nothing in one dispatch: what every call pays."""
+    import numpy as np
+    built = build_module(cache, TINY_DISPATCH, "none", target.flags(), 300)
+    x = cache.input_file(np.zeros((1, 3, 8, 8), np.float32))
+    return statistics.median(benchmark_module(built.vmfb, x, runtime_flags, 9, 0.05, 0.05, 300).samples_ms)
 
 
 def lowering_of(cache: CompileCache, key: str | None, most: int = 3) -> list[str]:
