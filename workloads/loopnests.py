@@ -180,15 +180,11 @@ def strd(d: Deconv, x: np.ndarray) -> tuple[np.ndarray, Tracker]:
     return y, tr
 
 
-def tdc(d: Deconv, x: np.ndarray) -> tuple[np.ndarray, Tracker]:
-    """r^2 LR convolutions with padded sub-kernels, then interleave (cropped coordinates)."""
-    tr, S, K = Tracker(), d.stride, d.kernel
-    T = -(-K // S)
-    n, ci, h, w = x.shape
-    oh, ow, y = _out(d, x)
-    hq, wq = -(-oh // S), -(-ow // S)
+def _phase_subkernels(d: Deconv, ci: int) -> np.ndarray:
+    """sub[a, b, oc, ic, j, i] = W[ic, oc, r*j + p_a, r*i + p_b], zero past the kernel (TDC's weights)."""
+    S, K, T = d.stride, d.kernel, -(-d.kernel // d.stride)
     ct, cl = d.crop[0], d.crop[2]
-    sub = np.zeros((S, S, d.cout, ci, T, T))                      # padded sub-kernels (the TDC weights)
+    sub = np.zeros((S, S, d.cout, ci, T, T))
     for a in range(S):
         for bb in range(S):
             pa, pb = (a + ct) % S, (bb + cl) % S
@@ -196,11 +192,32 @@ def tdc(d: Deconv, x: np.ndarray) -> tuple[np.ndarray, Tracker]:
                 for i in range(T):
                     if S * j + pa < K and S * i + pb < K:
                         sub[a, bb, :, :, j, i] = d.weight[:, :, S * j + pa, S * i + pb].T
+    return sub
+
+
+def _interleave(tr: Tracker, name: str, phased: np.ndarray, y: np.ndarray, S: int) -> None:
+    """Pixel shuffle: read every phase output [b, oc, a, b', q, p], write the ones inside the crop."""
+    _, _, oh, ow = y.shape
+    for idx in np.ndindex(*phased.shape):
+        b, oc, a, bb, q, p = idx
+        v = tr.read(name, phased, idx)
+        if q * S + a < oh and p * S + bb < ow:
+            tr.write("output", y, (b, oc, q * S + a, p * S + bb), v)
+
+
+def tdc(d: Deconv, x: np.ndarray) -> tuple[np.ndarray, Tracker]:
+    """r^2 LR convolutions with padded sub-kernels, then interleave (cropped coordinates)."""
+    tr, S = Tracker(), d.stride
+    T = -(-d.kernel // S)
+    n, ci, h, w = x.shape
+    oh, ow, y = _out(d, x)
+    hq, wq = -(-oh // S), -(-ow // S)
+    sub = _phase_subkernels(d, ci)
     subout = np.zeros((n, d.cout, S, S, hq, wq))
     for b in range(n):
         for a in range(S):
             for bb in range(S):
-                sa, sb = (a + ct) // S, (bb + cl) // S
+                sa, sb = (a + d.crop[0]) // S, (bb + d.crop[2]) // S
                 for oc in range(d.cout):
                     for q in range(hq):
                         for p in range(wq):
@@ -214,34 +231,27 @@ def tdc(d: Deconv, x: np.ndarray) -> tuple[np.ndarray, Tracker]:
                                         if 0 <= ih < h and 0 <= iw < w:
                                             acc += tr.read("input", x, (b, ic, ih, iw)) * wv
                             tr.write("phase sub-outputs", subout, (b, oc, a, bb, q, p), acc)
-    for idx in np.ndindex(*subout.shape):                         # interleave: read every sub-output
-        b, oc, a, bb, q, p = idx
-        v = tr.read("phase sub-outputs", subout, idx)
-        if q * S + a < oh and p * S + bb < ow:
-            tr.write("output", y, (b, oc, q * S + a, p * S + bb), v)
+    _interleave(tr, "phase sub-outputs", subout, y, S)
     return y, tr
 
 
 def tdcf(d: Deconv, x: np.ndarray) -> tuple[np.ndarray, Tracker]:
     """TDC fused: one LR convolution to r^2*C_out channels over a shared window, then interleave."""
-    tr, S, K = Tracker(), d.stride, d.kernel
-    T = -(-K // S)
+    tr, S = Tracker(), d.stride
+    T = -(-d.kernel // S)
     n, ci, h, w = x.shape
     oh, ow, y = _out(d, x)
     hq, wq = -(-oh // S), -(-ow // S)
-    ct, cl = d.crop[0], d.crop[2]
-    sh = [(a + ct) // S for a in range(S)]
-    sw = [(b + cl) // S for b in range(S)]
+    sh = [(a + d.crop[0]) // S for a in range(S)]
+    sw = [(b + d.crop[2]) // S for b in range(S)]
     th, tw = T + max(sh) - min(sh), T + max(sw) - min(sw)
+    sub = _phase_subkernels(d, ci)
     big = np.zeros((d.cout, S, S, ci, th, tw))                    # the fused kernel, shifts folded in
     for a in range(S):
         for bb in range(S):
-            pa, pb = (a + ct) % S, (bb + cl) % S
             for j in range(T):
                 for i in range(T):
-                    if S * j + pa < K and S * i + pb < K:
-                        big[:, a, bb, :, sh[a] - min(sh) + T - 1 - j, sw[bb] - min(sw) + T - 1 - i] = \
-                            d.weight[:, :, S * j + pa, S * i + pb].T
+                    big[:, a, bb, :, sh[a] - min(sh) + T - 1 - j, sw[bb] - min(sw) + T - 1 - i] = sub[a, bb, :, :, j, i]
     conv = np.zeros((n, d.cout, S, S, hq, wq))
     for idx in np.ndindex(n, d.cout, S, S, hq, wq):
         b, oc, a, bb, q, p = idx
@@ -255,11 +265,7 @@ def tdcf(d: Deconv, x: np.ndarray) -> tuple[np.ndarray, Tracker]:
                     if 0 <= ih < h and 0 <= iw < w:
                         acc += tr.read("input", x, (b, ic, ih, iw)) * wv
         tr.write("fused conv output (before pixel shuffle)", conv, idx, acc)
-    for idx in np.ndindex(*conv.shape):                           # pixel shuffle: read every conv output
-        b, oc, a, bb, q, p = idx
-        v = tr.read("fused conv output (before pixel shuffle)", conv, idx)
-        if q * S + a < oh and p * S + bb < ow:
-            tr.write("output", y, (b, oc, q * S + a, p * S + bb), v)
+    _interleave(tr, "fused conv output (before pixel shuffle)", conv, y, S)
     return y, tr
 
 
