@@ -7,7 +7,7 @@ model's time for that workload), and its ratio to PyTorch eager on the same laye
   - the best deconvolution of each layer within 2x of its floor;
   - C-SP, C-NN and the best D-SP / D-NN no slower than PyTorch eager.
 
-Usage: python bench/speed.py [--layers espcn,sweep-r2,...] [--presets default,channels-last,ukernels]
+Usage: python bench/speed.py [--layers espcn,sweep-r2,...] [--presets default,channels-last,ukernels,channels-last+wide-vectors]
                              [--layouts nchw,nhwc]
 """
 from __future__ import annotations
@@ -46,7 +46,7 @@ def eager_ms(module, x, threads: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layers", default="espcn,sweep-r2,sweep-r3,sweep-r4")
-    ap.add_argument("--presets", default="default,channels-last,ukernels")
+    ap.add_argument("--presets", default="default,channels-last,ukernels,channels-last+wide-vectors")
     ap.add_argument("--layouts", default="nchw,nhwc")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = ap.parse_args()

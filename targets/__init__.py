@@ -36,11 +36,17 @@ class Target:
         return self.devices[0]
 
     def flags(self, preset: str = "default") -> list[str]:
-        try:
-            return [*self.compile_flags, *(self.arch() if self.arch else ()), *self.presets[preset]]
-        except KeyError:
-            raise UserError(f"target {self.name} has no preset {preset!r} "
-                            f"(presets: {', '.join(self.presets)})") from None
+        return [*self.compile_flags, *(self.arch() if self.arch else ()), *self.preset_flags(preset)]
+
+    def preset_flags(self, preset: str) -> tuple[str, ...]:
+        """A preset's own flags; presets compose with '+' (channels-last+wide-vectors), in order."""
+        out: list[str] = []
+        for part in preset.split("+"):
+            if part not in self.presets:
+                raise UserError(f"target {self.name} has no preset {part!r} "
+                                f"(presets: {', '.join(self.presets)}; combine them with '+')")
+            out += [f for f in self.presets[part] if f not in out]
+        return tuple(out)
 
     def availability(self) -> Availability:
         return self.probe()

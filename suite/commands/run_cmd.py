@@ -47,8 +47,8 @@ def add_parser(sub) -> None:
     how = p.add_argument_group("where and how")
     how.add_argument("-t", "--target", default="llvm-cpu", help="IREE target (see `suite targets`)")
     how.add_argument("--preset", default="default",
-                     help="compilation strategy, a comma-separated list to sweep, or 'all' (see `suite targets`); "
-                          "each workload runs with each, and the table shows its fastest")
+                     help="compilation strategy (presets combine with +), a comma-separated list to sweep, or "
+                          "'all' (see `suite targets`); each workload runs with each, and the table shows its fastest")
     how.add_argument("-d", "--device", help="runtime device, e.g. local-task (threads) or local-sync (one thread)")
     how.add_argument("--threads", type=int, help="worker threads for local-task")
     how.add_argument("--repetitions", type=int, default=10, help="timed samples per workload (>= 9)")
@@ -192,7 +192,7 @@ def execute(plan: dict, args, console, record: dict | None = None, path: Path | 
         settings = {"seed": plan["seed"], "repetitions": plan["repetitions"], "min_time_s": plan["min_time"],
                     "verify_only": plan["verify_only"], "layers": [lay.id for lay in layers],
                     "compile_flags": list(target.compile_flags), "runtime_flags": options.runtime_flags(),
-                    "presets": {p: list(target.presets[p]) for p in plan["presets"]},
+                    "presets": {p: list(target.preset_flags(p)) for p in plan["presets"]},
                     "timer": "iree-benchmark-module real_time (mean per call within each repetition)",
                     "plan": plan}
         record = new_record(target.name, device, plan["threads"], settings)

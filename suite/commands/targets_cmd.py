@@ -27,7 +27,7 @@ def main(args) -> int:
     console.print(t)
     for target in TARGETS.values():
         if len(target.presets) > 1:
-            console.print(f"{target.name} presets (suite run --preset NAME[,NAME...] | all):")
+            console.print(f"{target.name} presets (suite run --preset NAME[+NAME][,NAME...] | all):")
             for name, flags in target.presets.items():
                 console.print(f"  {name:14s} {' '.join(flags) or '(no extra flags)'}")
     return 0
