@@ -70,7 +70,7 @@ def main() -> None:
         results = [r for r in runner.run(expand(variants, ["C-SP", "C-NN", "D-SP", "D-NN"])) if r.status == "ok"]
         x = make_input(layer, 0)
         print(f"\n{layer.label} ({layer.id})")
-        print(f"  {'method':6s} {'best':24s} {'ms':>9s} {'x floor':>8s} {'eager ms':>9s} {'/eager':>7s}")
+        print(f"  {'method':6s} {'best':36s} {'ms':>9s} {'x floor':>8s} {'eager ms':>9s} {'/eager':>7s}")
         for method in ("C-SP", "C-NN", "D-SP", "D-NN"):
             mine = [r for r in results if r.method == method]
             if not mine:
@@ -84,7 +84,7 @@ def main() -> None:
                 d = deployed_deconv(layer, method, 0)
                 eager = eager_ms(ALGORITHMS["IREE"].lower(d, layer.batch, layer.h, layer.w).module, x, args.threads)
             label = f"{best.algorithm or '-'}/{best.preset}/{layout_of[best.layer]}"
-            print(f"  {method:6s} {label:24s} {best.median_ms:9.3f} {best.median_ms / floor:8.1f} {eager:9.3f} "
+            print(f"  {method:6s} {label:36s} {best.median_ms:9.3f} {best.median_ms / floor:8.1f} {eager:9.3f} "
                   f"{best.median_ms / eager:7.2f}")
             why = lowering_of(cache, best.module_key)
             if best.median_ms > eager:
