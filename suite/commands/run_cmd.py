@@ -5,6 +5,7 @@ import argparse
 import dataclasses
 import os
 import signal
+import threading
 import sys
 from pathlib import Path
 
@@ -218,13 +219,24 @@ def execute(plan: dict, args, console, record: dict | None = None, path: Path | 
         console.print(f"resuming {path}: {len(done)} results kept, {len(workloads)} workloads to run")
     runner = Runner(options, cache)
     interrupted = False
-    previous = signal.signal(signal.SIGTERM, _sigterm)       # SIGTERM: stop like Ctrl-C, keep what is done
+    # Ctrl-C and SIGTERM stop the run and keep what is done. The flag makes the stop stick even if
+    # a library we are inside (torch export, the MLIR bindings) swallows the KeyboardInterrupt:
+    # every stage boundary checks it again.
+    stop = threading.Event()
+
+    def _interrupt(signum, frame):
+        stop.set()
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as progress:
             task = progress.add_task("starting", total=len(workloads) * len(plan["presets"]))
 
             def on_progress(w, stage):
+                if stop.is_set():
+                    raise KeyboardInterrupt
                 progress.update(task, description=f"{stage:<7} {w.id}")
 
             def on_result(res):
@@ -241,13 +253,16 @@ def execute(plan: dict, args, console, record: dict | None = None, path: Path | 
                 if path:
                     write_record(record, path)                # every finished workload is on disk at once
                 progress.advance(task)
+                if stop.is_set():
+                    raise KeyboardInterrupt
             try:
                 runner.run(workloads, on_progress, on_result, skip=done)
                 record["complete"] = True
             except KeyboardInterrupt:
                 interrupted = True
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if profile or record.get("model"):
         record["model"].update(agreement(best_per_workload(record["workloads"])))
     paths = []
@@ -265,9 +280,6 @@ def execute(plan: dict, args, console, record: dict | None = None, path: Path | 
     good = ("compiled",) if compile_only else ("ok",)
     return 0 if all(r["status"] in good for r in record["workloads"]) else 1
 
-
-def _sigterm(signum, frame):
-    raise KeyboardInterrupt
 
 
 def _check_outputs(args) -> None:
