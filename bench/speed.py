@@ -8,7 +8,7 @@ model's time for that workload), and its ratio to PyTorch eager on the same laye
   - C-SP, C-NN and the best D-SP / D-NN no slower than PyTorch eager.
 
 Usage: python bench/speed.py [--layers espcn,sweep-r2,...] [--presets default,channels-last,ukernels,channels-last+wide-vectors]
-                             [--layouts nchw,nhwc]
+                             [--layouts nchw,nhwc,nhwc-blocked]
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layers", default="espcn,sweep-r2,sweep-r3,sweep-r4")
     ap.add_argument("--presets", default="default,channels-last,ukernels,channels-last+wide-vectors")
-    ap.add_argument("--layouts", default="nchw,nhwc")
+    ap.add_argument("--layouts", default="nchw,nhwc,nhwc-blocked")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = ap.parse_args()
     target, cache = get_target("llvm-cpu"), CompileCache()

@@ -1,5 +1,6 @@
-"""What an IREE tuning spec does for the ESPCN layer's convolution, and why the suite has no
-"tuned" preset yet (prints; asserts nothing).
+"""What an IREE tuning spec does for the ESPCN layer's convolution, and why the suite's tuned
+form (layout nhwc-blocked, workloads/blocked_conv.py) splits a batch-1 image in two (prints;
+asserts nothing).
 
 The conv of C-SP (32 -> 9 channels, 3x3, 321x481, NHWC) is compiled three ways and timed:
   1. IREE's own heuristics (vector tile 3 output channels: 9 has no divisor of 8 but 3);

@@ -44,8 +44,12 @@ def make_bundle(workloads, target: Target, device: str, out: Path, cache: Compil
         x = w.input(seed)
         ref = w.reference(x, seed).numpy()
         try:
-            mlir, input_type = to_mlir(w.lowering(seed), x)
-            built = build_module(cache, mlir, input_type, target.flags(preset), 600)
+            low = w.lowering(seed)
+            mlir, input_type = to_mlir(low, x)
+            flags = target.flags(preset)
+            if low.tuning_spec and target.cpu_tuning_specs:
+                flags.append(f"--iree-codegen-tuning-spec-path={cache.text_file(low.tuning_spec, '.spec.mlir')}")
+            built = build_module(cache, mlir, input_type, flags, 600)
         except Exception as e:                                     # noqa: BLE001 - report, keep bundling
             failures.append(f"{w.id}: {e}")
             continue

@@ -97,3 +97,10 @@ class CompileCache:
                 np.save(f, array)
             os.replace(tmp, path)
         return path
+
+    def text_file(self, text: str, suffix: str) -> Path:
+        """Save a text (a tuning spec) under its content hash, so a path names one content."""
+        path = self.root / "texts" / f"{hashlib.sha256(text.encode()).hexdigest()[:24]}{suffix}"
+        if not path.exists():
+            atomic_write(path, text)
+        return path

@@ -128,10 +128,11 @@ class Runner:
                     on_result(r)
         return results
 
-    def export(self, w: Workload) -> tuple[str, str]:
-        """(MLIR, input type) of a workload; shared by every preset it is compiled with."""
+    def export(self, w: Workload) -> tuple[str, str, str | None]:
+        """(MLIR, input type, tuning spec) of a workload; shared by every preset it is compiled with."""
         try:
-            return to_mlir(w.lowering(self.options.seed), self.data.input(w)[0])
+            low = w.lowering(self.options.seed)
+            return (*to_mlir(low, self.data.input(w)[0]), low.tuning_spec)
         except Exception as e:                                # noqa: BLE001 - any export failure is this workload's
             raise StageError("export", f"{type(e).__name__}: {e}") from None
 
@@ -146,10 +147,10 @@ class Runner:
                 exported = self.export(w)
             if isinstance(exported, StageError):
                 raise exported
-            mlir, input_type = exported
+            mlir, input_type, spec = exported
             x_path = self.data.input(w)[1]
             say("compile")
-            built = self._compile(mlir, input_type, res, preset)
+            built = self._compile(mlir, input_type, res, preset, spec)
             vmfb = built.vmfb
             if self.options.compile_only:
                 res.status, res.reason = STATUS_COMPILED, self.options.compile_only
@@ -177,9 +178,13 @@ class Runner:
                 res.commands.setdefault(e.stage, e.command)
         return res
 
-    def _compile(self, mlir: str, input_type: str, res: WorkloadResult, preset: str) -> Built:
-        b = build_module(self.cache, mlir, input_type, self.options.target.flags(preset),
-                         self.options.compile_timeout_s)
+    def _compile(self, mlir: str, input_type: str, res: WorkloadResult, preset: str,
+                 spec: str | None = None) -> Built:
+        flags = self.options.target.flags(preset)
+        if spec and self.options.target.cpu_tuning_specs:
+            # the path names the spec's content, so the compile cache tells specs apart
+            flags.append(f"--iree-codegen-tuning-spec-path={self.cache.text_file(spec, '.spec.mlir')}")
+        b = build_module(self.cache, mlir, input_type, flags, self.options.compile_timeout_s)
         res.module_key, res.compile_cached, res.compile_s = b.key, b.cached, b.seconds
         res.commands["compile"] = b.command
         return b

@@ -30,6 +30,8 @@ class Target:
     # flags chosen from the device found (a GPU family, an sm_ version), computed once when needed
     arch: Callable[[], tuple[str, ...]] | None = None
     collectors: tuple[str, ...] = ("iree-static",)       # counter collectors that apply to this target
+    # takes a workload's llvm-cpu tuning spec (its lowering configs are #iree_cpu ones)
+    cpu_tuning_specs: bool = False
 
     @property
     def default_device(self) -> str:

@@ -24,6 +24,7 @@ LLVM_CPU = register(Target(
     devices=("local-task", "local-sync"),
     probe=_probe,
     collectors=("iree-static", "perf", "cachegrind"),
+    cpu_tuning_specs=True,
     device_notes={"local-task": "thread pool", "local-sync": "one thread, inline"},
     presets={
         "default": (),

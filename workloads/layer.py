@@ -11,7 +11,9 @@ from dataclasses import dataclass, field, replace
 from suite.errors import UserError
 
 DTYPES = ("f32",)
-LAYOUTS = ("nchw", "nhwc")       # of the layer's input and output tensors, as the compiled module sees them
+# of the layer's input and output tensors, as the compiled module sees them; nhwc-blocked is NHWC
+# with the conv inside blocked for IREE's llvm-cpu codegen (workloads/blocked_conv.py)
+LAYOUTS = ("nchw", "nhwc", "nhwc-blocked")
 _INT_KEYS = ("batch", "cin", "cout", "h", "w", "k", "r")
 _ALIASES = {"n": "batch", "c_in": "cin", "c_out": "cout", "c": "c", "size": "size"}
 

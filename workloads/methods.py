@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from workloads.blocked_conv import BlockedConv2d, tuning_spec
 from workloads.layer import LayerConfig
 from workloads.transforms import Deconv, resize_to_deconv, subpixel_to_deconv
 
@@ -52,20 +53,33 @@ def trained_weights(layer: LayerConfig, method: str, seed: int) -> tuple[torch.T
 class TrainedLayer(nn.Module):
     """The layer as trained: C-SP, C-NN or C-BL, with frozen weights."""
 
-    def __init__(self, layer: LayerConfig, method: str, weight: torch.Tensor, bias: torch.Tensor | None):
+    def __init__(self, layer: LayerConfig, method: str, weight: torch.Tensor, bias: torch.Tensor | None,
+                 blocked: bool = False):
         super().__init__()
         if method not in TRAINED:
             raise ValueError(f"not a trained method: {method}")
         self.method, self.r, self.pads = method, layer.r, layer.pads
         self.register_buffer("weight", weight)
         self.register_buffer("bias", bias)
+        self.blocked = None
+        if blocked and BlockedConv2d.applies(weight.shape[0]):   # the conv blocked, for its padded input
+            t, b, l, r_ = layer.pads
+            scale = 1 if method == "C-SP" else layer.r
+            self.blocked = BlockedConv2d(weight, bias, (layer.batch, scale * layer.h + t + b, scale * layer.w + l + r_))
+
+    def tuning_spec(self) -> str | None:
+        return tuning_spec([self.blocked]) if self.blocked is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.method == "C-NN":
             x = F.interpolate(x, scale_factor=self.r, mode="nearest")
         elif self.method == "C-BL":
             x = F.interpolate(x, scale_factor=self.r, mode="bilinear", align_corners=False)
-        y = conv2d_padded(x, self.weight, self.bias, self.pads)
+        if self.blocked is not None:
+            t, b, l, r_ = self.pads
+            y = self.blocked(F.pad(x.permute(0, 2, 3, 1), (0, 0, l, r_, t, b))).permute(0, 3, 1, 2)
+        else:
+            y = conv2d_padded(x, self.weight, self.bias, self.pads)
         return F.pixel_shuffle(y, self.r) if self.method == "C-SP" else y
 
 
@@ -77,9 +91,9 @@ def conv2d_padded(x, weight, bias, pads):
     return F.conv2d(F.pad(x, (l, r, t, b)), weight, bias)
 
 
-def trained_layer(layer: LayerConfig, method: str, seed: int) -> TrainedLayer:
+def trained_layer(layer: LayerConfig, method: str, seed: int, blocked: bool = False) -> TrainedLayer:
     w, b = trained_weights(layer, method, seed)
-    return TrainedLayer(layer, method, w, b)
+    return TrainedLayer(layer, method, w, b, blocked)
 
 
 def deployed_deconv(layer: LayerConfig, method: str, seed: int) -> Deconv:

@@ -1,7 +1,7 @@
 """Workload = LayerConfig x Method x Algorithm: seeded input, torch reference, lowering for IREE."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn as nn
@@ -30,25 +30,30 @@ class Workload:
     def reference(self, x: torch.Tensor, seed: int) -> torch.Tensor:
         """The trained layer's output for this workload's input ``x`` (in the layer's layout)."""
         with torch.no_grad():
-            if self.layer.layout == "nhwc":
+            if channels_last(self.layer.layout):
                 return to_nhwc(trained_layer(self.layer, self.reference_method, seed)(from_nhwc(x)))
             return trained_layer(self.layer, self.reference_method, seed)(x)
 
     def input(self, seed: int) -> torch.Tensor:
         """The seeded input; an NHWC layer sees the very same numbers, transposed."""
         x = make_input(self.layer, seed)
-        return to_nhwc(x) if self.layer.layout == "nhwc" else x
+        return to_nhwc(x) if channels_last(self.layer.layout) else x
 
     def lowering(self, seed: int) -> Lowering:
         L = self.layer
         if self.method in TRAINED:
-            low = Lowering(module=trained_layer(L, self.method, seed).eval())
+            module = trained_layer(L, self.method, seed, blocked=L.layout == "nhwc-blocked").eval()
+            low = Lowering(module=module, tuning_spec=module.tuning_spec())
         else:
             d = deployed_deconv(L, self.method, seed)
             low = ALGORITHMS[self.algorithm].lower(d, L.batch, L.h, L.w, L.layout)
-        if L.layout == "nhwc" and low.module is not None:
-            low = Lowering(module=ChannelsLastIO(low.module).eval())
+        if channels_last(L.layout) and low.module is not None:
+            low = replace(low, module=ChannelsLastIO(low.module).eval())
         return low
+
+
+def channels_last(layout: str) -> bool:
+    return layout.startswith("nhwc")
 
 
 def to_nhwc(x: torch.Tensor) -> torch.Tensor:
@@ -82,8 +87,9 @@ def expand(layers: list[LayerConfig], methods: list[str] | None = None,
         for m in methods:
             if m in TRAINED:
                 out.append(Workload(layer, m))
-            else:
-                out.extend(Workload(layer, m, a) for a in algos)
+            else:                  # the blocked layout exists only for algorithms with a blocked conv
+                out.extend(Workload(layer, m, a) for a in algos
+                           if layer.layout != "nhwc-blocked" or ALGORITHMS[a].blocked)
     return out
 
 

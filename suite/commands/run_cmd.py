@@ -40,7 +40,9 @@ def add_parser(sub) -> None:
     sel.add_argument("--layout", metavar="LIST",
                      help="tensor layout of every layer's input and output: nchw, nhwc, or nchw,nhwc to run both "
                           "(default: each layer's own, nchw unless given inline); nhwc pays off with the "
-                          "channels-last preset, where IREE's convs run NHWC with no transposes left")
+                          "channels-last preset, where IREE's convs run NHWC with no transposes left; "
+                          "nhwc-blocked also pads and splits the conv for llvm-cpu's vectors and sets "
+                          "its tiles with a tuning spec (C-SP, C-NN, TDCF)")
     sel.add_argument("-n", "--network", action="append", default=[], metavar="NAME",
                      help="a whole network, as trained and as deployed with each algorithm (see `suite list`)")
     sel.add_argument("-m", "--methods", help="comma-separated methods (default: all)")

@@ -25,6 +25,8 @@ class Lowering:
     """How a workload reaches IREE: a torch module to export, or MLIR text ready to compile."""
     module: nn.Module | None = None
     mlir: str | None = None
+    # an IREE llvm-cpu tuning spec (transform dialect) written for this module's own shapes
+    tuning_spec: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,11 +35,17 @@ class Algorithm:
     summary: str
     lower: Callable[..., Lowering]     # (deconv, batch, h, w, layout="nchw"); torch modules are NCHW
     doc: str = ""
+    blocked: bool = False              # has a form for the nhwc-blocked layout (its conv blocked)
 
 
 def _torch(cls) -> Callable[..., Lowering]:
     # NCHW modules; Workload puts an NHWC interface around them when the layer asks for one
     return lambda d, n, h, w, layout="nchw": Lowering(module=cls(d, h, w).eval())
+
+
+def _tdcf(d, n, h, w, layout="nchw") -> Lowering:
+    module = TdcFused(d, h, w, batch=n if layout == "nhwc-blocked" else None).eval()
+    return Lowering(module=module, tuning_spec=module.tuning_spec())
 
 
 ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
@@ -52,7 +60,7 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
               revd2_mlir.__module__),
     Algorithm("TDC", "r^2 low-resolution convolutions, then interleave", _torch(Tdc), Tdc.__module__),
     Algorithm("TDCF", "TDC fused: one low-resolution convolution to r^2*C_out channels, then pixel shuffle",
-              _torch(TdcFused), TdcFused.__module__),
+              _tdcf, TdcFused.__module__, blocked=True),
 )}
 
 

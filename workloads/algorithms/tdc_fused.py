@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from workloads.blocked_conv import BlockedConv2d, tuning_spec
 from workloads.algorithms.common import phase_weights, phases
 from workloads.transforms import Deconv
 
@@ -27,7 +28,9 @@ def fused_taps(d: Deconv, h: int, w: int) -> tuple[int, int]:
 
 
 class TdcFused(nn.Module):
-    def __init__(self, d: Deconv, h: int, w: int):
+    """``batch`` given: the conv in the blocked form (workloads/aligned.py), for that batch."""
+
+    def __init__(self, d: Deconv, h: int, w: int, batch: int | None = None):
         super().__init__()
         self.d = d
         self.ph, self.pw = ph, pw = phases(d, h, w)
@@ -42,12 +45,22 @@ class TdcFused(nn.Module):
         # channel oc*r^2 + a*r + b is phase (a, b) of output channel oc: pixel_shuffle's order
         self.register_buffer("weight", big.reshape(d.cout * r * r, d.cin, self.th, self.tw))
         self.register_buffer("bias", None if d.bias is None else d.bias.reshape(-1).clone())
+        self.blocked = None if batch is None or not BlockedConv2d.applies(self.weight.shape[0]) else BlockedConv2d(
+            self.weight, self.bias, (batch, ph.q + self.th - 1, pw.q + self.tw - 1))
+
+    def tuning_spec(self) -> str | None:
+        return tuning_spec([self.blocked]) if self.blocked is not None else None
 
     def forward(self, x):
         r, t, ph, pw = self.d.stride, self.d.taps_per_phase, self.ph, self.pw
-        xp = F.pad(x, (pw.pad_before, pw.pad_after, ph.pad_before, ph.pad_after))
         top = min(ph.shift) - (t - 1) + ph.pad_before
         left = min(pw.shift) - (t - 1) + pw.pad_before
-        xs = xp[:, :, top:top + ph.q + self.th - 1, left:left + pw.q + self.tw - 1]
-        y = F.pixel_shuffle(F.conv2d(xs, self.weight, self.bias), r)
+        rows, cols = slice(top, top + ph.q + self.th - 1), slice(left, left + pw.q + self.tw - 1)
+        pads = (pw.pad_before, pw.pad_after, ph.pad_before, ph.pad_after)
+        if self.blocked is not None:           # pad and crop in NHWC: see workloads/blocked_conv.py
+            xh = F.pad(x.permute(0, 2, 3, 1), (0, 0, *pads))[:, rows, cols]
+            y = self.blocked(xh).permute(0, 3, 1, 2)
+        else:
+            y = F.conv2d(F.pad(x, pads)[:, :, rows, cols], self.weight, self.bias)
+        y = F.pixel_shuffle(y, r)
         return y[:, :, :ph.out, :pw.out]

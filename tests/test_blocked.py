@@ -1,0 +1,67 @@
+"""The nhwc-blocked layout: a conv padded and split so IREE's llvm-cpu codegen gets full vectors,
+and a tuning spec that IREE really applies (checked on the lowering it records)."""
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from suite.runner import Runner, RunOptions
+from targets import get_target
+from workloads.blocked_conv import BlockedConv2d, ConvTiles, tuning_spec
+from workloads.layer import parse_layer
+from workloads.workload import Workload, expand, from_nhwc, to_nhwc
+
+# C-SP conv: 4 -> 2*3*3 = 18 output channels (padded to 32), 9x11 input, asymmetric padding
+LAYER = parse_layer("cin=4,cout=2,h=9,w=11,k=3,r=3,pad=0/1/1/2,layout=nhwc-blocked")
+
+
+@pytest.mark.parametrize("batch,h,w", [(1, 9, 11), (1, 10, 7), (2, 6, 13), (3, 5, 5)])
+def test_blocked_conv_computes_the_plain_conv(batch, h, w):
+    g = torch.Generator().manual_seed(batch * 100 + h)
+    weight, bias = torch.randn(9, 5, 3, 2, generator=g), torch.randn(9, generator=g)
+    x = torch.randn(batch, 5, h, w, generator=g)
+    conv = BlockedConv2d(weight, bias, (batch, h, w))
+    assert conv.weight.shape[0] == 16                    # 9 output channels padded to the vector tile
+    n, rows, cols, _ = conv.conv_shape
+    assert n == max(batch, 2) and cols % conv.tiles.cols == 0 and cols >= w - 1
+    y = from_nhwc(conv(to_nhwc(x)))
+    torch.testing.assert_close(y, F.conv2d(x, weight, bias))
+
+
+def test_tiles_follow_the_channel_counts_and_few_channels_stay_plain():
+    assert ConvTiles.for_conv(32, 9) == ConvTiles(f=16, ow=4, c=8)
+    assert ConvTiles.for_conv(3, 8) == ConvTiles(f=8, ow=8, c=3)
+    assert not BlockedConv2d.applies(3) and BlockedConv2d.applies(8)
+    c_nn = Workload(LAYER, "C-NN").lowering(0)          # 2 output channels: nothing to block, no spec
+    assert c_nn.tuning_spec is None
+
+
+def test_spec_names_the_exact_nhwc_operand_types():
+    conv = BlockedConv2d(torch.zeros(9, 32, 3, 3), None, (1, 323, 483))
+    spec = tuning_spec([conv])
+    assert "tensor<2x163x490x32xf32>" in spec and "tensor<3x3x32x16xf32>" in spec
+    assert "tensor<2x161x488x16xf32>" in spec
+    assert "vector_common_parallel = [1, 1, 4, 16, 0, 0, 0]" in spec
+
+
+def test_only_algorithms_with_a_blocked_conv_are_expanded():
+    ws = expand([LAYER], ["C-SP", "D-SP"])
+    assert [(w.method, w.algorithm) for w in ws] == [("C-SP", None), ("D-SP", "TDCF")]
+
+
+def test_blocked_workloads_verify_and_iree_takes_the_spec(cache):
+    runner = Runner(RunOptions(get_target("llvm-cpu"), "local-task", verify_only=True,
+                               presets=("channels-last",), collectors=("iree-static",)), cache)
+    results = runner.run(expand([LAYER], ["C-SP", "D-SP", "D-NN"]))
+    assert [(r.method, r.algorithm) for r in results] == [("C-SP", None), ("D-SP", "TDCF"), ("D-NN", "TDCF")]
+    assert all(r.layer.endswith("-nhwc-blocked") for r in results)
+    for r in results:
+        assert r.status == "ok", f"{r.id}: {r.status}: {r.reason}"
+        assert "--iree-codegen-tuning-spec-path=" in r.commands["compile"]
+        lowering = json.loads(cache.static_path(r.module_key).read_text())["lowering"]
+        convs = [d for d in lowering if "_conv_2x" in d["name"]]   # batch 2: the rows split in two
+        assert convs, [d["name"] for d in lowering]
+        t = convs[0]["tiles"]
+        # the spec's tiles, not IREE's own choice (which never blocks columns on these shapes)
+        assert t["vector_common_parallel"][2:4] in ([4, 16], [8, 8]), t

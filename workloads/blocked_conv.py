@@ -1,0 +1,131 @@
+"""The blocked form of a stride-1 convolution (layout 'nhwc-blocked'): the same numbers, shaped so IREE's llvm-cpu conv
+codegen can use full vectors and register blocking, plus the tuning spec that asks for them.
+
+IREE 3.13 picks the vector tile of an NHWC conv among divisors of each loop's extent: ESPCN's
+9 output channels get 3 at a time (or 9 split badly across two AVX2 registers), and its 481
+output columns (13 x 37) get one at a time, so no register blocking. Its tile-size heuristics
+also cannot be overridden on a batch-1 conv: a tuning spec's lowering_config is dropped when
+InsertBatchDimForBatchlessConvPass rebuilds the conv (bench/tuning_spec.py reproduces that). So
+the blocked form
+  - pads the output channels with zero filters to a multiple of the vector tile (9 -> 16),
+  - pads the input on the right so the output width is a multiple of the column tile (481 -> 488),
+  - splits a batch-1 image into two batch entries of half the rows each (with the K-1 halo rows),
+and its tuning spec (exact shapes; llvm-cpu only) sets the tiles: 4 columns x 16 channels per
+vector step, 8 input channels per reduction step. The extra output is sliced away in the same
+module. Measured here (2 threads, ESPCN's conv alone, NHWC): 41 ms with IREE's tiles, 8.5 ms blocked.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def round_up(n: int, m: int) -> int:
+    return -(-n // m) * m
+
+
+@dataclass(frozen=True)
+class ConvTiles:
+    """Vector tile sizes for the NHWC conv loops (n, oh, ow, f, kh, kw, c)."""
+    f: int            # output channels per vector step
+    ow: int           # output columns per vector step (register blocking)
+    c: int            # input channels per reduction step
+    rows: int = 4     # output rows per workgroup
+    cols: int = 8     # output columns per workgroup
+
+    @classmethod
+    def for_conv(cls, cin: int, cout: int) -> "ConvTiles":
+        f = 16 if cout > 8 else 8
+        # 4 x 16 or 8 x 8 accumulators: 8 AVX2 registers, room left for weights and broadcasts
+        return cls(f=f, ow=4 if f == 16 else 8, c=8 if cin % 8 == 0 else cin)
+
+    def padded_cout(self, cout: int) -> int:
+        return round_up(cout, self.f)
+
+
+class BlockedConv2d(nn.Module):
+    """conv2d(x, weight, bias), stride 1, no padding, for inputs of shape ``in_shape`` = (batch, h, w),
+    in the blocked form. NHWC in and out: callers pad in NHWC too, so that with the channels-last
+    preset (which wraps the conv in NCHW <-> NHWC transposes) every transpose cancels and the conv
+    is the NHWC one the tuning spec matches. Output channels below 8 are left unpadded and the
+    conv plain: padding them to a vector would multiply the work."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, in_shape: tuple[int, int, int]):
+        super().__init__()
+        self.cout, self.cin, self.kh, self.kw = weight.shape
+        self.in_shape = in_shape
+        self.tiles = ConvTiles.for_conv(self.cin, self.cout)
+        fp = self.tiles.padded_cout(self.cout)
+        self.register_buffer("weight", F.pad(weight, (0, 0, 0, 0, 0, 0, 0, fp - self.cout)))
+        self.register_buffer("bias", None if bias is None else F.pad(bias, (0, fp - self.cout)))
+
+    @property
+    def conv_shape(self) -> tuple[int, int, int, int]:
+        """(batch, rows, cols, channels) of the conv's output as IREE sees it."""
+        b, h, w = self.in_shape
+        oh, ow = h - self.kh + 1, w - self.kw + 1
+        n = b if b > 1 else 2
+        return n, (-(-oh // n) if b == 1 else oh), round_up(ow, self.tiles.cols), self.weight.shape[0]
+
+    @staticmethod
+    def applies(cout: int) -> bool:
+        return cout >= 8
+
+    def forward(self, xh):
+        b, h, w, _ = xh.shape
+        if (b, h, w) != tuple(self.in_shape):
+            raise ValueError(f"blocked conv built for input {self.in_shape}, got {(b, h, w)}")
+        n, rows, cols, fp = self.conv_shape
+        oh, ow = h - self.kh + 1, w - self.kw + 1
+        xh = F.pad(xh, (0, 0, 0, cols - ow, 0, n * rows - oh if b == 1 else 0))
+        if b == 1:                               # entry i: rows [i*rows, (i+1)*rows + kh - 1)
+            xh = torch.cat([xh[:, i * rows:(i + 1) * rows + self.kh - 1] for i in range(n)])
+        yh = F.conv2d(xh.permute(0, 3, 1, 2), self.weight, self.bias).permute(0, 2, 3, 1)
+        if b == 1:
+            yh = yh.reshape(1, n * rows, cols, fp)                # entries back on top of each other
+        return yh[:, :oh, :ow, :self.cout]
+
+
+def tuning_spec(convs: list[BlockedConv2d]) -> str:
+    """An IREE llvm-cpu tuning spec that finds each blocked conv by its exact NHWC operand types
+    (as the channels-last preset produces it) and sets its tiles. Any other op is left to IREE."""
+    matchers, names = [], []
+    for i, conv in enumerate(convs):
+        n, rows, cols, fp = conv.conv_shape
+        t = conv.tiles
+        x = f"tensor<{n}x{rows + conv.kh - 1}x{cols + conv.kw - 1}x{conv.cin}xf32>"
+        k = f"tensor<{conv.kh}x{conv.kw}x{conv.cin}x{fp}xf32>"
+        y = f"tensor<{n}x{rows}x{cols}x{fp}xf32>"
+        names.append(f"@match_conv{i}")
+        matchers.append(f"""  transform.named_sequence @match_conv{i}(%op: !transform.any_op {{transform.readonly}}) -> (!transform.any_op, !transform.any_param) {{
+    transform.match.operation_name %op ["linalg.generic"] : !transform.any_op
+    %x = transform.get_operand %op[0] : (!transform.any_op) -> !transform.any_value
+    transform.iree.match.cast_compatible_type %x = {x} : !transform.any_value
+    %k = transform.get_operand %op[1] : (!transform.any_op) -> !transform.any_value
+    transform.iree.match.cast_compatible_type %k = {k} : !transform.any_value
+    %y = transform.get_operand %op[2] : (!transform.any_op) -> !transform.any_value
+    transform.iree.match.cast_compatible_type %y = {y} : !transform.any_value
+    %cfg = transform.param.constant #iree_codegen.compilation_info<
+      lowering_config = #iree_cpu.lowering_config<distribution = [1, {t.rows}, {t.cols}, {t.f}, 0, 0, 0],
+        vector_common_parallel = [1, 1, {t.ow}, {t.f}, 0, 0, 0], vector_reduction = [0, 0, 0, 0, 1, 1, {t.c}]>,
+      translation_info = #iree_codegen.translation_info<pipeline = #iree_cpu.pipeline<ConvTileAndDecomposeExpert>>>
+      -> !transform.any_param
+    transform.yield %op, %cfg : !transform.any_op, !transform.any_param
+  }}""")
+    pairs = ", ".join(f"{m} -> @apply" for m in names)
+    return f"""module attributes {{transform.with_named_sequence, iree_codegen.tuning_spec_with_default_entrypoint}} {{
+  transform.named_sequence @apply(%op: !transform.any_op {{transform.readonly}}, %cfg: !transform.any_param {{transform.readonly}}) {{
+    transform.annotate %op "compilation_info" = %cfg : !transform.any_op, !transform.any_param
+    transform.yield
+  }}
+{chr(10).join(matchers)}
+  transform.named_sequence @__kernel_config(%v: !transform.any_op {{transform.consumed}}) -> !transform.any_op
+      attributes {{iree_codegen.tuning_spec_entrypoint}} {{
+    %r = transform.foreach_match in %v {pairs} : (!transform.any_op) -> !transform.any_op
+    transform.yield %r : !transform.any_op
+  }}
+}}
+"""
