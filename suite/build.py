@@ -68,3 +68,12 @@ def build_module(cache: CompileCache, mlir: str, input_type: str, flags: list[st
     data = _compile_with_dump(cache, key, mlir_path, vmfb, input_type, flags, timeout)
     cache.store(key, data)
     return Built(vmfb, key, False, time.perf_counter() - t0, command, **meta)
+
+
+def compile_flags(cache: CompileCache, target, preset: str, spec: str | None) -> list[str]:
+    """A target's flags for a preset, plus the workload's tuning spec where the target takes one;
+    the spec's path names its content, so the compile cache tells specs apart."""
+    flags = target.flags(preset)
+    if spec and target.cpu_tuning_specs:
+        flags.append(f"--iree-codegen-tuning-spec-path={cache.text_file(spec, '.spec.mlir')}")
+    return flags

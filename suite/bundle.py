@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from suite.build import build_module, compiler_version
+from suite.build import build_module, compile_flags, compiler_version
 from suite.cache import CompileCache, atomic_write
 from suite.errors import UserError
 from suite.export import to_mlir
@@ -46,10 +46,7 @@ def make_bundle(workloads, target: Target, device: str, out: Path, cache: Compil
         try:
             low = w.lowering(seed)
             mlir, input_type = to_mlir(low, x)
-            flags = target.flags(preset)
-            if low.tuning_spec and target.cpu_tuning_specs:
-                flags.append(f"--iree-codegen-tuning-spec-path={cache.text_file(low.tuning_spec, '.spec.mlir')}")
-            built = build_module(cache, mlir, input_type, flags, 600)
+            built = build_module(cache, mlir, input_type, compile_flags(cache, target, preset, low.tuning_spec), 600)
         except Exception as e:                                     # noqa: BLE001 - report, keep bundling
             failures.append(f"{w.id}: {e}")
             continue

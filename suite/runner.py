@@ -14,7 +14,7 @@ import torch
 
 from suite.cache import CompileCache
 from suite.export import to_mlir
-from suite.build import Built, build_module, static_summary
+from suite.build import Built, build_module, compile_flags, static_summary
 from suite.iree_run import StageError, benchmark_module, run_module
 from suite.stats import summarize
 from suite.verify import verify
@@ -180,10 +180,7 @@ class Runner:
 
     def _compile(self, mlir: str, input_type: str, res: WorkloadResult, preset: str,
                  spec: str | None = None) -> Built:
-        flags = self.options.target.flags(preset)
-        if spec and self.options.target.cpu_tuning_specs:
-            # the path names the spec's content, so the compile cache tells specs apart
-            flags.append(f"--iree-codegen-tuning-spec-path={self.cache.text_file(spec, '.spec.mlir')}")
+        flags = compile_flags(self.cache, self.options.target, preset, spec)
         b = build_module(self.cache, mlir, input_type, flags, self.options.compile_timeout_s)
         res.module_key, res.compile_cached, res.compile_s = b.key, b.cached, b.seconds
         res.commands["compile"] = b.command
