@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from suite.runner import Runner, RunOptions
 from targets import get_target
-from workloads.blocked_conv import BlockedConv2d, ConvTiles, tuning_spec
+from workloads.blocked_conv import BlockedConv2d, ConvTiles, phase_grid, tuning_spec
 from workloads.layer import parse_layer
 from workloads.workload import Workload, expand, from_nhwc, to_nhwc
 
@@ -65,3 +65,38 @@ def test_blocked_workloads_verify_and_iree_takes_the_spec(cache):
         t = convs[0]["tiles"]
         # the spec's tiles, not IREE's own choice (which never blocks columns on these shapes)
         assert t["vector_common_parallel"][2:4] in ([4, 16], [8, 8]), t
+
+
+@pytest.mark.parametrize("c,r,fp,grid", [(1, 3, 16, (1, 4, 4)), (3, 2, 16, (4, 2, 2)), (3, 4, 48, (3, 4, 4)),
+                                         (2, 3, 32, (2, 4, 4)), (3, 3, 32, None)])
+def test_phase_grid_holds_every_phase_in_the_padded_channels(c, r, fp, grid):
+    assert phase_grid(c, r, fp) == grid
+    if grid:
+        cp, ra, rb = grid
+        assert cp * ra * rb == fp and cp >= c and ra >= r and rb >= r
+
+
+@pytest.mark.parametrize("cin,c,r,batch,h,w", [(5, 1, 3, 1, 9, 11), (4, 3, 2, 1, 8, 7), (3, 3, 3, 2, 6, 9),
+                                               (2, 3, 4, 1, 5, 6)])
+def test_blocked_conv_with_the_shuffle_equals_conv_then_pixel_shuffle(cin, c, r, batch, h, w):
+    """Both channel layouts: the phase grid (a slice of a free reshape) and, where none fits, the plain slice."""
+    g = torch.Generator().manual_seed(cin * 10 + r)
+    weight, bias = torch.randn(c * r * r, cin, 3, 3, generator=g), torch.randn(c * r * r, generator=g)
+    x = torch.randn(batch, cin, h, w, generator=g)
+    conv = BlockedConv2d(weight, bias, (batch, h, w), shuffle=r)
+    assert (conv.grid is None) == (phase_grid(c, r, conv.weight.shape[0]) is None)
+    y = from_nhwc(conv(to_nhwc(x)))
+    torch.testing.assert_close(y, F.pixel_shuffle(F.conv2d(x, weight, bias), r))
+
+
+def test_the_shuffle_needs_no_separate_slice_dispatch(cache):
+    """With the phase grid the padding is sliced inside the shuffle's transpose: the C-SP module is
+    copy-in, conv, shuffle -- no slow_memcpy after the conv."""
+    layer = parse_layer("cin=8,cout=1,h=10,w=13,k=3,r=3,layout=nhwc-blocked")
+    runner = Runner(RunOptions(get_target("llvm-cpu"), "local-task", verify_only=True,
+                               presets=("channels-last",), collectors=("iree-static",)), cache)
+    (res,) = runner.run(expand([layer], ["C-SP"]))
+    assert res.status == "ok", res.reason
+    names = [d["name"] for d in json.loads(cache.static_path(res.module_key).read_text())["lowering"]]
+    after_conv = names[next(i for i, n in enumerate(names) if "_conv_" in n) + 1:]
+    assert len(after_conv) == 1 and "transpose" in after_conv[0], names

@@ -13,6 +13,11 @@ the blocked form
 and its tuning spec (exact shapes; llvm-cpu only) sets the tiles: 4 columns x 16 channels per
 vector step, 8 input channels per reduction step. The extra output is sliced away in the same
 module. Measured here (2 threads, ESPCN's conv alone, NHWC): 41 ms with IREE's tiles, 8.5 ms blocked.
+
+A conv followed by a pixel shuffle (C-SP, TDCF) can take the shuffle too (``shuffle=r``). Its padded
+channels are then laid out as (C', R, R') >= (C, r, r) -- ESPCN's 9 phases as a 4 x 4 grid in the 16
+channels -- so that slicing the padding away is a slice of a free reshape that IREE fuses into the
+shuffle's transpose: one dispatch after the conv instead of a strided slice copy and a transpose.
 """
 from __future__ import annotations
 
@@ -53,14 +58,25 @@ class BlockedConv2d(nn.Module):
     is the NHWC one the tuning spec matches. Output channels below 8 are left unpadded and the
     conv plain: padding them to a vector would multiply the work."""
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, in_shape: tuple[int, int, int]):
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, in_shape: tuple[int, int, int],
+                 shuffle: int | None = None):
         super().__init__()
         self.cout, self.cin, self.kh, self.kw = weight.shape
-        self.in_shape = in_shape
+        self.in_shape, self.shuffle = in_shape, shuffle
         self.tiles = ConvTiles.for_conv(self.cin, self.cout)
         fp = self.tiles.padded_cout(self.cout)
-        self.register_buffer("weight", F.pad(weight, (0, 0, 0, 0, 0, 0, 0, fp - self.cout)))
-        self.register_buffer("bias", None if bias is None else F.pad(bias, (0, fp - self.cout)))
+        # where each real channel sits among the fp padded ones; the rest are zero filters
+        self.grid = phase_grid(self.cout // shuffle ** 2, shuffle, fp) if shuffle else None
+        slots = self._slots(fp)
+        self.register_buffer("weight", weight.new_zeros(fp, *weight.shape[1:]).index_copy(0, slots, weight))
+        self.register_buffer("bias", None if bias is None else bias.new_zeros(fp).index_copy(0, slots, bias))
+
+    def _slots(self, fp: int) -> torch.Tensor:
+        if self.grid is None:
+            return torch.arange(self.cout)
+        r, (_, ra, rb) = self.shuffle, self.grid
+        oc, a, b = torch.meshgrid(torch.arange(self.cout // r ** 2), torch.arange(r), torch.arange(r), indexing="ij")
+        return (oc * ra * rb + a * rb + b).reshape(-1)          # pixel_shuffle's channel order, in the grid
 
     @property
     def conv_shape(self) -> tuple[int, int, int, int]:
@@ -86,7 +102,22 @@ class BlockedConv2d(nn.Module):
         yh = F.conv2d(xh.permute(0, 3, 1, 2), self.weight, self.bias).permute(0, 2, 3, 1)
         if b == 1:
             yh = yh.reshape(1, n * rows, cols, fp)                # entries back on top of each other
-        return yh[:, :oh, :ow, :self.cout]
+        if not self.shuffle:
+            return yh[:, :oh, :ow, :self.cout]
+        r, c = self.shuffle, self.cout // self.shuffle ** 2
+        if self.grid is None:
+            y = yh[:, :oh, :ow, :self.cout].reshape(b, oh, ow, c, r, r)
+        else:                                    # a free reshape, then one slice IREE fuses into the transpose
+            y = yh.reshape(b, yh.shape[1], cols, *self.grid)[:, :oh, :ow, :c, :r, :r]
+        return y.permute(0, 1, 4, 2, 5, 3).reshape(b, oh * r, ow * r, c)       # pixel shuffle, NHWC
+
+
+def phase_grid(c: int, r: int, fp: int) -> tuple[int, int, int] | None:
+    """(C', R, R') with C' >= c, R, R' >= r and C' * R * R' == fp, the least padded first; None if
+    fp channels cannot hold the c * r * r phases as such a grid."""
+    grids = [(cp, ra, fp // (cp * ra)) for cp in range(c, fp + 1) for ra in range(r, fp + 1)
+             if fp % (cp * ra) == 0 and fp // (cp * ra) >= r]
+    return min(grids, key=lambda g: (g[0] - c, g[1] - r, g[2] - r), default=None)
 
 
 def tuning_spec(convs: list[BlockedConv2d]) -> str:

@@ -65,7 +65,8 @@ class TrainedLayer(nn.Module):
         if blocked and BlockedConv2d.applies(weight.shape[0]):   # the conv blocked, for its padded input
             t, b, l, r_ = layer.pads
             scale = 1 if method == "C-SP" else layer.r
-            self.blocked = BlockedConv2d(weight, bias, (layer.batch, scale * layer.h + t + b, scale * layer.w + l + r_))
+            self.blocked = BlockedConv2d(weight, bias, (layer.batch, scale * layer.h + t + b, scale * layer.w + l + r_),
+                                         shuffle=layer.r if method == "C-SP" else None)
 
     def tuning_spec(self) -> str | None:
         return tuning_spec([self.blocked]) if self.blocked is not None else None
@@ -75,11 +76,10 @@ class TrainedLayer(nn.Module):
             x = F.interpolate(x, scale_factor=self.r, mode="nearest")
         elif self.method == "C-BL":
             x = F.interpolate(x, scale_factor=self.r, mode="bilinear", align_corners=False)
-        if self.blocked is not None:
+        if self.blocked is not None:                    # the blocked conv does C-SP's pixel shuffle itself
             t, b, l, r_ = self.pads
-            y = self.blocked(F.pad(x.permute(0, 2, 3, 1), (0, 0, l, r_, t, b))).permute(0, 3, 1, 2)
-        else:
-            y = conv2d_padded(x, self.weight, self.bias, self.pads)
+            return self.blocked(F.pad(x.permute(0, 2, 3, 1), (0, 0, l, r_, t, b))).permute(0, 3, 1, 2)
+        y = conv2d_padded(x, self.weight, self.bias, self.pads)
         return F.pixel_shuffle(y, self.r) if self.method == "C-SP" else y
 
 

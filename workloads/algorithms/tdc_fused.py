@@ -46,7 +46,7 @@ class TdcFused(nn.Module):
         self.register_buffer("weight", big.reshape(d.cout * r * r, d.cin, self.th, self.tw))
         self.register_buffer("bias", None if d.bias is None else d.bias.reshape(-1).clone())
         self.blocked = None if batch is None or not BlockedConv2d.applies(self.weight.shape[0]) else BlockedConv2d(
-            self.weight, self.bias, (batch, ph.q + self.th - 1, pw.q + self.tw - 1))
+            self.weight, self.bias, (batch, ph.q + self.th - 1, pw.q + self.tw - 1), shuffle=r)
 
     def tuning_spec(self) -> str | None:
         return tuning_spec([self.blocked]) if self.blocked is not None else None
@@ -57,10 +57,9 @@ class TdcFused(nn.Module):
         left = min(pw.shift) - (t - 1) + pw.pad_before
         rows, cols = slice(top, top + ph.q + self.th - 1), slice(left, left + pw.q + self.tw - 1)
         pads = (pw.pad_before, pw.pad_after, ph.pad_before, ph.pad_after)
-        if self.blocked is not None:           # pad and crop in NHWC: see workloads/blocked_conv.py
+        if self.blocked is not None:           # pad, conv and shuffle in NHWC: see workloads/blocked_conv.py
             xh = F.pad(x.permute(0, 2, 3, 1), (0, 0, *pads))[:, rows, cols]
             y = self.blocked(xh).permute(0, 3, 1, 2)
         else:
-            y = F.conv2d(F.pad(x, pads)[:, :, rows, cols], self.weight, self.bias)
-        y = F.pixel_shuffle(y, r)
+            y = F.pixel_shuffle(F.conv2d(F.pad(x, pads)[:, :, rows, cols], self.weight, self.bias), r)
         return y[:, :, :ph.out, :pw.out]
