@@ -67,7 +67,9 @@ def main() -> None:
     for layer in resolve_layers([], args.layers.split(",")):
         variants = [layer.with_layout(lo) for lo in layouts]
         layout_of = {v.id: v.layout for v in variants}
-        results = [r for r in runner.run(expand(variants, ["C-SP", "C-NN", "D-SP", "D-NN"])) if r.status == "ok"]
+        workloads = expand(variants, ["C-SP", "C-NN", "D-SP", "D-NN"])
+        by_id = {w.id: w for w in workloads}
+        results = [r for r in runner.run(workloads) if r.status == "ok"]
         x = make_input(layer, 0)
         print(f"\n{layer.label} ({layer.id})")
         print(f"  {'method':6s} {'best':36s} {'ms':>9s} {'x floor':>8s} {'eager ms':>9s} {'/eager':>7s}")
@@ -87,6 +89,8 @@ def main() -> None:
             print(f"  {method:6s} {label:36s} {best.median_ms:9.3f} {best.median_ms / floor:8.1f} {eager:9.3f} "
                   f"{best.median_ms / eager:7.2f}")
             why = lowering_of(cache, best.module_key)
+            if best.median_ms > eager or (method.startswith("D") and best.median_ms > 2 * floor):
+                why += cpu_time_of(by_id[best.id], best.preset, runner, cache)
             if best.median_ms > eager:
                 misses.append((f"{layer.label} {method}: {best.median_ms / eager:.2f}x torch eager ({label})", why))
             if method.startswith("D") and best.median_ms > 2 * floor:
@@ -117,6 +121,22 @@ def call_overhead_ms(target, cache: CompileCache, runtime_flags: list[str]) -> f
     built = build_module(cache, TINY_DISPATCH, "none", target.flags(), 300)
     x = cache.input_file(np.zeros((1, 3, 8, 8), np.float32))
     return statistics.median(benchmark_module(built.vmfb, x, runtime_flags, 9, 0.05, 0.05, 300).samples_ms)
+
+
+def cpu_time_of(w, preset: str, runner: Runner, cache: CompileCache) -> list[str]:
+    """Where a missed goal's CPU time goes, dispatch by dispatch (the cpu-samples collector), if perf can sample here."""
+    from suite.report import cpu_split
+    from targets.collectors import get_collector
+    a = get_collector("cpu-samples").availability()
+    if not a.usable:
+        return [f"(no per-dispatch CPU time: {a.reason})"]
+    o = runner.options
+    sampler = Runner(RunOptions(o.target, o.device, threads=o.threads, presets=(preset,), collectors=("cpu-samples",)),
+                     cache)
+    r = sampler.run([w])[0]
+    split = cpu_split(r.to_json())
+    return [f"CPU time (sampled, all threads): {split}" if split else
+            f"(no per-dispatch CPU time: {r.counter_errors or r.reason})"]
 
 
 def lowering_of(cache: CompileCache, key: str | None, most: int = 3) -> list[str]:

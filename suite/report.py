@@ -1,9 +1,11 @@
 """Rich terminal tables of a run: one table per layer, failures explained under it."""
 from __future__ import annotations
 
+import re
 from itertools import groupby
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -133,6 +135,23 @@ def _static_bytes(r: dict) -> float | None:
     return vals["bytes_read"] + vals["bytes_written"]
 
 
+def short_dispatch(name: str) -> str:
+    """main$async_dispatch_1_conv_2x161x488x16x3x3x32_f32 -> d1 conv_2x161x488x16x3x3x32_f32"""
+    m = re.match(r".*?dispatch_(\d+)_?(.*)", name)
+    return f"d{m.group(1)} {m.group(2) or '(unnamed)'}".strip() if m else name
+
+
+def cpu_split(r: dict, top: int = 5) -> str:
+    """'d1 conv_... 62% 17.9 ms, ...' from the cpu-samples counters of one workload, largest first."""
+    ms = {c["dispatch"]: c["value"] for c in r.get("counters", []) if c["collector"] == "cpu-samples"
+          and c["name"] == "cpu_ms" and c.get("dispatch")}
+    share = {c["dispatch"]: c["value"] for c in r.get("counters", []) if c["collector"] == "cpu-samples"
+             and c["name"] == "cpu_share" and c.get("dispatch")}
+    parts = [f"{short_dispatch(d)} {share[d]:.0%} ({ms[d]:.3g} ms)" for d in sorted(share, key=share.get, reverse=True)
+             if d in ms][:top]
+    return ", ".join(parts)
+
+
 def print_run(record: dict, console: Console | None = None) -> None:
     console = console or make_console()
     m, tg = record["machine"], record["target"]
@@ -153,10 +172,16 @@ def print_run(record: dict, console: Console | None = None) -> None:
         for r in group:
             if r["status"] not in ("ok", "compiled"):
                 preset = f" [{r['preset']}]" if r.get("preset", "default") != "default" else ""
-                console.print(f"  [yellow]{r['id']}{preset}[/]: {r['status']}: {r['reason']}")
+                console.print(f"  [yellow]{escape(r['id'] + preset)}[/]: {escape(str(r['status']))}: {escape(str(r['reason']))}")
         claim = traffic_claim(best_per_workload(group))
         if claim:
             console.print(f"  {claim}")
+        for r in group:
+            split = cpu_split(r)
+            if split:
+                preset = f" [{r['preset']}]" if r.get("preset", "default") != "default" else ""
+                console.print(escape(f"  CPU time of {r['method']}{'/' + r['algorithm'] if r.get('algorithm') else ''}"
+                                     f"{preset} (sampled): {split}"))
         agree = (record.get("model") or {}).get("layers", {}).get(layer)
         if agree:
             tau = "n/a" if agree["kendall_tau"] is None else f"{agree['kendall_tau']:+.2f}"

@@ -109,3 +109,30 @@ def test_static_summary_keeps_each_dispatchs_lowering_choice(counted):
     conv = next(d for d in summary["lowering"] if "conv" in d["name"])
     assert conv["pipeline"] and any(conv["tiles"]["vector_reduction"]) and len(conv["tiles"]["distribution"]) >= 6
     assert describe_lowering(conv).startswith(conv["name"] + ": " + conv["pipeline"])
+
+
+def test_cpu_samples_split_a_calls_cpu_time_over_its_dispatches(tmp_path):
+    """perf's cpu-clock is a timer, so this runs in PMU-less VMs too; skipped only without perf."""
+    from suite.cache import CompileCache
+    from suite.report import cpu_split, short_dispatch
+    a = COLLECTORS["cpu-samples"].availability()
+    if not a.usable:
+        pytest.skip(f"cpu-samples: {a.reason}")
+    layer = LayerConfig(cin=8, cout=2, h=96, w=96, k=3, r=2)
+    runner = Runner(RunOptions(get_target("llvm-cpu"), "local-task", verify_only=True,
+                               collectors=("iree-static", "cpu-samples")), CompileCache(tmp_path))
+    (res,) = runner.run(expand([layer], ["D-SP"], ["TDCF"]))
+    assert res.status == "ok" and not res.counter_errors, res.counter_errors
+    mine = [c for c in res.counters if c["collector"] == "cpu-samples"]
+    assert all(c["source"] == "hardware" for c in mine)
+    shares = {c["dispatch"]: c["value"] for c in mine if c["name"] == "cpu_share"}
+    assert abs(sum(shares.values()) - 1) < 1e-6 and all(c["estimate"] for c in mine if c["dispatch"])
+    # the samples land in this module's own dispatches, by their compiled names, and the conv leads them
+    dispatches = {c["dispatch"] for c in res.counters if c["name"] == "dispatch_bytes_read"}     # iree-static's
+    sampled = {d for d in shares if d.startswith("main$")}
+    assert sampled and sampled <= dispatches, (sampled, dispatches)
+    conv = next(d for d in sampled if "conv" in d)
+    assert shares[conv] == max(shares[d] for d in sampled)
+    total = values(res, "cpu_ms", None)[0]
+    assert total > 0 and abs(sum(values(res, "cpu_ms")) - 2 * total) < 1e-6 * total   # parts sum to the whole
+    assert short_dispatch(conv) in cpu_split(res.to_json())

@@ -59,12 +59,17 @@ def _probe() -> Availability:
     return Availability(True, f"valgrind cache simulation, profile {DEFAULT_PROFILE}")
 
 
+def system_library_flags(flags: list[str]) -> list[str]:
+    """The same module with its dispatches in a system library, so tools see them by name."""
+    return flags + ["--iree-llvmcpu-link-embedded=false"]
+
+
 def counting_flags(flags: list[str]) -> list[str]:
     """The module variant valgrind can run: AVX2 at most, dispatches as named system libraries."""
     out = [f for f in flags if not f.startswith("--iree-llvmcpu-target-cpu=")]
     if platform.machine() == "x86_64":
         out.append("--iree-llvmcpu-target-cpu=x86-64-v3")
-    return out + ["--iree-llvmcpu-link-embedded=false"]
+    return system_library_flags(out)
 
 
 def parse_annotate(text: str) -> dict[str, dict[str, int]]:

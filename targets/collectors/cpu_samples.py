@@ -1,0 +1,128 @@
+"""cpu-samples: where a call's CPU time goes, dispatch by dispatch, on llvm-cpu -- measured by sampling.
+
+perf samples the process on the cpu-clock event (a kernel timer, so no PMU is needed and it works in
+VMs) while iree-benchmark-module runs the module rebuilt with its dispatches as a system library. Each
+sample's address is mapped to the dispatch function that holds it, through the symbol table of the
+library inside the vmfb (read with nm). Reported per dispatch: its share of the process's CPU samples,
+and that share of the CPU time per call the benchmark measured (an estimate: a sampled share of a
+median). Work the runtime does outside dispatches is reported under its own names: copies and fills
+it runs with memcpy/memset (stream copies, pad fills), and waiting and scheduling."""
+from __future__ import annotations
+
+import functools
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from targets import Availability
+from targets.collectors import Collector, CounterValue, register
+
+FREQUENCY_HZ = 4999          # odd, so the sampling does not beat with periodic work
+RUNTIME_COPIES = "(runtime: memcpy/memset)"
+RUNTIME_OTHER = "(runtime: waits, scheduling)"
+KERNEL = "(kernel)"
+
+
+@functools.cache
+def _probe() -> Availability:
+    perf, nm = shutil.which("perf"), shutil.which("nm")
+    if not perf:
+        return Availability(False, "the perf tool is not installed (Debian: linux-perf)")
+    if not nm:
+        return Availability(False, "nm is not installed (Debian: binutils)")
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            proc = subprocess.run([perf, "record", "-q", "-e", "cpu-clock", "-o", f"{tmp}/p.data", "--", "true"],
+                                  capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError) as e:
+            return Availability(False, f"perf did not run: {e}")
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or [str(proc.returncode)])[-1]
+        return Availability(False, f"perf record -e cpu-clock failed: {last} (see /proc/sys/kernel/perf_event_paranoid)")
+    return Availability(True, f"perf cpu-clock sampling at {FREQUENCY_HZ} Hz (a timer: no PMU needed)")
+
+
+def library_symbols(vmfb: Path) -> list[tuple[int, int, str]]:
+    """(start, size, name) of the functions of the system library(ies) embedded in a vmfb."""
+    data = vmfb.read_bytes()
+    starts = [m.start() for m in re.finditer(rb"\x7fELF", data)]
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, s in enumerate(starts):
+            lib = Path(tmp) / f"{i}.so"
+            lib.write_bytes(data[s:starts[i + 1] if i + 1 < len(starts) else len(data)])
+            text = subprocess.run(["nm", "-S", "--defined-only", str(lib)], capture_output=True, text=True).stdout
+            for line in text.splitlines():
+                parts = line.split()
+                if len(parts) == 4 and parts[2].lower() == "t":
+                    out.append((int(parts[0], 16), int(parts[1], 16), parts[3]))
+    return out
+
+
+_ROW = re.compile(r"^\s*([\d.]+)%\s+(\S+)\s+\[(.)\]\s+(.+?)\s*$")
+
+
+def attribute(report: str, symbols: list[tuple[int, int, str]]) -> Counter:
+    """`perf report --sort dso,sym` text -> {dispatch or runtime bucket: percent of samples}.
+    Samples in the dispatch library come unresolved (it is loaded from memory) as offsets into it."""
+    shares: Counter = Counter()
+    for line in report.splitlines():
+        m = _ROW.match(line)
+        if not m:
+            continue
+        pct, dso, kind, sym = float(m.group(1)), m.group(2), m.group(3), m.group(4)
+        if kind == "k":
+            shares[KERNEL] += pct
+        elif dso.startswith("iree_dylib") and sym.startswith("0x"):
+            addr = int(sym, 16)
+            shares[next((n for s, z, n in symbols if s <= addr < s + z), f"(library: {sym})")] += pct
+        elif re.search(r"mem(cpy|move|set)", sym):
+            shares[RUNTIME_COPIES] += pct
+        else:
+            shares[RUNTIME_OTHER] += pct
+    return shares
+
+
+def _collect(ctx) -> list[CounterValue]:
+    from suite.build import build_module
+    from targets.collectors.cachegrind import system_library_flags
+    b = ctx.built
+    built = build_module(ctx.runner.cache, Path(b.mlir_path).read_text(), b.input_type,
+                         system_library_flags(list(b.flags)), ctx.runner.options.compile_timeout_s)
+    with tempfile.TemporaryDirectory() as tmp:
+        data, bench = Path(tmp) / "perf.data", Path(tmp) / "bench.json"
+        run = ctx.run_command("iree-benchmark-module")[:-1]
+        run[1] = f"--module={built.vmfb}"
+        cmd = ["perf", "record", "-q", "-e", "cpu-clock", "-F", str(FREQUENCY_HZ), "-o", str(data), "--", *run,
+               "--benchmark_min_time=0.5s", "--benchmark_repetitions=3", "--benchmark_out_format=json",
+               f"--benchmark_out={bench}"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=ctx.timeout * 5 + 60)
+        if proc.returncode != 0:
+            raise RuntimeError(f"perf record failed (exit {proc.returncode}): "
+                               f"{(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+        report = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children", "--sort", "dso,sym"],
+                                capture_output=True, text=True, timeout=300).stdout
+        runs = [r for r in json.loads(bench.read_text())["benchmarks"] if r.get("run_type") == "iteration"]
+    shares = attribute(report, library_symbols(built.vmfb))
+    if not shares:
+        raise RuntimeError("perf recorded no samples")
+    cpu_ms = sorted(r["cpu_time"] for r in runs)[len(runs) // 2] * {"ns": 1e-6, "us": 1e-3, "ms": 1.0}[runs[0]["time_unit"]]
+    total = sum(shares.values())
+    note = (f"perf cpu-clock samples at {FREQUENCY_HZ} Hz, all threads, of iree-benchmark-module on the module "
+            "rebuilt as a system library; ms = share x median CPU time per call")
+    out = []
+    for name, pct in shares.most_common():
+        share = pct / total
+        out += [CounterValue("cpu_share", share, "fraction", "hardware", True, "cpu-samples", name, note),
+                CounterValue("cpu_ms", share * cpu_ms, "ms", "hardware", True, "cpu-samples", name, note)]
+    out.append(CounterValue("cpu_ms", cpu_ms, "ms", "hardware", False, "cpu-samples", None,
+                            "median CPU time per call, all threads (iree-benchmark-module cpu_time)"))
+    return out
+
+
+CPU_SAMPLES = register(Collector("cpu-samples", "hardware", "per-dispatch CPU time by perf cpu-clock sampling",
+                                 _probe, _collect, cost="expensive"))
