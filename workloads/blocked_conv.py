@@ -18,6 +18,13 @@ A conv followed by a pixel shuffle (C-SP, TDCF) can take the shuffle too (``shuf
 channels are then laid out as (C', R, R') >= (C, r, r) -- ESPCN's 9 phases as a 4 x 4 grid in the 16
 channels -- so that slicing the padding away is a slice of a free reshape that IREE fuses into the
 shuffle's transpose: one dispatch after the conv instead of a strided slice copy and a transpose.
+
+The price is the copy-in: IREE zero-fills the padded input, copies the image in, then copies the two
+row halves with their halo (memset + slow_memcpy + memmove). At ESPCN, `--counters cpu-samples`
+puts it at 25% of the CPU time, against 62% for the conv and 7% for the shuffle. Tried, and no better:
+per-half tensor.pad with --iree-flow-enable-pad-handling (no fill or memmove left, but IREE's pad
+dispatch moves 32 floats at a time through a stack buffer), a gather of rows (scalar), an unfold
+(IREE folds it into the conv's indexing, a non-conv generic at 180 ms), pad fusion into the conv.
 """
 from __future__ import annotations
 
