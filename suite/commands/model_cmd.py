@@ -18,8 +18,9 @@ def add_parser(sub) -> None:
     p.add_argument("-c", "--catalogue", action="append", default=[], metavar="NAME",
                    help=f"a layer catalogue (repeatable; default: {DEFAULT} unless --layer is given)")
     p.add_argument("-l", "--layer", action="append", default=[], metavar="SPEC", help="a layer, inline or by name")
-    p.add_argument("-m", "--methods", help="comma-separated methods (default: all)")
-    p.add_argument("-a", "--algorithms", help="comma-separated deconvolution algorithms (default: all)")
+    p.add_argument("-m", "--methods", action="append", help="comma-separated methods, repeatable (default: all)")
+    p.add_argument("-a", "--algorithms", action="append",
+                   help="comma-separated deconvolution algorithms, repeatable (default: all)")
     p.add_argument("-p", "--profile", default="gtx680",
                    help=f"device profile: {', '.join(builtin_profiles())} or calibrated (default: gtx680)")
     p.add_argument("--accounting", choices=ACCOUNTINGS, default="paper",

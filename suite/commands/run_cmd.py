@@ -45,8 +45,9 @@ def add_parser(sub) -> None:
                           "its tiles with a tuning spec (C-SP, C-NN, TDCF)")
     sel.add_argument("-n", "--network", action="append", default=[], metavar="NAME",
                      help="a whole network, as trained and as deployed with each algorithm (see `suite list`)")
-    sel.add_argument("-m", "--methods", help="comma-separated methods (default: all)")
-    sel.add_argument("-a", "--algorithms", help="comma-separated deconvolution algorithms (default: all)")
+    sel.add_argument("-m", "--methods", action="append", help="comma-separated methods, repeatable (default: all)")
+    sel.add_argument("-a", "--algorithms", action="append",
+                     help="comma-separated deconvolution algorithms, repeatable (default: all)")
     how = p.add_argument_group("where and how")
     how.add_argument("-t", "--target", default="llvm-cpu", help="IREE target (see `suite targets`)")
     how.add_argument("--preset", default="default",
@@ -110,8 +111,11 @@ def resolve_layers(catalogues: list[str], specs: list[str], layouts: list[str] |
     return unique
 
 
-def _csv(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+def _csv(value: str | list[str] | None) -> list[str] | None:
+    """'a,b' -> [a, b]; a repeated option (a list of such strings) adds up rather than the last winning."""
+    values = [value] if isinstance(value, str) else value or []
+    out = [v.strip() for text in values for v in text.split(",") if v.strip()]
+    return out or None
 
 
 def check_target(name: str, device: str | None, threads: int | None):
