@@ -129,3 +129,13 @@ def test_list_and_targets(capsys):
     assert main(["targets"]) == 0
     out = capsys.readouterr().out
     assert "llvm-cpu" in out and "yes" in out
+
+
+def test_repeated_preset_and_layout_options_add_up(tmp_path):
+    proc = run_cli("run", "--layer", TINY, "-m", "C-SP", "--preset", "default", "--preset", "channels-last",
+                   "--layout", "nchw", "--layout", "nhwc", "--verify-only", "--no-save", "--json", str(tmp_path / "r.json"),
+                   "--profile", "none", "--counters", "none", cache_dir=tmp_path / "cache")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads((tmp_path / "r.json").read_text())["workloads"]
+    assert sorted((r["layer"].endswith("-nhwc"), r["preset"]) for r in rows) == [
+        (False, "channels-last"), (False, "default"), (True, "channels-last"), (True, "default")]

@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
                           "is given)")
     sel.add_argument("-l", "--layer", action="append", default=[], metavar="SPEC",
                      help="a layer, inline (cin=7,cout=5,h=13,w=17,k=5,r=3[,batch=,pad=,bias=,layout=]) or by name")
-    sel.add_argument("--layout", metavar="LIST",
+    sel.add_argument("--layout", metavar="LIST", action="append",
                      help="tensor layout of every layer's input and output: nchw, nhwc, or nchw,nhwc to run both "
                           "(default: each layer's own, nchw unless given inline); nhwc pays off with the "
                           "channels-last preset, where IREE's convs run NHWC with no transposes left; "
@@ -50,9 +50,10 @@ def add_parser(sub) -> None:
                      help="comma-separated deconvolution algorithms, repeatable (default: all)")
     how = p.add_argument_group("where and how")
     how.add_argument("-t", "--target", default="llvm-cpu", help="IREE target (see `suite targets`)")
-    how.add_argument("--preset", default="default",
-                     help="compilation strategy (presets combine with +), a comma-separated list to sweep, or "
-                          "'all' (see `suite targets`); each workload runs with each, and the table shows its fastest")
+    how.add_argument("--preset", action="append",
+                     help="compilation strategy (presets combine with +), a comma-separated list to sweep (or the "
+                          "option repeated), or 'all' (see `suite targets`); each workload runs with each, and the "
+                          "table shows its fastest (default: default)")
     how.add_argument("-d", "--device", help="runtime device, e.g. local-task (threads) or local-sync (one thread)")
     how.add_argument("--threads", type=int, help="worker threads for local-task")
     how.add_argument("--repetitions", type=int, default=10, help="timed samples per workload (>= 9)")
@@ -139,7 +140,8 @@ def plan_from_args(args) -> dict:
         raise UserError("--min-time must be positive")
     if args.compile_timeout <= 0 or args.run_timeout <= 0:
         raise UserError("--compile-timeout and --run-timeout must be positive")
-    presets = list(target.presets) if args.preset == "all" else _csv(args.preset) or ["default"]
+    asked = _csv(args.preset) or ["default"]
+    presets = list(target.presets) if "all" in asked else list(dict.fromkeys(asked))
     for p in presets:
         target.flags(p)                                   # unknown preset: a clear error now, not per workload
     resolve_collectors(args.counters)
