@@ -148,8 +148,9 @@ def cpu_time_of(w, preset: str, runner: Runner, cache: CompileCache) -> list[str
     if not a.usable:
         return [f"(no per-dispatch CPU time: {a.reason})"]
     o = runner.options
-    sampler = Runner(RunOptions(o.target, o.device, threads=o.threads, presets=(preset,), collectors=("cpu-samples",)),
-                     cache)
+    # verify-only: the workload was timed already; the collector runs its own sampled benchmark
+    sampler = Runner(RunOptions(o.target, o.device, threads=o.threads, presets=(preset,), verify_only=True,
+                                collectors=("cpu-samples",)), cache)
     r = sampler.run([w])[0]
     split = cpu_split(r.to_json())
     return [f"CPU time (sampled, all threads): {split}" if split else

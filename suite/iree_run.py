@@ -102,12 +102,22 @@ def benchmark_module(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[
 _UNIT_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def parse_benchmark_json(doc: dict, command: str) -> Timing:
+def iteration_runs(doc: dict, command: str) -> list[dict]:
+    """The per-repetition rows of Google Benchmark JSON, or a StageError saying what is wrong with it."""
     runs = [b for b in doc.get("benchmarks", []) if b.get("run_type") == "iteration"]
     errors = [b.get("error_message", "error") for b in runs if b.get("error_occurred")]
     if errors:
         raise StageError("time", f"benchmark reported: {errors[0]}", command)
     if not runs:
         raise StageError("time", "benchmark JSON holds no iteration runs", command)
-    samples = [b["real_time"] * _UNIT_MS[b.get("time_unit", "ns")] for b in runs]
-    return Timing(samples, [int(b["iterations"]) for b in runs], command, doc.get("context", {}))
+    return runs
+
+
+def samples_ms(runs: list[dict], field: str = "real_time") -> list[float]:
+    """One value per repetition in ms: real_time (wall) or cpu_time (the process, all threads)."""
+    return [b[field] * _UNIT_MS[b.get("time_unit", "ns")] for b in runs]
+
+
+def parse_benchmark_json(doc: dict, command: str) -> Timing:
+    runs = iteration_runs(doc, command)
+    return Timing(samples_ms(runs), [int(b["iterations"]) for b in runs], command, doc.get("context", {}))

@@ -135,6 +135,10 @@ def _static_bytes(r: dict) -> float | None:
     return vals["bytes_read"] + vals["bytes_written"]
 
 
+def _preset_tag(r: dict) -> str:
+    return f" [{r['preset']}]" if r.get("preset", "default") != "default" else ""
+
+
 def short_dispatch(name: str) -> str:
     """main$async_dispatch_1_conv_2x161x488x16x3x3x32_f32 -> d1 conv_2x161x488x16x3x3x32_f32"""
     m = re.match(r".*?dispatch_(\d+)_?(.*)", name)
@@ -171,17 +175,16 @@ def print_run(record: dict, console: Console | None = None) -> None:
         console.print(layer_table(group, f"{name}  [dim]{layer}[/]" if name else layer))
         for r in group:
             if r["status"] not in ("ok", "compiled"):
-                preset = f" [{r['preset']}]" if r.get("preset", "default") != "default" else ""
-                console.print(f"  [yellow]{escape(r['id'] + preset)}[/]: {escape(str(r['status']))}: {escape(str(r['reason']))}")
+                console.print(f"  [yellow]{escape(r['id'] + _preset_tag(r))}[/]: {escape(str(r['status']))}: "
+                              f"{escape(str(r['reason']))}")
         claim = traffic_claim(best_per_workload(group))
         if claim:
             console.print(f"  {claim}")
         for r in group:
             split = cpu_split(r)
             if split:
-                preset = f" [{r['preset']}]" if r.get("preset", "default") != "default" else ""
                 console.print(escape(f"  CPU time of {r['method']}{'/' + r['algorithm'] if r.get('algorithm') else ''}"
-                                     f"{preset} (sampled): {split}"))
+                                     f"{_preset_tag(r)} (sampled): {split}"))
         agree = (record.get("model") or {}).get("layers", {}).get(layer)
         if agree:
             tau = "n/a" if agree["kendall_tau"] is None else f"{agree['kendall_tau']:+.2f}"

@@ -139,3 +139,15 @@ def test_repeated_preset_and_layout_options_add_up(tmp_path):
     rows = json.loads((tmp_path / "r.json").read_text())["workloads"]
     assert sorted((r["layer"].endswith("-nhwc"), r["preset"]) for r in rows) == [
         (False, "channels-last"), (False, "default"), (True, "channels-last"), (True, "default")]
+
+
+def test_preset_names_survive_rich_markup_under_the_table(cli_run):
+    """'[channels-last]' looks like a rich style tag; the failure line must show it, not swallow it."""
+    from rich.console import Console
+    from suite.report import print_run
+    _, tmp = cli_run
+    rec = json.loads((tmp / "out.json").read_text())
+    rec["workloads"][0].update(status="failed", reason="compile: error [x]", preset="channels-last")
+    console = Console(record=True, width=200)
+    print_run(rec, console)
+    assert f"{rec['workloads'][0]['id']} [channels-last]: failed: compile: error [x]" in console.export_text()

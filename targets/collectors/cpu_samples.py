@@ -12,7 +12,9 @@ from __future__ import annotations
 import functools
 import json
 import re
+import shlex
 import shutil
+import statistics
 import subprocess
 import tempfile
 from collections import Counter
@@ -89,6 +91,7 @@ def attribute(report: str, symbols: list[tuple[int, int, str]]) -> Counter:
 
 def _collect(ctx) -> list[CounterValue]:
     from suite.build import build_module
+    from suite.iree_run import iteration_runs, samples_ms
     from targets.collectors.cachegrind import system_library_flags
     b = ctx.built
     built = build_module(ctx.runner.cache, Path(b.mlir_path).read_text(), b.input_type,
@@ -106,11 +109,11 @@ def _collect(ctx) -> list[CounterValue]:
                                f"{(proc.stderr.strip().splitlines() or ['?'])[-1]}")
         report = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children", "--sort", "dso,sym"],
                                 capture_output=True, text=True, timeout=300).stdout
-        runs = [r for r in json.loads(bench.read_text())["benchmarks"] if r.get("run_type") == "iteration"]
+        cpu_ms = statistics.median(samples_ms(iteration_runs(json.loads(bench.read_text()), shlex.join(cmd)),
+                                              "cpu_time"))
     shares = attribute(report, library_symbols(built.vmfb))
     if not shares:
         raise RuntimeError("perf recorded no samples")
-    cpu_ms = sorted(r["cpu_time"] for r in runs)[len(runs) // 2] * {"ns": 1e-6, "us": 1e-3, "ms": 1.0}[runs[0]["time_unit"]]
     total = sum(shares.values())
     note = (f"perf cpu-clock samples at {FREQUENCY_HZ} Hz, all threads, of iree-benchmark-module on the module "
             "rebuilt as a system library; ms = share x median CPU time per call")
