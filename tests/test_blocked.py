@@ -16,7 +16,7 @@ from workloads.workload import Workload, expand, from_nhwc, to_nhwc
 LAYER = parse_layer("cin=4,cout=2,h=9,w=11,k=3,r=3,pad=0/1/1/2,layout=nhwc-blocked")
 
 
-@pytest.mark.parametrize("batch,h,w", [(1, 9, 11), (1, 10, 7), (2, 6, 13), (3, 5, 5)])
+@pytest.mark.parametrize("batch,h,w", [(1, 9, 11), (1, 10, 7), (1, 3, 6), (1, 4, 9), (2, 6, 13), (3, 5, 5)])
 def test_blocked_conv_computes_the_plain_conv(batch, h, w):
     g = torch.Generator().manual_seed(batch * 100 + h)
     weight, bias = torch.randn(9, 5, 3, 2, generator=g), torch.randn(9, generator=g)
@@ -40,8 +40,10 @@ def test_tiles_follow_the_channel_counts_and_few_channels_stay_plain():
 def test_spec_names_the_exact_nhwc_operand_types():
     conv = BlockedConv2d(torch.zeros(9, 32, 3, 3), None, (1, 323, 483))
     spec = tuning_spec([conv])
-    assert "tensor<2x163x490x32xf32>" in spec and "tensor<3x3x32x16xf32>" in spec
-    assert "tensor<2x161x488x16xf32>" in spec
+    # 321 output rows: two entries of 160, no overlap (2 x 162 input rows), and a seam of 2 rows apart
+    assert conv.conv_shape == (2, 160, 488, 16) and conv.seam == 2
+    assert "tensor<2x162x490x32xf32>" in spec and "tensor<3x3x32x16xf32>" in spec
+    assert "tensor<2x160x488x16xf32>" in spec
     assert "vector_common_parallel = [1, 1, 4, 16, 0, 0, 0]" in spec
 
 
@@ -89,14 +91,18 @@ def test_blocked_conv_with_the_shuffle_equals_conv_then_pixel_shuffle(cin, c, r,
     torch.testing.assert_close(y, F.pixel_shuffle(F.conv2d(x, weight, bias), r))
 
 
-def test_the_shuffle_needs_no_separate_slice_dispatch(cache):
-    """With the phase grid the padding is sliced inside the shuffle's transpose: the C-SP module is
-    copy-in, conv, shuffle -- no slow_memcpy after the conv."""
+def test_the_copy_in_is_one_dispatch_and_nothing_copies_after_the_convs(cache):
+    """Batch 1: one pad dispatch, then the batch-2 conv on a free reshape of it (the halves share no
+    rows, so no copies stack them), the seam's small conv, and the shuffles; with the phase grid the
+    padding is sliced inside each shuffle's transpose -- no slow_memcpy after a conv."""
     layer = parse_layer("cin=8,cout=1,h=10,w=13,k=3,r=3,layout=nhwc-blocked")
     runner = Runner(RunOptions(get_target("llvm-cpu"), "local-task", verify_only=True,
                                presets=("channels-last",), collectors=("iree-static",)), cache)
     (res,) = runner.run(expand([layer], ["C-SP"]))
     assert res.status == "ok", res.reason
     names = [d["name"] for d in json.loads(cache.static_path(res.module_key).read_text())["lowering"]]
-    after_conv = names[next(i for i, n in enumerate(names) if "_conv_" in n) + 1:]
-    assert len(after_conv) == 1 and "transpose" in after_conv[0], names
+    first_conv = next(i for i, n in enumerate(names) if "_conv_2x" in n)
+    assert first_conv == 1, names                                          # the pad, then the blocked conv
+    after = names[first_conv + 1:]
+    assert sum("_conv_" in n for n in after) == 1, names                   # the seam
+    assert all("_conv_" in n or "transpose" in n for n in after), names

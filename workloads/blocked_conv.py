@@ -9,7 +9,9 @@ InsertBatchDimForBatchlessConvPass rebuilds the conv (bench/tuning_spec.py repro
 the blocked form
   - pads the output channels with zero filters to a multiple of the vector tile (9 -> 16),
   - pads the input on the right so the output width is a multiple of the column tile (481 -> 488),
-  - splits a batch-1 image into two batch entries of half the rows each (with the K-1 halo rows),
+  - splits a batch-1 image into two batch entries of half the rows each, sharing no rows, so the
+    split is a free reshape of the padded input; the K-1 output rows across the seam, which need
+    rows of both halves, come from a small separate conv,
 and its tuning spec (exact shapes; llvm-cpu only) sets the tiles: 4 columns x 16 channels per
 vector step, 8 input channels per reduction step. The extra output is sliced away in the same
 module. Measured here (2 threads, ESPCN's conv alone, NHWC): 41 ms with IREE's tiles, 8.5 ms blocked.
@@ -17,12 +19,13 @@ module. Measured here (2 threads, ESPCN's conv alone, NHWC): 41 ms with IREE's t
 A conv followed by a pixel shuffle (C-SP, TDCF) can take the shuffle too (``shuffle=r``). Its padded
 channels are then laid out as (C', R, R') >= (C, r, r) -- ESPCN's 9 phases as a 4 x 4 grid in the 16
 channels -- so that slicing the padding away is a slice of a free reshape that IREE fuses into the
-shuffle's transpose: one dispatch after the conv instead of a strided slice copy and a transpose.
+shuffle's transpose: after the conv only transposes, no strided slice copy.
 
-The price is the copy-in: IREE zero-fills the padded input, copies the image in, then copies the two
-row halves with their halo (memset + slow_memcpy + memmove). At ESPCN, `--counters cpu-samples`
-puts it at 25% of the CPU time, against 62% for the conv and 7% for the shuffle. Tried, and no better:
-per-half tensor.pad with --iree-flow-enable-pad-handling (no fill or memmove left, but IREE's pad
+The price is the copy-in: IREE zero-fills the padded input and copies the image in (memset + one
+pad dispatch). At ESPCN, `--counters cpu-samples` puts it at 16% of the CPU time, against 64% for the
+conv and 9% for the shuffles and the seam. (Halves with K-1 shared halo rows, as before, cost another
+copy that stacked them: 8% of the CPU time, gone with the seam.) Tried, and no better:
+per-half tensor.pad with --iree-flow-enable-pad-handling (no fill left, but IREE's pad
 dispatch moves 32 floats at a time through a stack buffer), a gather of rows (scalar), an unfold
 (IREE folds it into the conv's indexing, a non-conv generic at 180 ms), pad fusion into the conv.
 """
@@ -91,7 +94,13 @@ class BlockedConv2d(nn.Module):
         b, h, w = self.in_shape
         oh, ow = h - self.kh + 1, w - self.kw + 1
         n = b if b > 1 else 2
-        return n, (-(-oh // n) if b == 1 else oh), round_up(ow, self.tiles.cols), self.weight.shape[0]
+        # batch 1: two entries without overlap, the kh - 1 output rows across their seam done apart
+        rows = max(1, -(-(oh - self.seam) // 2)) if b == 1 else oh
+        return n, rows, round_up(ow, self.tiles.cols), self.weight.shape[0]
+
+    @property
+    def seam(self) -> int:
+        return self.kh - 1 if self.in_shape[0] == 1 else 0
 
     @staticmethod
     def applies(cout: int) -> bool:
@@ -103,12 +112,26 @@ class BlockedConv2d(nn.Module):
             raise ValueError(f"blocked conv built for input {self.in_shape}, got {(b, h, w)}")
         n, rows, cols, fp = self.conv_shape
         oh, ow = h - self.kh + 1, w - self.kw + 1
-        xh = F.pad(xh, (0, 0, 0, cols - ow, 0, n * rows - oh if b == 1 else 0))
-        if b == 1:                               # entry i: rows [i*rows, (i+1)*rows + kh - 1)
-            xh = torch.cat([xh[:, i * rows:(i + 1) * rows + self.kh - 1] for i in range(n)])
-        yh = F.conv2d(xh.permute(0, 3, 1, 2), self.weight, self.bias).permute(0, 2, 3, 1)
-        if b == 1:
-            yh = yh.reshape(1, n * rows, cols, fp)                # entries back on top of each other
+        if b > 1:
+            return self._out(self._conv(F.pad(xh, (0, 0, 0, cols - ow))), oh, ow)
+        # batch 1: pad to 2 x (rows + kh - 1) input rows, a free reshape to 2 entries with no overlap;
+        # the seam's kh - 1 output rows come from a small conv on the 2 (kh - 1) rows around it
+        xh = F.pad(xh, (0, 0, 0, cols - ow, 0, 2 * (rows + self.kh - 1) - h))
+        yh = self._conv(xh.reshape(2, rows + self.kh - 1, *xh.shape[2:]))
+        seam = min(self.seam, oh - rows)                          # fewer on a tiny image
+        pieces = [self._out(yh[:1], rows, ow)]
+        if seam:
+            pieces.append(self._out(self._conv(xh[:, rows:rows + seam + self.kh - 1]), seam, ow))
+        if oh - rows - seam:
+            pieces.append(self._out(yh[1:], oh - rows - seam, ow))
+        return torch.cat(pieces, dim=1)
+
+    def _conv(self, xh):
+        return F.conv2d(xh.permute(0, 3, 1, 2), self.weight, self.bias).permute(0, 2, 3, 1)
+
+    def _out(self, yh, oh: int, ow: int):
+        """The first oh rows and ow columns of a conv output, padding sliced away, pixel-shuffled if asked."""
+        b, _, cols, fp = yh.shape
         if not self.shuffle:
             return yh[:, :oh, :ow, :self.cout]
         r, c = self.shuffle, self.cout // self.shuffle ** 2
