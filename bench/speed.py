@@ -5,17 +5,21 @@ algorithms, the compilation presets and the layouts (NCHW, NHWC), its multiple o
 model's time for that workload), and its ratio to PyTorch eager on the same layer and thread count
 (the trained layer for C-*, conv_transpose2d + bias for D-*). The best module (the fastest of the
 sweep) and eager are then timed again in alternation, 5 rounds, and the table shows the medians of
-those rounds, so that load drifting on a shared machine hits both sides. Then the goals:
+those rounds, so that load drifting on a shared machine hits both sides. Both sides run with the
+same C allocator policy (--malloc, suite/malloc.py): by default 'retain', the steady state, since with
+glibc as it comes the page faults of each call's fresh buffers dominate large layers for IREE and
+PyTorch alike. Then the goals:
   - the best deconvolution of each layer within 2x of its floor;
   - C-SP, C-NN and the best D-SP / D-NN no slower than PyTorch eager.
 
 Usage: python bench/speed.py [--layers espcn,sweep-r2,...] [--presets default,channels-last,ukernels,channels-last+wide-vectors]
-                             [--layouts nchw,nhwc,nhwc-blocked]
+                             [--layouts nchw,nhwc,nhwc-blocked] [--malloc retain|system]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -28,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from suite.build import build_module                          # noqa: E402
 from suite.cache import CompileCache                          # noqa: E402
 from suite.iree_run import benchmark_module                   # noqa: E402
+from suite.malloc import POLICIES, in_effect, malloc_env       # noqa: E402
 from suite.calibrate import load_or_calibrate                  # noqa: E402
 from suite.commands.run_cmd import resolve_layers              # noqa: E402
 from suite.model import counts, estimate                       # noqa: E402
@@ -48,13 +53,15 @@ def eager_ms(module, x, threads: int, min_run_time: float = 0.5) -> float:
             min_run_time=min_run_time).median * 1e3
 
 
-def alternated(vmfb: Path, x_path: Path, runtime_flags: list[str], eager, x, threads: int) -> tuple[float, float]:
+def alternated(vmfb: Path, x_path: Path, runtime_flags: list[str], env: dict, eager, x,
+               threads: int) -> tuple[float, float]:
     """(IREE ms, eager ms): the two timed in alternation, ROUNDS rounds, median of the rounds' medians.
     Timed minutes apart, the two would see different load on a shared machine (eager ESPCN C-SP has
     measured 13 and 23 ms in different runs here); alternating puts the same drift on both."""
     iree, ref = [], []
     for _ in range(ROUNDS):
-        iree.append(statistics.median(benchmark_module(vmfb, x_path, runtime_flags, 3, 0.1, 0.05, 600).samples_ms))
+        iree.append(statistics.median(benchmark_module(vmfb, x_path, runtime_flags, 3, 0.1, 0.05, 600,
+                                                       env).samples_ms))
         ref.append(eager_ms(eager, x, threads, min_run_time=0.2))
     return statistics.median(iree), statistics.median(ref)
 
@@ -65,18 +72,22 @@ def main() -> None:
     ap.add_argument("--presets", default="default,channels-last,ukernels,channels-last+wide-vectors")
     ap.add_argument("--layouts", default="nchw,nhwc,nhwc-blocked")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--malloc", choices=tuple(POLICIES), default="retain",
+                    help="C allocator policy of IREE's timed process and of this one (eager) (default: retain)")
     args = ap.parse_args()
+    if not in_effect(args.malloc):             # glibc reads its tunables at start-up: run again under them
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **malloc_env(args.malloc)})
     target, cache = get_target("llvm-cpu"), CompileCache()
     profile, _, _ = load_or_calibrate(Path("results/profiles"), target, "local-task", args.threads, cache)
     presets = tuple(args.presets.split(","))
     # iree-static keeps each module's lowering choices (pipeline, tile sizes) to explain the misses
     runner = Runner(RunOptions(target, "local-task", threads=args.threads, presets=presets,
-                               collectors=("iree-static",)), cache)
+                               collectors=("iree-static",), malloc=args.malloc), cache)
     layouts = args.layouts.split(",")
-    print(f"llvm-cpu local-task, {args.threads} threads; presets {', '.join(presets)}; layouts {', '.join(layouts)}; "
+    print(f"llvm-cpu local-task, {args.threads} threads, malloc {args.malloc} (IREE and eager); presets {', '.join(presets)}; layouts {', '.join(layouts)}; "
           f"eager = torch NCHW; floor = calibrated model "
           f"({profile.peak_flops / 1e9:.0f} GFLOP/s, {profile.bandwidth / 1e9:.1f} GB/s, full accounting)")
-    overhead = call_overhead_ms(target, cache, runner.options.runtime_flags())
+    overhead = call_overhead_ms(target, cache, runner.options.runtime_flags(), runner.options.runtime_env())
     print(f"IREE's fixed cost per call here: {overhead:.3f} ms for one 192-element dispatch "
           "(thread-pool wake-up and sync; the model's floor has no such term)")
     misses = []
@@ -102,7 +113,8 @@ def main() -> None:
                 d = deployed_deconv(layer, method, 0)
                 eager_module = ALGORITHMS["IREE"].lower(d, layer.batch, layer.h, layer.w).module
             ms, eager = alternated(cache.vmfb_path(best.module_key), runner.data.input(by_id[best.id])[1],
-                                   runner.options.runtime_flags(), eager_module, x, args.threads)
+                                   runner.options.runtime_flags(), runner.options.runtime_env(), eager_module, x,
+                                   args.threads)
             label = f"{best.algorithm or '-'}/{best.preset}/{layout_of[best.layer]}"
             print(f"  {method:6s} {label:36s} {ms:9.3f} {ms / floor:8.1f} {eager:9.3f} {ms / eager:7.2f}")
             why = lowering_of(cache, best.module_key)
@@ -132,12 +144,12 @@ TINY_DISPATCH = """func.func @main(%x: tensor<1x3x8x8xf32>) -> tensor<1x3x8x8xf3
 """
 
 
-def call_overhead_ms(target, cache: CompileCache, runtime_flags: list[str]) -> float:
+def call_overhead_ms(target, cache: CompileCache, runtime_flags: list[str], env: dict) -> float:
     """Median time of a module that does (almost) nothing in one dispatch: what every call pays."""
     import numpy as np
     built = build_module(cache, TINY_DISPATCH, "none", target.flags(), 300)
     x = cache.input_file(np.zeros((1, 3, 8, 8), np.float32))
-    return statistics.median(benchmark_module(built.vmfb, x, runtime_flags, 9, 0.05, 0.05, 300).samples_ms)
+    return statistics.median(benchmark_module(built.vmfb, x, runtime_flags, 9, 0.05, 0.05, 300, env).samples_ms)
 
 
 def cpu_time_of(w, preset: str, runner: Runner, cache: CompileCache) -> list[str]:
@@ -150,7 +162,7 @@ def cpu_time_of(w, preset: str, runner: Runner, cache: CompileCache) -> list[str
     o = runner.options
     # verify-only: the workload was timed already; the collector runs its own sampled benchmark
     sampler = Runner(RunOptions(o.target, o.device, threads=o.threads, presets=(preset,), verify_only=True,
-                                collectors=("cpu-samples",)), cache)
+                                collectors=("cpu-samples",), malloc=o.malloc), cache)
     r = sampler.run([w])[0]
     split = cpu_split(r.to_json())
     return [f"CPU time (sampled, all threads): {split}" if split else

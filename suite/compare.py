@@ -36,7 +36,7 @@ class Change:
 def testbed(record: dict) -> tuple:
     m, t = record["machine"], record["target"]
     return (m.get("cpu"), tuple(m.get("cpu_flags") or ()), m.get("cpus_usable"), m.get("arch"),
-            t["name"], t["device"], t.get("threads"))
+            t["name"], t["device"], t.get("threads"), record.get("settings", {}).get("malloc", "system"))
 
 
 def same_testbed(a: dict, b: dict) -> bool:

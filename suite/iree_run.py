@@ -3,6 +3,7 @@ workload cannot take the suite down), and parse their JSON rather than console t
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import tempfile
@@ -22,13 +23,19 @@ class StageError(Exception):
         self.stage, self.command = stage, command
 
 
-def _run(stage: str, cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
+def command_line(cmd: list[str], env: dict[str, str] | None = None) -> str:
+    """The command as a shell line to paste, with the environment it ran under."""
+    return " ".join([*(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items()), shlex.join(cmd)])
+
+
+def _run(stage: str, cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, **env} if env else None)
     except subprocess.TimeoutExpired:
-        raise StageError(stage, f"timed out after {timeout:g} s", shlex.join(cmd)) from None
+        raise StageError(stage, f"timed out after {timeout:g} s", command_line(cmd, env)) from None
     if proc.returncode != 0:
-        raise StageError(stage, _first_error(proc.stderr or proc.stdout, proc.returncode), shlex.join(cmd))
+        raise StageError(stage, _first_error(proc.stderr or proc.stdout, proc.returncode), command_line(cmd, env))
     return proc
 
 
@@ -56,19 +63,20 @@ def compile_module(mlir_path: Path, out_path: Path, input_type: str, flags: list
     return data, shlex.join(shown)
 
 
-def run_module(vmfb: Path, input_npy: Path, runtime_flags: list[str], timeout: float) -> tuple[np.ndarray, str]:
-    """One invocation of main(x); returns (output, the command)."""
+def run_module(vmfb: Path, input_npy: Path, runtime_flags: list[str], timeout: float,
+               env: dict[str, str] | None = None) -> tuple[np.ndarray, str]:
+    """One invocation of main(x); returns (output, the command). ``env``: extra environment (suite.malloc)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "y.npy"
         cmd = [runtime_tool("iree-run-module"), f"--module={vmfb}", *runtime_flags, "--function=main",
                f"--input=@{input_npy}", f"--output=@{out}"]
-        _run("run", cmd, timeout)
+        _run("run", cmd, timeout, env)
         try:
             y = np.load(out)
         except (OSError, ValueError) as e:
-            raise StageError("run", f"no readable output: {e}", shlex.join(cmd)) from None
+            raise StageError("run", f"no readable output: {e}", command_line(cmd, env)) from None
     cmd[-1] = "--output=@y.npy"
-    return y, shlex.join(cmd)
+    return y, command_line(cmd, env)
 
 
 @dataclass(frozen=True)
@@ -80,8 +88,9 @@ class Timing:
 
 
 def benchmark_module(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[str], repetitions: int,
-                     min_time_s: float, warmup_s: float, timeout: float) -> Timing:
-    """Time main(*inputs) with iree-benchmark-module: warm-up, then ``repetitions`` samples."""
+                     min_time_s: float, warmup_s: float, timeout: float, env: dict[str, str] | None = None) -> Timing:
+    """Time main(*inputs) with iree-benchmark-module: warm-up, then ``repetitions`` samples.
+    ``env``: extra environment for the timed process (suite.malloc)."""
     inputs = [inputs] if isinstance(inputs, Path) else list(inputs)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"
@@ -90,13 +99,13 @@ def benchmark_module(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[
                f"--benchmark_min_time={min_time_s:g}s", f"--benchmark_min_warmup_time={warmup_s:g}",
                "--benchmark_enable_random_interleaving=false",
                "--benchmark_out_format=json", f"--benchmark_out={out}"]
-        _run("time", cmd, timeout)
+        _run("time", cmd, timeout, env)
         try:
             doc = json.loads(out.read_text())
         except (OSError, ValueError) as e:
-            raise StageError("time", f"unreadable benchmark JSON: {e}", shlex.join(cmd)) from None
+            raise StageError("time", f"unreadable benchmark JSON: {e}", command_line(cmd, env)) from None
     cmd[-1] = "--benchmark_out=bench.json"
-    return parse_benchmark_json(doc, shlex.join(cmd))
+    return parse_benchmark_json(doc, command_line(cmd, env))
 
 
 _UNIT_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}

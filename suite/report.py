@@ -160,6 +160,8 @@ def print_run(record: dict, console: Console | None = None) -> None:
     console = console or make_console()
     m, tg = record["machine"], record["target"]
     threads = f", {tg['threads']} threads" if tg.get("threads") else ""
+    if record["settings"].get("malloc", "system") != "system":
+        threads += f", malloc {record['settings']['malloc']}"
     console.print(f"[bold]{tg['name']}[/] ({tg['device']}{threads}) on {m['cpu']} "
                   f"({m['cpus_usable']} CPUs) - IREE {record['versions'].get('iree-base-compiler')}, "
                   f"torch {record['versions'].get('torch')}, seed {record['settings'].get('seed')}")

@@ -16,6 +16,7 @@ from suite.cache import CompileCache
 from suite.export import to_mlir
 from suite.build import Built, build_module, compile_flags, static_summary
 from suite.iree_run import StageError, benchmark_module, run_module
+from suite.malloc import malloc_env
 from suite.stats import summarize
 from suite.verify import verify
 from targets import Target
@@ -42,9 +43,13 @@ class RunOptions:
     presets: tuple[str, ...] = ("default",)      # compilation strategies; each workload runs with each
     collectors: tuple[str, ...] = ()             # counter collectors, run after timing, in their own pass
     compile_only: str = ""                       # non-empty: why modules cannot run here; compile and count only
+    malloc: str = "system"                       # suite.malloc policy of the processes that run modules
 
     def runtime_flags(self) -> list[str]:
         return self.target.runtime_flags(self.device, self.threads)
+
+    def runtime_env(self) -> dict[str, str]:
+        return malloc_env(self.malloc)
 
 
 @dataclass
@@ -166,7 +171,7 @@ class Runner:
             say("time")
             o = self.options
             t = benchmark_module(vmfb, x_path, o.runtime_flags(), o.repetitions, o.min_time_s, o.warmup_s,
-                                 o.run_timeout_s)
+                                 o.run_timeout_s, o.runtime_env())
             res.samples_ms, res.iterations, res.commands["time"] = t.samples_ms, t.iterations, t.command
             res.stats_ms = summarize(t.samples_ms)
             res.status = STATUS_OK
@@ -200,7 +205,8 @@ class Runner:
 
 
     def _verify(self, vmfb: Path, x_path: Path, ref: np.ndarray, res: WorkloadResult) -> None:
-        y, cmd = run_module(vmfb, x_path, self.options.runtime_flags(), self.options.run_timeout_s)
+        o = self.options
+        y, cmd = run_module(vmfb, x_path, o.runtime_flags(), o.run_timeout_s, o.runtime_env())
         res.commands["verify"] = cmd
         res.output_shape = list(y.shape)
         v = verify(y, ref)

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from suite.cache import CompileCache
 from suite.errors import UserError
+from suite.malloc import POLICIES, malloc_env
 from suite.model_check import agreement, entry_from_counts, model_entry
 from suite.rows import best_per_workload
 from suite.commands.show_cmd import find_run
@@ -56,6 +57,10 @@ def add_parser(sub) -> None:
                           "table shows its fastest (default: default)")
     how.add_argument("-d", "--device", help="runtime device, e.g. local-task (threads) or local-sync (one thread)")
     how.add_argument("--threads", type=int, help="worker threads for local-task")
+    how.add_argument("--malloc", choices=tuple(POLICIES), default="system",
+                     help="what the timed process's C allocator does with freed memory: 'system' as it comes "
+                          "(large buffers mmapped per call, so page faults are timed too), 'retain' kept in the "
+                          "process, the steady state of a deployed app (glibc only; default: system)")
     how.add_argument("--repetitions", type=int, default=10, help="timed samples per workload (>= 9)")
     how.add_argument("--min-time", type=float, default=0.05, metavar="S", help="minimum seconds per sample")
     how.add_argument("--seed", type=int, default=0, help="seed for weights and inputs")
@@ -150,7 +155,9 @@ def plan_from_args(args) -> dict:
     methods, algorithms = _csv(args.methods), _csv(args.algorithms)
     expand(layers, methods, algorithms)                   # unknown method / algorithm: a clear error now
     network_workloads(args.network, algorithms)
+    malloc_env(args.malloc)                               # retain without glibc: a clear error now
     return {"target": target.name, "device": device, "threads": args.threads, "seed": args.seed,
+            "malloc": args.malloc,
             "repetitions": args.repetitions, "min_time": args.min_time, "verify_only": args.verify_only,
             "presets": presets, "counters": args.counters, "profile": args.profile, "accounting": args.accounting,
             "compile_timeout": args.compile_timeout, "run_timeout": args.run_timeout,
@@ -196,11 +203,13 @@ def execute(plan: dict, args, console, record: dict | None = None, path: Path | 
                          repetitions=plan["repetitions"], min_time_s=plan["min_time"],
                          compile_timeout_s=plan["compile_timeout"], run_timeout_s=plan["run_timeout"],
                          verify_only=plan["verify_only"], presets=tuple(plan["presets"]),
-                         collectors=tuple(collectors), compile_only=compile_only)
+                         collectors=tuple(collectors), compile_only=compile_only,
+                         malloc=plan.get("malloc", "system"))
     if record is None:
         settings = {"seed": plan["seed"], "repetitions": plan["repetitions"], "min_time_s": plan["min_time"],
                     "verify_only": plan["verify_only"], "layers": [lay.id for lay in layers],
                     "compile_flags": list(target.compile_flags), "runtime_flags": options.runtime_flags(),
+                    "malloc": options.malloc, "runtime_env": options.runtime_env(),
                     "presets": {p: list(target.preset_flags(p)) for p in plan["presets"]},
                     "timer": "iree-benchmark-module real_time (mean per call within each repetition)",
                     "plan": plan}

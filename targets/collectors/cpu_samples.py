@@ -13,6 +13,7 @@ import functools
 import json
 import re
 import shlex
+import os
 import shutil
 import statistics
 import subprocess
@@ -103,7 +104,9 @@ def _collect(ctx) -> list[CounterValue]:
         cmd = ["perf", "record", "-q", "-e", "cpu-clock", "-F", str(FREQUENCY_HZ), "-o", str(data), "--", *run,
                "--benchmark_min_time=0.5s", "--benchmark_repetitions=3", "--benchmark_out_format=json",
                f"--benchmark_out={bench}"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=ctx.timeout * 5 + 60)
+        env = ctx.runner.options.runtime_env()              # sampled under the same malloc policy as timed
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=ctx.timeout * 5 + 60,
+                              env={**os.environ, **env} if env else None)
         if proc.returncode != 0:
             raise RuntimeError(f"perf record failed (exit {proc.returncode}): "
                                f"{(proc.stderr.strip().splitlines() or ['?'])[-1]}")
