@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from suite.rows import best_per_workload
+from targets.collectors.cpu_samples import KERNEL
 
 STATUS_STYLE = {"ok": "green", "wrong": "bold red", "compiled": "cyan"}
 
@@ -156,6 +157,20 @@ def cpu_split(r: dict, top: int = 5) -> str:
     return ", ".join(parts)
 
 
+def page_fault_hint(rows: list[dict], malloc: str, threshold: float = 0.25) -> str | None:
+    """A line for workloads whose sampled CPU time is mostly the OS kernel's under the system allocator:
+    on big layers that is page faults of each call's fresh buffers, which --malloc retain removes."""
+    if malloc != "system":
+        return None
+    heavy = [r for r in rows for c in r.get("counters", []) if c["collector"] == "cpu-samples"
+             and c["name"] == "cpu_share" and c.get("dispatch") == KERNEL and c["value"] >= threshold]
+    if not heavy:
+        return None
+    return (f"{len(heavy)} workload(s) spent over {threshold:.0%} of their CPU time in the OS kernel: with the "
+            "allocator as it comes that is mostly page faults of each call's fresh buffers; "
+            "--malloc retain times the steady state (see suite/malloc.py)")
+
+
 def print_run(record: dict, console: Console | None = None) -> None:
     console = console or make_console()
     m, tg = record["machine"], record["target"]
@@ -187,6 +202,9 @@ def print_run(record: dict, console: Console | None = None) -> None:
             if split:
                 console.print(escape(f"  CPU time of {r['method']}{'/' + r['algorithm'] if r.get('algorithm') else ''}"
                                      f"{_preset_tag(r)} (sampled): {split}"))
+        hint = page_fault_hint(group, record["settings"].get("malloc", "system"))
+        if hint:
+            console.print(f"  [yellow]{escape(hint)}[/]")
         agree = (record.get("model") or {}).get("layers", {}).get(layer)
         if agree:
             tau = "n/a" if agree["kendall_tau"] is None else f"{agree['kendall_tau']:+.2f}"
