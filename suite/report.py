@@ -167,7 +167,7 @@ def page_fault_hint(rows: list[dict], malloc: str, threshold: float = 0.25) -> s
     if not heavy:
         return None
     return (f"{len(heavy)} workload(s) spent over {threshold:.0%} of their CPU time in the OS kernel: with the "
-            "allocator as it comes that is mostly page faults of each call's fresh buffers; "
+            "allocator as it comes that is usually page faults of each call's fresh buffers; "
             "--malloc retain times the steady state (see suite/malloc.py)")
 
 
