@@ -28,10 +28,14 @@ def command_line(cmd: list[str], env: dict[str, str] | None = None) -> str:
     return " ".join([*(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items()), shlex.join(cmd)])
 
 
+def child_environ(env: dict[str, str] | None) -> dict[str, str] | None:
+    """This process's environment plus ``env``, for subprocess.run (None: inherit it unchanged)."""
+    return {**os.environ, **env} if env else None
+
+
 def _run(stage: str, cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, **env} if env else None)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=child_environ(env))
     except subprocess.TimeoutExpired:
         raise StageError(stage, f"timed out after {timeout:g} s", command_line(cmd, env)) from None
     if proc.returncode != 0:

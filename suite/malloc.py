@@ -13,6 +13,7 @@ state, which is what the roofline floor describes. ``system`` is the allocator a
 """
 from __future__ import annotations
 
+import functools
 import os
 import platform
 
@@ -28,15 +29,20 @@ POLICIES = {
 }
 
 
+@functools.lru_cache(maxsize=None)
+def _libc() -> str:
+    return platform.libc_ver()[0]               # reads the interpreter's binary: once per process
+
+
 def malloc_env(policy: str) -> dict[str, str]:
     """Environment variables that put a child process under ``policy``."""
     if policy not in POLICIES:
         raise UserError(f"unknown malloc policy {policy!r} (known: {', '.join(POLICIES)})")
     if policy == "system":
         return {}
-    if platform.libc_ver()[0] != "glibc":
+    if _libc() != "glibc":
         raise UserError("--malloc retain needs glibc (it sets GLIBC_TUNABLES); this system's C library "
-                        f"is {platform.libc_ver()[0] or 'unknown'}")
+                        f"is {_libc() or 'unknown'}")
     tunables = os.environ.get("GLIBC_TUNABLES", "")
     if _RETAIN in tunables:
         return {"GLIBC_TUNABLES": tunables}

@@ -13,7 +13,6 @@ import functools
 import json
 import re
 import shlex
-import os
 import shutil
 import statistics
 import subprocess
@@ -92,7 +91,7 @@ def attribute(report: str, symbols: list[tuple[int, int, str]]) -> Counter:
 
 def _collect(ctx) -> list[CounterValue]:
     from suite.build import build_module
-    from suite.iree_run import iteration_runs, samples_ms
+    from suite.iree_run import child_environ, iteration_runs, samples_ms
     from targets.collectors.cachegrind import system_library_flags
     b = ctx.built
     built = build_module(ctx.runner.cache, Path(b.mlir_path).read_text(), b.input_type,
@@ -104,9 +103,9 @@ def _collect(ctx) -> list[CounterValue]:
         cmd = ["perf", "record", "-q", "-e", "cpu-clock", "-F", str(FREQUENCY_HZ), "-o", str(data), "--", *run,
                "--benchmark_min_time=0.5s", "--benchmark_repetitions=3", "--benchmark_out_format=json",
                f"--benchmark_out={bench}"]
-        env = ctx.runner.options.runtime_env()              # sampled under the same malloc policy as timed
+        # sampled under the same malloc policy as the workload was timed
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=ctx.timeout * 5 + 60,
-                              env={**os.environ, **env} if env else None)
+                              env=child_environ(ctx.runner.options.runtime_env()))
         if proc.returncode != 0:
             raise RuntimeError(f"perf record failed (exit {proc.returncode}): "
                                f"{(proc.stderr.strip().splitlines() or ['?'])[-1]}")
