@@ -32,9 +32,21 @@ def test_blocked_conv_computes_the_plain_conv(batch, h, w):
 def test_tiles_follow_the_channel_counts_and_few_channels_stay_plain():
     assert ConvTiles.for_conv(32, 9) == ConvTiles(f=16, ow=4, c=8)
     assert ConvTiles.for_conv(3, 8) == ConvTiles(f=8, ow=8, c=3)
-    assert not BlockedConv2d.applies(3) and BlockedConv2d.applies(8)
-    c_nn = Workload(LAYER, "C-NN").lowering(0)          # 2 output channels: nothing to block, no spec
+    assert BlockedConv2d.applies(torch.zeros(8, 3, 3, 3)) and BlockedConv2d.applies(torch.zeros(1, 32, 3, 3))
+    assert not BlockedConv2d.applies(torch.zeros(3, 3, 3, 3))
+    c_nn = Workload(LAYER, "C-NN").lowering(0)          # 4 -> 2 channels: too little arithmetic, no spec
     assert c_nn.tuning_spec is None
+    espcn_like = Workload(parse_layer("cin=32,cout=1,h=5,w=6,k=3,r=3,layout=nhwc-blocked"), "C-NN").lowering(0)
+    assert "vector_common_parallel = [1, 1, 8, 8, 0, 0, 0]" in espcn_like.tuning_spec
+
+
+def test_one_output_channel_is_padded_to_a_vector():
+    g = torch.Generator().manual_seed(7)
+    weight, bias = torch.randn(1, 8, 3, 3, generator=g), torch.randn(1, generator=g)
+    x = torch.randn(1, 8, 11, 13, generator=g)
+    conv = BlockedConv2d(weight, bias, (1, 11, 13))
+    assert conv.weight.shape[0] == 8 and conv.tiles == ConvTiles(f=8, ow=8, c=8)
+    torch.testing.assert_close(from_nhwc(conv(to_nhwc(x))), F.conv2d(x, weight, bias))
 
 
 def test_spec_names_the_exact_nhwc_operand_types():
@@ -55,8 +67,10 @@ def test_only_algorithms_with_a_blocked_conv_are_expanded():
 def test_blocked_workloads_verify_and_iree_takes_the_spec(cache):
     runner = Runner(RunOptions(get_target("llvm-cpu"), "local-task", verify_only=True,
                                presets=("channels-last",), collectors=("iree-static",)), cache)
-    results = runner.run(expand([LAYER], ["C-SP", "D-SP", "D-NN"]))
-    assert [(r.method, r.algorithm) for r in results] == [("C-SP", None), ("D-SP", "TDCF"), ("D-NN", "TDCF")]
+    one_channel = parse_layer("cin=8,cout=1,h=7,w=9,k=3,r=2,layout=nhwc-blocked")   # C-NN padded to 8 lanes
+    results = runner.run(expand([LAYER], ["C-SP", "D-SP", "D-NN"]) + expand([one_channel], ["C-NN"]))
+    assert [(r.method, r.algorithm) for r in results] == [("C-SP", None), ("D-SP", "TDCF"), ("D-NN", "TDCF"),
+                                                          ("C-NN", None)]
     assert all(r.layer.endswith("-nhwc-blocked") for r in results)
     for r in results:
         assert r.status == "ok", f"{r.id}: {r.status}: {r.reason}"

@@ -62,7 +62,7 @@ class TrainedLayer(nn.Module):
         self.register_buffer("weight", weight)
         self.register_buffer("bias", bias)
         self.blocked = None
-        if blocked and BlockedConv2d.applies(weight.shape[0]):   # the conv blocked, for its padded input
+        if blocked and BlockedConv2d.applies(weight):   # the conv blocked, for its padded input
             t, b, l, r_ = layer.pads
             scale = 1 if method == "C-SP" else layer.r
             self.blocked = BlockedConv2d(weight, bias, (layer.batch, scale * layer.h + t + b, scale * layer.w + l + r_),

@@ -45,7 +45,7 @@ class TdcFused(nn.Module):
         # channel oc*r^2 + a*r + b is phase (a, b) of output channel oc: pixel_shuffle's order
         self.register_buffer("weight", big.reshape(d.cout * r * r, d.cin, self.th, self.tw))
         self.register_buffer("bias", None if d.bias is None else d.bias.reshape(-1).clone())
-        self.blocked = None if batch is None or not BlockedConv2d.applies(self.weight.shape[0]) else BlockedConv2d(
+        self.blocked = None if batch is None or not BlockedConv2d.applies(self.weight) else BlockedConv2d(
             self.weight, self.bias, (batch, ph.q + self.th - 1, pw.q + self.tw - 1), shuffle=r)
 
     def tuning_spec(self) -> str | None:
