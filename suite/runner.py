@@ -70,6 +70,9 @@ class WorkloadResult:
     compile_cached: bool | None = None
     module_key: str | None = None
     commands: dict[str, str] = field(default_factory=dict)
+    # the text behind --iree-codegen-tuning-spec-path (the compile command names a cache file that
+    # another machine lacks), so a record alone rebuilds the module
+    tuning_spec: str | None = None
     samples_ms: list[float] = field(default_factory=list)
     iterations: list[int] = field(default_factory=list)
     stats_ms: dict[str, float] | None = None
@@ -189,6 +192,8 @@ class Runner:
         b = build_module(self.cache, mlir, input_type, flags, self.options.compile_timeout_s)
         res.module_key, res.compile_cached, res.compile_s = b.key, b.cached, b.seconds
         res.commands["compile"] = b.command
+        if any(f.startswith("--iree-codegen-tuning-spec-path=") for f in flags):
+            res.tuning_spec = spec
         return b
 
     def _count_all(self, built: Built, x_path: Path, res: WorkloadResult, say) -> None:

@@ -75,6 +75,8 @@ def test_blocked_workloads_verify_and_iree_takes_the_spec(cache):
     for r in results:
         assert r.status == "ok", f"{r.id}: {r.status}: {r.reason}"
         assert "--iree-codegen-tuning-spec-path=" in r.commands["compile"]
+        spec_path = r.commands["compile"].split("--iree-codegen-tuning-spec-path=")[1].split()[0]
+        assert r.tuning_spec == open(spec_path).read()          # the record carries the spec's text
         lowering = json.loads(cache.static_path(r.module_key).read_text())["lowering"]
         convs = [d for d in lowering if "_conv_2x" in d["name"]]   # batch 2: the rows split in two
         assert convs, [d["name"] for d in lowering]
