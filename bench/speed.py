@@ -3,7 +3,8 @@
 For the ESPCN layer and the paper's sweep: each method's best latency over the deconvolution
 algorithms, the compilation presets and the layouts (NCHW, NHWC), its multiple of the roofline floor (the calibrated
 model's time for that workload), and its ratio to PyTorch eager on the same layer and thread count
-(the trained layer for C-*, conv_transpose2d + bias for D-*). The best module (the fastest of the
+(the trained layer for C-*, conv_transpose2d + bias for D-*), in whichever memory format, NCHW or
+channels_last, is faster for eager on that layer and method. The best module (the fastest of the
 sweep) and eager are then timed again in alternation, 5 rounds, and the table shows the medians of
 those rounds, so that load drifting on a shared machine hits both sides. Both sides run with the
 same C allocator policy (--malloc, suite/malloc.py): by default 'retain', the steady state, since with
@@ -18,6 +19,7 @@ Usage: python bench/speed.py [--layers espcn,sweep-r2,...] [--presets default,ch
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import statistics
@@ -53,6 +55,15 @@ def eager_ms(module, x, threads: int, min_run_time: float = 0.5) -> float:
             min_run_time=min_run_time).median * 1e3
 
 
+def fastest_eager(module, x, threads: int) -> tuple[str, object, torch.Tensor]:
+    """(memory format, module, input) of eager's faster memory format on this layer: PyTorch at its
+    best, not at its default (channels_last takes oneDNN's NHWC kernels on CPU)."""
+    cl = torch.channels_last
+    candidates = [("nchw", module, x),
+                  ("cl", copy.deepcopy(module).to(memory_format=cl), x.contiguous(memory_format=cl))]
+    return min(candidates, key=lambda c: eager_ms(c[1], c[2], threads, min_run_time=0.3))
+
+
 def alternated(vmfb: Path, x_path: Path, runtime_flags: list[str], env: dict, eager, x,
                threads: int) -> tuple[float, float]:
     """(IREE ms, eager ms): the two timed in alternation, ROUNDS rounds, median of the rounds' medians.
@@ -85,7 +96,7 @@ def main() -> None:
                                collectors=("iree-static",), malloc=args.malloc), cache)
     layouts = args.layouts.split(",")
     print(f"llvm-cpu local-task, {args.threads} threads, malloc {args.malloc} (IREE and eager); presets {', '.join(presets)}; layouts {', '.join(layouts)}; "
-          f"eager = torch NCHW; floor = calibrated model "
+          f"eager = torch, the faster of NCHW and channels_last (cl) per layer and method; floor = calibrated model "
           f"({profile.peak_flops / 1e9:.0f} GFLOP/s, {profile.bandwidth / 1e9:.1f} GB/s, full accounting)")
     overhead = call_overhead_ms(target, cache, runner.options.runtime_flags(), runner.options.runtime_env())
     print(f"IREE's fixed cost per call here: {overhead:.3f} ms for one 192-element dispatch "
@@ -99,7 +110,7 @@ def main() -> None:
         results = [r for r in runner.run(workloads) if r.status == "ok"]
         x = make_input(layer, 0)
         print(f"\n{layer.label} ({layer.id})")
-        print(f"  {'method':6s} {'best':36s} {'ms':>9s} {'x floor':>8s} {'eager ms':>9s} {'/eager':>7s}")
+        print(f"  {'method':6s} {'best':36s} {'ms':>9s} {'x floor':>8s} {'eager ms':>9s} {'format':>6s} {'/eager':>7s}")
         for method in ("C-SP", "C-NN", "D-SP", "D-NN"):
             mine = [r for r in results if r.method == method]
             if not mine:
@@ -112,11 +123,12 @@ def main() -> None:
             else:
                 d = deployed_deconv(layer, method, 0)
                 eager_module = ALGORITHMS["IREE"].lower(d, layer.batch, layer.h, layer.w).module
+            fmt, eager_module, eager_x = fastest_eager(eager_module, x, args.threads)
             ms, eager = alternated(cache.vmfb_path(best.module_key), runner.data.input(by_id[best.id])[1],
-                                   runner.options.runtime_flags(), runner.options.runtime_env(), eager_module, x,
-                                   args.threads)
+                                   runner.options.runtime_flags(), runner.options.runtime_env(), eager_module,
+                                   eager_x, args.threads)
             label = f"{best.algorithm or '-'}/{best.preset}/{layout_of[best.layer]}"
-            print(f"  {method:6s} {label:36s} {ms:9.3f} {ms / floor:8.1f} {eager:9.3f} {ms / eager:7.2f}")
+            print(f"  {method:6s} {label:36s} {ms:9.3f} {ms / floor:8.1f} {eager:9.3f} {fmt:>6s} {ms / eager:7.2f}")
             why = lowering_of(cache, best.module_key)
             if ms > eager or (method.startswith("D") and ms > 2 * floor):
                 why += cpu_time_of(by_id[best.id], best.preset, runner, cache)
