@@ -30,6 +30,7 @@ def test_every_preset_and_a_combination_compile_and_verify(cache):
     for r in results:
         assert r.status == "ok", f"{r.id} [{r.preset}]: {r.reason}"
         assert all(f in r.commands["compile"] for f in CPU.preset_flags(r.preset))
+        assert r.tuning_spec is None                     # no blocked conv, no spec in the record
 
 
 def test_wide_vectors_vectorise_nine_output_channels_whole(cache):
