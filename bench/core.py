@@ -23,8 +23,8 @@ import torch.utils.benchmark as tb
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from suite.cache import CompileCache                         # noqa: E402
-from suite.commands.run_cmd import resolve_layers             # noqa: E402
-from suite.iree_tools import runtime_tool                      # noqa: E402
+from suite.selection import resolve_layers             # noqa: E402
+from targets.iree_tools import runtime_tool                      # noqa: E402
 from suite.runner import Runner, RunOptions                    # noqa: E402
 from targets import get_target                                 # noqa: E402
 from workloads.algorithms import ALGORITHMS                    # noqa: E402

@@ -33,11 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from suite.build import build_module                          # noqa: E402
 from suite.cache import CompileCache                          # noqa: E402
-from suite.iree_run import benchmark_module                   # noqa: E402
+from targets.iree_run import benchmark_module                   # noqa: E402
 from suite.malloc import POLICIES, in_effect, malloc_env       # noqa: E402
 from suite.calibrate import load_or_calibrate                  # noqa: E402
-from suite.commands.run_cmd import resolve_layers              # noqa: E402
-from suite.model import counts, estimate                       # noqa: E402
+from suite.selection import resolve_layers              # noqa: E402
+from suite.model import estimate                               # noqa: E402
+from workloads.counts import counts                            # noqa: E402
 from suite.runner import Runner, RunOptions                    # noqa: E402
 from targets import get_target                                 # noqa: E402
 from targets.collectors.iree_static import describe_lowering   # noqa: E402

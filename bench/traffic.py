@@ -12,8 +12,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from suite.cache import CompileCache                     # noqa: E402
-from suite.commands.run_cmd import resolve_layers         # noqa: E402
-from suite.model import counts                            # noqa: E402
+from suite.selection import resolve_layers         # noqa: E402
+from workloads.counts import counts                            # noqa: E402
 from suite.runner import Runner, RunOptions               # noqa: E402
 from targets import get_target                            # noqa: E402
 from workloads.workload import expand                    # noqa: E402

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from suite.iree_tools import compiler_tool, runtime_tool         # noqa: E402
+from targets.iree_tools import compiler_tool, runtime_tool         # noqa: E402
 
 TARGET = ["--iree-hal-target-device=local", "--iree-hal-local-target-device-backends=llvm-cpu",
           "--iree-llvmcpu-target-cpu=host"]

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from suite.cache import CompileCache, atomic_write
-from suite.iree_run import compile_module
-from suite.iree_tools import versions
+from targets.iree_run import compile_module
+from targets.iree_tools import versions
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from suite.build import build_module, compile_flags, compiler_version
 from suite.cache import CompileCache, atomic_write
 from suite.errors import UserError
 from suite.export import to_mlir
-from suite.iree_tools import versions
+from targets.iree_tools import versions
 from suite.record import SCHEMA, SCHEMA_VERSION, new_record
 from suite.stats import summarize
 from suite.verify import tolerance

@@ -11,7 +11,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
 
 
 def default_cache_dir() -> Path:
@@ -85,8 +84,9 @@ class CompileCache:
         atomic_write(vmfb.with_suffix(".sha256"), hashlib.sha256(vmfb_bytes).hexdigest() + "\n")
         return vmfb
 
-    def input_file(self, array: np.ndarray) -> Path:
+    def input_file(self, array) -> Path:
         """Save an input tensor under a content hash (shared by every workload of a layer)."""
+        import numpy as np                 # lazily: the CLI's start-up imports this module
         array = np.ascontiguousarray(array)
         digest = hashlib.sha256(array.tobytes() + str((array.shape, array.dtype.str)).encode()).hexdigest()[:24]
         path = self.root / "inputs" / f"{digest}.npy"

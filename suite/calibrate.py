@@ -21,12 +21,12 @@ import numpy as np
 from suite.build import build_module, compiler_version
 from suite.cache import CompileCache, atomic_write
 from suite.errors import UserError
-from suite.iree_run import StageError, benchmark_module
+from targets.iree_run import StageError, benchmark_module
 from suite.model import Profile
 from suite.record import machine_fingerprint
 from targets import Target
 
-STREAM_ELEMS = 16 * 1024 * 1024
+STREAM_ELEMS = 16 * 1024 * 1024        # 64 MiB of f32: far past every cache of an edge or desktop CPU
 MATMUL_N = 2048
 PROFILE_VERSION = 1
 
@@ -83,26 +83,29 @@ def _peak(cache: CompileCache, mlir: str, inputs: list[np.ndarray], target: Targ
 
 
 def calibrate(target: Target, device: str, threads: int | None, cache: CompileCache,
-              repetitions: int = 9) -> dict:
+              repetitions: int = 9, stream_elems: int = STREAM_ELEMS, matmul_n: int = MATMUL_N) -> dict:
+    """Measure the roofs. The sizes are parameters so that a test can calibrate small; a profile
+    records them, and only one measured at the sizes asked for is reused."""
     flags = target.runtime_flags(device, threads)
     try:
-        x = np.full(STREAM_ELEMS, 1.5, np.float32)
-        t_bw, s_bw, cmd_bw, p_bw = _peak(cache, _stream_mlir(STREAM_ELEMS), [x], target, flags, repetitions,
+        x = np.full(stream_elems, 1.5, np.float32)
+        t_bw, s_bw, cmd_bw, p_bw = _peak(cache, _stream_mlir(stream_elems), [x], target, flags, repetitions,
                                          ["default"])
-        a = np.full((MATMUL_N, MATMUL_N), 0.5, np.float32)
-        t_mm, s_mm, cmd_mm, p_mm = _peak(cache, _matmul_mlir(MATMUL_N), [a, a], target, flags, repetitions,
+        a = np.full((matmul_n, matmul_n), 0.5, np.float32)
+        t_mm, s_mm, cmd_mm, p_mm = _peak(cache, _matmul_mlir(matmul_n), [a, a], target, flags, repetitions,
                                          list(target.presets))
     except StageError as e:
         raise UserError(f"calibration on {target.name}/{device} failed ({e.stage}): {e}") from None
-    bytes_moved, flops = 2 * 4 * STREAM_ELEMS, 2 * MATMUL_N ** 3
+    bytes_moved, flops = 2 * 4 * stream_elems, 2 * matmul_n ** 3
     machine = machine_fingerprint()
     return {
         "profile_version": PROFILE_VERSION,
         "name": "calibrated",
         "description": f"{machine['cpu']} through IREE {target.name} ({device}"
                        + (f", {threads} threads)" if threads else ")"),
-        "source": "measured here by `suite calibrate`: 2048^3 f32 matmul and a 64 MiB f32 scale, "
-                  "fastest of the repetitions",
+        "source": f"measured here by `suite calibrate`: {matmul_n}^3 f32 matmul and a "
+                  f"{stream_elems * 4 / 2**20:g} MiB f32 scale, fastest of the repetitions",
+        "sizes": {"stream_elems": stream_elems, "matmul_n": matmul_n},
         "peak_flops": flops / t_mm,
         "bandwidth": bytes_moved / t_bw,
         "flops_per_mac": 2,
@@ -124,19 +127,22 @@ def to_profile(doc: dict) -> Profile:
 
 
 def load_or_calibrate(folder: Path, target: Target, device: str, threads: int | None, cache: CompileCache,
-                      force: bool = False, on_calibrate=None) -> tuple[Profile, Path, bool]:
+                      force: bool = False, on_calibrate=None, stream_elems: int = STREAM_ELEMS,
+                      matmul_n: int = MATMUL_N) -> tuple[Profile, Path, bool]:
     """The stored profile for this machine/target/device/threads, calibrating if there is none."""
     path = profile_path(folder, target, device, threads)
+    sizes = {"stream_elems": stream_elems, "matmul_n": matmul_n}
     if path.exists() and not force:
         try:
             doc = json.loads(path.read_text())
-            if doc.get("profile_version") == PROFILE_VERSION and doc.get("iree") == compiler_version():
+            if doc.get("profile_version") == PROFILE_VERSION and doc.get("iree") == compiler_version() \
+                    and doc.get("sizes", {"stream_elems": STREAM_ELEMS, "matmul_n": MATMUL_N}) == sizes:
                 return to_profile(doc), path, False
         except (OSError, ValueError, KeyError, TypeError):
             pass                                   # unreadable or stale: calibrate again
     if on_calibrate:
         on_calibrate()
-    doc = calibrate(target, device, threads, cache)
+    doc = calibrate(target, device, threads, cache, stream_elems=stream_elems, matmul_n=matmul_n)
     try:
         atomic_write(path, json.dumps(doc, indent=1) + "\n")
     except OSError as e:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from scipy.stats import mannwhitneyu
+from suite.rows import is_ok
 
 DETERMINISTIC_SOURCES = ("static", "simulated")
 REGRESSIONS = ("regressed", "broken")
@@ -84,7 +85,7 @@ def compare_records(base: dict, new: dict, threshold: float = 0.10, alpha: float
             continue
         ra, rb = a[key], b[key]
         if ra["status"] != rb["status"]:
-            verdict = "broken" if ra["status"] == "ok" else "fixed" if rb["status"] == "ok" else "changed"
+            verdict = "broken" if is_ok(ra) else "fixed" if is_ok(rb) else "changed"
             out.append(Change(wid, preset, "status", ra["status"], rb["status"], verdict, deterministic=True))
         da, db = _deterministic(ra), _deterministic(rb)
         for name in sorted(set(da) | set(db)):
@@ -97,7 +98,7 @@ def compare_records(base: dict, new: dict, threshold: float = 0.10, alpha: float
                 verdict = "regressed" if vb > va else "improved"
             out.append(Change(wid, preset, name, va, vb, verdict,
                               ratio=(vb / va if va and vb is not None else None), deterministic=True))
-        if latency and ra["status"] == rb["status"] == "ok" and ra["samples_ms"] and rb["samples_ms"]:
+        if latency and is_ok(ra) and is_ok(rb) and ra["samples_ms"] and rb["samples_ms"]:
             verdict, ratio, p = latency_verdict(ra["samples_ms"], rb["samples_ms"], threshold, alpha, min_delta_ms)
             out.append(Change(wid, preset, "latency_ms", ra["stats_ms"]["median"], rb["stats_ms"]["median"],
                               verdict, ratio, p))

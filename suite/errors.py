@@ -1,5 +1,4 @@
-"""Errors the CLI turns into one line on stderr and exit code 2 (bad input, not a bug)."""
+"""The engine's name for :class:`workloads.errors.UserError` (one type, defined in the lowest layer)."""
+from workloads.errors import UserError
 
-
-class UserError(Exception):
-    """Something the user asked for cannot be done; the message says why."""
+__all__ = ["UserError"]

@@ -8,7 +8,9 @@ from itertools import groupby
 
 from scipy.stats import kendalltau
 
-from suite.model import Profile, counts, estimate
+from suite.model import Profile, estimate
+from workloads.counts import counts
+from suite.rows import is_ok
 
 
 def model_entry(layer, method: str, algorithm: str | None, profile: Profile, accounting: str) -> dict:
@@ -31,7 +33,7 @@ def agreement(rows: list[dict]) -> dict:
     layers = {}
     errors = []
     for layer, group in groupby(rows, key=lambda r: r["layer"]):
-        ok = [r for r in group if r["status"] == "ok" and r.get("model") and r.get("stats_ms")]
+        ok = [r for r in group if is_ok(r) and r.get("model") and r.get("stats_ms")]
         for r in ok:
             errors.append(abs(r["model"]["t_ms"] - r["stats_ms"]["median"]) / r["stats_ms"]["median"])
         if len(ok) < 2:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from suite.cache import atomic_write
 from suite.errors import UserError
-from suite.iree_tools import versions
+from targets.iree_tools import versions
 
 SCHEMA = "upsampling-suite/run"
 SCHEMA_VERSION = 2

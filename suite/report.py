@@ -9,10 +9,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from suite.rows import best_per_workload
+from suite.rows import STATUS_COMPILED, STATUS_OK, STATUS_WRONG, best_per_workload, is_ok
 from targets.collectors.cpu_samples import KERNEL
 
-STATUS_STYLE = {"ok": "green", "wrong": "bold red", "compiled": "cyan"}
+STATUS_STYLE = {STATUS_OK: "green", STATUS_WRONG: "bold red", STATUS_COMPILED: "cyan"}
 
 
 def make_console(width: int = 120) -> Console:
@@ -51,7 +51,7 @@ def _err(r: dict) -> str:
 def layer_table(all_rows: list[dict], title: str) -> Table:
     rows = best_per_workload(all_rows)
     sweep = len(rows) < len(all_rows)
-    by_method = {r["method"]: r for r in rows if r["algorithm"] is None and r["status"] == "ok"}
+    by_method = {r["method"]: r for r in rows if r["algorithm"] is None and is_ok(r)}
     base_sp = (by_method.get("C-SP") or by_method.get("trained") or {}).get("stats_ms") or {}
     base_nn = by_method.get("C-NN", {}).get("stats_ms") or {}
     t = Table(title=title, title_justify="left", header_style="bold")
@@ -71,8 +71,9 @@ def layer_table(all_rows: list[dict], title: str) -> Table:
     with_sim = any(_sim_bytes(r) is not None for r in rows)
     if with_sim:
         cols += [("sim DRAM B", "right"), ("÷ model B ", "right")]
-    if sweep:
-        cols.insert(2, ("best preset", "left"))
+    tuned = any(r.get("tuning") for r in rows)
+    if sweep or tuned:
+        cols.insert(2, ("lowering" if tuned else "best preset", "left"))
     for col, just in cols:
         t.add_column(col, justify=just, no_wrap=True)
     for r in rows:
@@ -96,8 +97,8 @@ def layer_table(all_rows: list[dict], title: str) -> Table:
             sb = _sim_bytes(r)
             mb = (r.get("model") or {}).get("bytes")
             cells += ["-" if sb is None else si(sb).strip(), "-" if not (sb and mb) else f"{sb / mb:.2f}"]
-        if sweep:
-            cells.insert(2, r.get("preset", "default"))
+        if sweep or tuned:
+            cells.insert(2, lowering_label(r))
         t.add_row(*cells)
     return t
 
@@ -137,7 +138,13 @@ def _static_bytes(r: dict) -> float | None:
 
 
 def _preset_tag(r: dict) -> str:
-    return f" [{r['preset']}]" if r.get("preset", "default") != "default" else ""
+    return f" [{lowering_label(r)}]" if lowering_label(r) != "default" else ""
+
+
+def lowering_label(r: dict) -> str:
+    """The preset, and the layout the tuner ran it in where it chose one: 'channels-last/nhwc'."""
+    preset = r.get("preset", "default")
+    return f"{preset}/{r['layout']}" if r.get("layout") else preset
 
 
 def short_dispatch(name: str) -> str:
@@ -191,7 +198,7 @@ def print_run(record: dict, console: Console | None = None) -> None:
         name = group[0].get("layer_name")
         console.print(layer_table(group, f"{name}  [dim]{layer}[/]" if name else layer))
         for r in group:
-            if r["status"] not in ("ok", "compiled"):
+            if r["status"] not in (STATUS_OK, STATUS_COMPILED):
                 console.print(f"  [yellow]{escape(r['id'] + _preset_tag(r))}[/]: {escape(str(r['status']))}: "
                               f"{escape(str(r['reason']))}")
         claim = traffic_claim(best_per_workload(group))
@@ -225,18 +232,96 @@ def print_run(record: dict, console: Console | None = None) -> None:
     if used:
         console.print("counters: " + ", ".join(used) + ". 'static B' = bytes every dispatch binds (read + write), "
                       "from the compiled module; '÷ model B' = over the model's bytes.")
-    n_ok = sum(r["status"] == "ok" for r in rows)
+    n_ok = sum(is_ok(r) for r in rows)
     presets = record["settings"].get("presets", {})
     timed = not record["settings"].get("verify_only")
-    if len(presets) > 1 and timed:
+    tune = record["settings"].get("tune", "none")
+    if tune != "none" and timed:
+        wins, sources = {}, {}
+        for r in rows:
+            if is_ok(r) and r.get("tuning"):
+                wins[lowering_label(r)] = wins.get(lowering_label(r), 0) + 1
+                sources[r["tuning"]["source"]] = sources.get(r["tuning"]["source"], 0) + 1
+        console.print(f"tuned ({tune}): lowering chosen per workload: "
+                      + ", ".join(f"{k} {v}" for k, v in sorted(wins.items(), key=lambda kv: -kv[1]))
+                      + "; decided by " + ", ".join(f"{k} {v}" for k, v in sources.items())
+                      + (f"; database {escape(str(record['settings'].get('tuning_db')))}"
+                         if record["settings"].get("tuning_db") else ""))
+    elif len(presets) > 1 and timed:
         wins = {}
         for r in best_per_workload(rows):
-            if r["status"] == "ok":
+            if is_ok(r):
                 wins[r["preset"]] = wins.get(r["preset"], 0) + 1
         console.print("fastest preset per workload: " + ", ".join(f"{p} {wins.get(p, 0)}" for p in presets))
-    n_compiled = sum(r["status"] == "compiled" for r in rows)
+    if timed:
+        print_verdicts(record, console)
+    n_compiled = sum(r["status"] == STATUS_COMPILED for r in rows)
     if n_compiled:
         console.print(f"{n_compiled}/{len(rows)} workloads compiled (compile-only target: not run here)")
         return
     console.print(f"{n_ok}/{len(rows)} workloads verified against PyTorch" + (" and timed" if timed else "")
                   + ("" if record.get("complete", True) else " [bold yellow](run incomplete)[/]"))
+
+
+def _x(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}x"
+
+
+def verdict_rows(record: dict):
+    """The record's verdicts (computed from its rows when an older record has none stored)."""
+    from suite.verdict import Verdict, verdicts
+    stored = record.get("verdict")
+    if stored is not None:
+        return [Verdict(**v) for v in stored["layers"]]
+    return verdicts(record["workloads"])
+
+
+VERDICT_COLUMNS = ("layer", "claim", "deployed (best)", "trained (best)", "speed-up", "95% CI", "model",
+                   "paper", "static B", "sim. B", "model B", "verdict")
+
+
+def _verdict_cells(v) -> list[str]:
+    return [v.layer_name or v.layer, f"{v.deployed} vs {v.trained}", v.deployed_row, v.trained_row,
+            f"{v.speedup:.2f}x", f"{v.ci_low:.2f}-{v.ci_high:.2f}", _x(v.model_ratio), _x(v.paper_ratio),
+            _x(v.static_bytes_ratio), _x(v.simulated_bytes_ratio), _x(v.model_bytes_ratio), v.outcome]
+
+
+def print_verdicts(record: dict, console: Console) -> None:
+    """One screen: per layer, does the deconvolution beat the trained form here, and by how much."""
+    from suite.verdict import summary
+    vs = verdict_rows(record)
+    if not vs:
+        return
+    t = Table(title="verdict: the deconvolution form against the form it was trained as "
+                    "(speed-up = trained median / deployed median; ratios > 1 favour the deconvolution)",
+              title_justify="left", header_style="bold")
+    for col in VERDICT_COLUMNS:
+        t.add_column(col, justify="left" if col in ("layer", "claim", "deployed (best)", "trained (best)", "verdict")
+                     else "right", no_wrap=col not in ("deployed (best)", "trained (best)"))
+    style = {"holds": "green", "does not hold": "red", "inconclusive": "yellow"}
+    for v in vs:
+        cells = [escape(c) for c in _verdict_cells(v)]
+        cells[-1] = f"[{style[v.outcome]}]{cells[-1]}[/]"
+        t.add_row(*cells)
+    console.print(t)
+    for v in vs:
+        console.print(f"  {escape(v.layer_name or v.layer)}: {escape(v.sentence)}")
+    s = summary(vs)
+    console.print(f"the claim holds for {s['holds']}, does not hold for {s['does not hold']}, and is inconclusive "
+                  f"for {s['inconclusive']} of {len(vs)} layer comparisons. 'model' = the model's ratio for the same "
+                  "two rows; 'static B' / 'sim. B' / 'model B' = trained bytes over deployed bytes.")
+
+
+def verdict_markdown(record: dict) -> str:
+    from suite.verdict import summary
+    vs = verdict_rows(record)
+    if not vs:
+        return "No layer has a timed, verified row of both a deployed and a trained form.\n"
+    lines = ["| " + " | ".join(VERDICT_COLUMNS) + " |", "|" + "---|" * len(VERDICT_COLUMNS)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in _verdict_cells(v)) + " |" for v in vs]
+    lines.append("")
+    lines += [f"- **{v.layer_name or v.layer}**: {v.sentence}" for v in vs]
+    s = summary(vs)
+    lines.append(f"\nThe claim holds for {s['holds']}, does not hold for {s['does not hold']}, and is inconclusive "
+                 f"for {s['inconclusive']} of {len(vs)} layer comparisons.")
+    return "\n".join(lines) + "\n"

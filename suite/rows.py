@@ -1,5 +1,14 @@
-"""Selections over a run's result rows."""
+"""A run's result rows: the status values a row can have, and selections over rows."""
 from __future__ import annotations
+
+STATUS_OK = "ok"
+STATUS_WRONG = "wrong"                 # ran, but its output is not the trained layer's
+STATUS_COMPILED = "compiled"           # compile-only target: built (and statically counted), not run
+# any other status is "<stage>-failed": export, compile, run, time, model
+
+
+def is_ok(row: dict) -> bool:
+    return row["status"] == STATUS_OK
 
 
 def best_per_workload(rows: list[dict]) -> list[dict]:
@@ -11,7 +20,7 @@ def best_per_workload(rows: list[dict]) -> list[dict]:
         if cur is None:
             order.append(r["id"])
             best[r["id"]] = r
-        elif r["status"] == "ok" and (cur["status"] != "ok" or _median(r) < _median(cur)):
+        elif is_ok(r) and (not is_ok(cur) or _median(r) < _median(cur)):
             best[r["id"]] = r
     return [best[i] for i in order]
 

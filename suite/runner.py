@@ -15,17 +15,15 @@ import torch
 from suite.cache import CompileCache
 from suite.export import to_mlir
 from suite.build import Built, build_module, compile_flags, static_summary
-from suite.iree_run import StageError, benchmark_module, run_module
+from targets.iree_run import StageError, benchmark_module, run_module
 from suite.malloc import malloc_env
+from suite.rows import STATUS_COMPILED, STATUS_OK, STATUS_WRONG
 from suite.stats import summarize
 from suite.verify import verify
 from targets import Target
-from targets.collectors import get_collector
+from targets.collectors import CollectContext, get_collector
 from workloads.workload import Workload
 
-STATUS_OK = "ok"
-STATUS_WRONG = "wrong"                 # ran, but its output is not the trained layer's
-STATUS_COMPILED = "compiled"           # compile-only target: built (and statically counted), not run
 
 
 @dataclass(frozen=True)
@@ -61,6 +59,8 @@ class WorkloadResult:
     algorithm: str | None
     reference: str
     preset: str = "default"
+    layout: str | None = None          # set by the tuner: the layout it ran in (else the layer's own)
+    tuning: dict | None = None         # set by the tuner: where the choice came from, every candidate's median
     status: str = "pending"            # ok | wrong | export-failed | compile-failed | run-failed | time-failed
     reason: str = ""
     max_abs_err: float | None = None
@@ -146,10 +146,24 @@ class Runner:
 
     def run_one(self, w: Workload, preset: str = "default", exported: tuple[str, str] | StageError | None = None,
                 on_progress: Callable[[Workload, str], None] | None = None) -> WorkloadResult:
+        res, built, x_path = self.prepare(w, preset, exported, on_progress)
+        if built is not None:
+            self.measure(w, built, x_path, res, on_progress)
+        return res
+
+    def _say(self, w: Workload, preset: str, on_progress):
+        tag = f" [{preset}]" if len(self.options.presets) > 1 else ""
+        return (lambda stage: on_progress(w, stage + tag)) if on_progress else (lambda stage: None)
+
+    def prepare(self, w: Workload, preset: str = "default", exported: tuple[str, str] | StageError | None = None,
+                on_progress: Callable[[Workload, str], None] | None = None
+                ) -> tuple[WorkloadResult, Built | None, Path | None]:
+        """Export, compile and verify. Returns the result so far, and the module and input when it is
+        verified and still to be timed (None otherwise: failed, wrong, compile-only or verify-only,
+        whose results are final)."""
         res = WorkloadResult(id=w.id, layer=w.layer.id, layer_name=w.layer.name, method=w.method,
                              algorithm=w.algorithm, reference=w.reference_method, preset=preset)
-        tag = f" [{preset}]" if len(self.options.presets) > 1 else ""
-        say = (lambda stage: on_progress(w, stage + tag)) if on_progress else (lambda stage: None)
+        say = self._say(w, preset, on_progress)
         try:
             if exported is None:
                 exported = self.export(w)
@@ -159,32 +173,48 @@ class Runner:
             x_path = self.data.input(w)[1]
             say("compile")
             built = self._compile(mlir, input_type, res, preset, spec)
-            vmfb = built.vmfb
             if self.options.compile_only:
                 res.status, res.reason = STATUS_COMPILED, self.options.compile_only
                 self._count_all(built, x_path, res, say)
-                return res
+                return res, None, None
             say("verify")
-            self._verify(vmfb, x_path, self.data.reference(w), res)
+            self._verify(built.vmfb, x_path, self.data.reference(w), res)
             if res.status == STATUS_WRONG:
-                return res
+                return res, None, None
             if self.options.verify_only:
                 self._count_all(built, x_path, res, say)
-                return res
+                return res, None, None
+            return res, built, x_path
+        except StageError as e:
+            res.status, res.reason = f"{e.stage}-failed", str(e)
+            if e.command:
+                res.commands.setdefault(e.stage, e.command)
+        return res, None, None
+
+    def measure(self, w: Workload, built: Built, x_path: Path, res: WorkloadResult,
+                on_progress: Callable[[Workload, str], None] | None = None) -> WorkloadResult:
+        """Time a verified module with the run's repetitions, then count it."""
+        say = self._say(w, res.preset, on_progress)
+        try:
             say("time")
             o = self.options
-            t = benchmark_module(vmfb, x_path, o.runtime_flags(), o.repetitions, o.min_time_s, o.warmup_s,
+            t = benchmark_module(built.vmfb, x_path, o.runtime_flags(), o.repetitions, o.min_time_s, o.warmup_s,
                                  o.run_timeout_s, o.runtime_env())
             res.samples_ms, res.iterations, res.commands["time"] = t.samples_ms, t.iterations, t.command
             res.stats_ms = summarize(t.samples_ms)
             res.status = STATUS_OK
             self._count_all(built, x_path, res, say)  # after timing: counting never disturbs the samples
-
         except StageError as e:
             res.status, res.reason = f"{e.stage}-failed", str(e)
             if e.command:
                 res.commands.setdefault(e.stage, e.command)
         return res
+
+    def sample(self, built: Built, x_path: Path, repetitions: int, min_time_s: float) -> list[float]:
+        """A few quick samples of a verified module (the tuner's races); StageError if it fails."""
+        o = self.options
+        return benchmark_module(built.vmfb, x_path, o.runtime_flags(), repetitions, min_time_s, 0.0,
+                                o.run_timeout_s, o.runtime_env()).samples_ms
 
     def _compile(self, mlir: str, input_type: str, res: WorkloadResult, preset: str,
                  spec: str | None = None) -> Built:
@@ -202,7 +232,17 @@ class Runner:
             self._count(name, built, x_path, res)
 
     def _count(self, name: str, built: Built, x_path: Path, res: WorkloadResult) -> None:
-        ctx = CollectContext(self, built, x_path)
+        o = self.options
+
+        def rebuild(change_flags) -> Path:
+            return build_module(self.cache, Path(built.mlir_path).read_text(), built.input_type,
+                                change_flags(list(built.flags)), o.compile_timeout_s).vmfb
+
+        ctx = CollectContext(vmfb=built.vmfb, x_path=x_path, device=o.device, timeout=o.run_timeout_s,
+                             emulated=o.target.availability().emulated,
+                             runtime_flags=lambda device: o.target.runtime_flags(device, o.threads),
+                             static_summary=lambda: static_summary(self.cache, built, o.compile_timeout_s),
+                             rebuild=rebuild, env=o.runtime_env())
         try:
             res.counters += [v.to_json() for v in get_collector(name).collect(ctx)]
         except Exception as e:                            # noqa: BLE001 - a collector failing costs only its values
@@ -220,22 +260,3 @@ class Runner:
             res.status, res.reason = STATUS_WRONG, v.reason
         elif self.options.verify_only:
             res.status = STATUS_OK
-
-
-class CollectContext:
-    """What a collector may ask about the workload it counts."""
-
-    def __init__(self, runner: Runner, built: Built, x_path: Path):
-        self.runner, self.built, self.x_path = runner, built, x_path
-        self.timeout = runner.options.run_timeout_s
-        self.emulated = runner.options.target.availability().emulated
-
-    def static_summary(self) -> dict:
-        return static_summary(self.runner.cache, self.built, self.runner.options.compile_timeout_s)
-
-    def run_command(self, tool: str = "iree-run-module", device: str | None = None) -> list[str]:
-        from suite.iree_tools import runtime_tool
-        o = self.runner.options
-        flags = o.target.runtime_flags(device or o.device, o.threads)
-        return [runtime_tool(tool), f"--module={self.built.vmfb}", *flags, "--function=main",
-                f"--input=@{self.x_path}", "--output="]

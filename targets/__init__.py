@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from suite.errors import UserError
+from workloads.errors import UserError
 
 
 @dataclass(frozen=True)

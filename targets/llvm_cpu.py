@@ -7,7 +7,7 @@ from targets import Availability, Target, register
 
 def _probe() -> Availability:
     try:
-        from suite.iree_tools import compiler_tool, runtime_tool
+        from targets.iree_tools import compiler_tool, runtime_tool
         compiler_tool()
         runtime_tool("iree-run-module")
         runtime_tool("iree-benchmark-module")

@@ -9,7 +9,7 @@ import subprocess
 @functools.cache
 def runtime_devices() -> tuple[str, ...]:
     """URIs from `iree-run-module --list_devices`, e.g. ('local-sync://', 'vulkan://GPU-...')."""
-    from suite.iree_tools import runtime_tool
+    from targets.iree_tools import runtime_tool
     try:
         out = subprocess.run([runtime_tool("iree-run-module"), "--list_devices"], capture_output=True, text=True,
                              timeout=60).stdout

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from suite.cli import main
-from suite.iree_tools import runtime_tool
+from targets.iree_tools import runtime_tool
 from suite.record import load_record
 
 TOOLS = str(Path(runtime_tool("iree-run-module")).parent)

@@ -5,9 +5,12 @@ from suite.calibrate import load_or_calibrate
 from targets import get_target
 
 
+SMALL = {"stream_elems": 1 << 20, "matmul_n": 256}      # the real sizes take minutes; the code path is the same
+
+
 def test_calibrate_measures_stores_and_reuses(tmp_path, cache):
     target = get_target("llvm-cpu")
-    prof, path, fresh = load_or_calibrate(tmp_path, target, "local-sync", None, cache)
+    prof, path, fresh = load_or_calibrate(tmp_path, target, "local-sync", None, cache, **SMALL)
     assert fresh and path.exists() and prof.measured_here and not prof.has_energy
     # plausible for any CPU made this century, and far from absurd
     assert 1e9 < prof.peak_flops < 1e14 and 1e8 < prof.bandwidth < 1e13
@@ -15,8 +18,9 @@ def test_calibrate_measures_stores_and_reuses(tmp_path, cache):
     assert doc["target"] == {"name": "llvm-cpu", "device": "local-sync", "threads": None}
     assert doc["measurements"]["matmul"]["preset"] in target.presets
     assert len(doc["measurements"]["stream"]["samples_ms"]) == 9
-    again, _, fresh_again = load_or_calibrate(tmp_path, target, "local-sync", None, cache)
+    assert doc["sizes"] == SMALL and "256^3" in doc["source"]
+    again, _, fresh_again = load_or_calibrate(tmp_path, target, "local-sync", None, cache, **SMALL)
     assert not fresh_again and again == prof
     path.write_text("{ truncated")                                  # a corrupt profile is measured again
-    _, _, fresh_third = load_or_calibrate(tmp_path, target, "local-sync", None, cache)
+    _, _, fresh_third = load_or_calibrate(tmp_path, target, "local-sync", None, cache, **SMALL)
     assert fresh_third and json.loads(path.read_text())["name"] == "calibrated"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from suite.runner import Runner, RunOptions
-from suite.commands.run_cmd import resolve_collectors
+from suite.selection import resolve_collectors
 from targets import get_target
 from targets.collectors import COLLECTORS, SOURCES
 from targets.collectors.ncu import parse_ncu_csv

@@ -97,7 +97,7 @@ def test_networks_run_through_iree_verified(cache):
 
 
 def test_network_model_counts_by_hand():
-    from suite.model import counts
+    from workloads.counts import counts
     from workloads.network_model import network_counts
     net, x = build_network("espcn")
     hw = 160 * 240

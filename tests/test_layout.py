@@ -1,7 +1,7 @@
 """NHWC as a workload option: the same numbers behind another interface, compiled through IREE."""
 import torch
 
-from suite.commands.run_cmd import resolve_layers
+from suite.selection import resolve_layers
 from suite.rows import best_per_workload
 from suite.runner import Runner, RunOptions
 from targets import get_target

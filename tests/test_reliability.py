@@ -25,14 +25,15 @@ def cli(*args, cache):
 
 def test_a_compile_time_limit_fails_each_workload_and_the_run_goes_on(tmp_path, capsys):
     code = main(["run", "--layer", LAYER, "-m", "C-SP,D-SP", "-a", "TDC", "--compile-timeout", "0.01",
-                 "--no-cache", "--profile", "none", "--results-dir", str(tmp_path), "--json", str(tmp_path / "r.out")])
+                 "--no-cache", "--cache-dir", str(tmp_path / "c"), "--profile", "none", "--tune", "none",
+                 "--results-dir", str(tmp_path), "--json", str(tmp_path / "r.out")])
     rec = load_record(tmp_path / "r.out")
     assert code == 1 and rec["complete"] and len(rec["workloads"]) == 2
     assert all(w["status"] == "compile-failed" and "timed out after 0.01 s" in w["reason"] for w in rec["workloads"])
 
 
 def test_a_run_time_limit_fails_the_run_not_the_suite(tmp_path):
-    code = main(["run", "--layer", LAYER, "-m", "D-SP", "-a", "REVD2", "--run-timeout", "0.001", "--profile", "none",
+    code = main(["run", "--layer", LAYER, "-m", "D-SP", "-a", "REVD2", "--run-timeout", "0.001", "--profile", "none", "--tune", "none",
                  "--results-dir", str(tmp_path), "--cache-dir", str(tmp_path / "c"), "--json", str(tmp_path / "r.out")])
     (w,) = load_record(tmp_path / "r.out")["workloads"]
     assert code == 1 and w["status"] == "run-failed" and "timed out" in w["reason"]
@@ -41,7 +42,7 @@ def test_a_run_time_limit_fails_the_run_not_the_suite(tmp_path):
 def test_ctrl_c_keeps_finished_workloads_and_resume_finishes_the_rest(tmp_path):
     runs, cache = tmp_path / "runs", tmp_path / "cache"
     total = len(expand(catalogue("tiny")))
-    args = ["run", "-c", "tiny", "--profile", "none", "--repetitions", "9", "--min-time", "0.001",
+    args = ["run", "-c", "tiny", "--profile", "none", "--tune", "none", "--repetitions", "9", "--min-time", "0.001",
             "--results-dir", str(runs)]
     proc = cli(*args, cache=cache)
     deadline = time.time() + 300

@@ -8,6 +8,7 @@ from suite.runner import Runner, RunOptions
 from suite.verify import verify
 from targets import get_target
 from workloads import algorithms as algos
+from workloads.algorithms import revd
 from workloads.catalogue import catalogue
 from workloads.layer import LayerConfig
 from workloads.workload import Workload, expand
@@ -55,7 +56,7 @@ class _ZeroDeconv(nn.Module):
 
 def test_wrong_output_is_caught_and_not_timed(cache, monkeypatch):
     monkeypatch.setitem(algos.ALGORITHMS, "ZERO", algos.Algorithm("ZERO", "wrong on purpose",
-                                                                 algos._torch(_ZeroDeconv)))
+                                                                 algos._torch(_ZeroDeconv), revd.counts, None))
     layer = LayerConfig(cin=2, cout=2, h=6, w=6, k=3, r=2)
     opts = RunOptions(get_target("llvm-cpu"), "local-task")       # timing on: a wrong result must not be timed
     res = Runner(opts, cache).run([Workload(layer, "D-SP", "ZERO")])[0]
@@ -66,7 +67,8 @@ def test_wrong_output_is_caught_and_not_timed(cache, monkeypatch):
 def test_a_compile_failure_is_reported_and_the_run_goes_on(cache, monkeypatch):
     broken = "func.func @main(%x: tensor<1x2x6x6xf32>) -> tensor<1x2x12x12xf32> {\n  return %x : tensor<1x2x6x6xf32>\n}\n"
     monkeypatch.setitem(algos.ALGORITHMS, "BROKEN", algos.Algorithm(
-        "BROKEN", "does not compile", lambda d, n, h, w, layout="nchw": algos.Lowering(mlir=broken)))
+        "BROKEN", "does not compile", lambda d, n, h, w, layout="nchw": algos.Lowering(mlir=broken), revd.counts,
+        None, torch_form=False))
     layer = LayerConfig(cin=2, cout=2, h=6, w=6, k=3, r=2)
     results = runner(cache).run([Workload(layer, "D-SP", "BROKEN"), Workload(layer, "D-SP", "TDC")])
     assert results[0].status == "compile-failed" and "error" in results[0].reason

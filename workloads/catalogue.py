@@ -2,7 +2,7 @@
 full sizes are opt-in catalogues of their own."""
 from __future__ import annotations
 
-from suite.errors import UserError
+from workloads.errors import UserError
 from workloads.layer import LayerConfig
 
 

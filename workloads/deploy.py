@@ -17,11 +17,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.fx.passes.shape_prop import ShapeProp
 
-from suite.errors import UserError
-from workloads.algorithms import ALGORITHMS, algorithm
+from workloads.errors import UserError
+from workloads.algorithms import ALGORITHMS, TORCH_ALGORITHMS, algorithm
 from workloads.transforms import resize_to_deconv, subpixel_to_deconv
 
-TORCH_ALGORITHMS = tuple(a for a in ALGORITHMS if a != "REVD2")     # REVD2 exists as hand-written MLIR only
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from suite.errors import UserError
+from workloads.errors import UserError
 
 DTYPES = ("f32",)
 # of the layer's input and output tensors, as the compiled module sees them; nhwc-blocked is NHWC

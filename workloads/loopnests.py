@@ -268,5 +268,3 @@ def tdcf(d: Deconv, x: np.ndarray) -> tuple[np.ndarray, Tracker]:
     _interleave(tr, "fused conv output (before pixel shuffle)", conv, y, S)
     return y, tr
 
-
-ALGORITHMS = {"STDD": stdd, "REVD": revd, "REVD2": revd2, "STRD": strd, "TDC": tdc, "TDCF": tdcf}

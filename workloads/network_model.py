@@ -1,7 +1,7 @@
 """The analytical model for whole networks: walk the traced graph with shapes; convolutions count
 MACs = C_out * C_in/groups * K^2 * H_out * W_out and move input + weights + output; element-wise ops,
 resizes and pixel shuffles move their input and output; a deployed deconvolution counts as the
-paper's model counts its algorithm (suite.model.counts). All charged (full accounting)."""
+paper's model counts its algorithm (workloads.counts.counts). All charged (full accounting)."""
 from __future__ import annotations
 
 import math
@@ -11,7 +11,7 @@ import torch.fx as fx
 import torch.nn as nn
 from torch.fx.passes.shape_prop import ShapeProp
 
-from suite.model import Counts, Traffic, counts as layer_counts
+from workloads.counts import Counts, Traffic, counts as layer_counts
 from workloads.deploy import DeconvLayer
 
 _ELEMENTWISE = (nn.ReLU, nn.PReLU, nn.Tanh, nn.Sigmoid, nn.Upsample, nn.PixelShuffle)

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from suite.errors import UserError
+from workloads.errors import UserError
 
 
 class ESPCN(nn.Module):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn as nn
 
-from suite.errors import UserError
+from workloads.errors import UserError
 from workloads.algorithms import ALGORITHMS, Lowering, algorithm
 from workloads.layer import LayerConfig
 from workloads.methods import DEPLOYED, METHODS, TRAINED, deployed_deconv, make_input, trained_layer

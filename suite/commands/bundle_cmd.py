@@ -3,38 +3,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from suite.bundle import import_result, make_bundle
-from suite.cache import CompileCache
-from suite.record import default_path, write_record
-from suite.report import make_console
+from suite import options
+from suite.selection import check_target, csv_list, resolve_layers
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("bundle", help="write compiled modules + a runtime-only runner for another device")
     p.add_argument("-t", "--target", required=True, help="IREE target, e.g. aarch64-a72")
     p.add_argument("-o", "--output", type=Path, required=True, help="bundle folder (new or empty)")
-    p.add_argument("-c", "--catalogue", action="append", default=[], metavar="NAME")
-    p.add_argument("-l", "--layer", action="append", default=[], metavar="SPEC")
-    p.add_argument("-m", "--methods", action="append")
-    p.add_argument("-a", "--algorithms", action="append")
+    options.add_selection(p)
     p.add_argument("-d", "--device", help="runtime device on the target (default: the target's default)")
     p.add_argument("--preset", default="default")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache-dir", type=Path)
+    options.add_cache(p)
     p.set_defaults(func=main_bundle)
     q = sub.add_parser("import", help="import a bundle's result file as a run record")
     q.add_argument("result", type=Path, help="the bundle-result.json the device wrote")
     q.add_argument("--bundle", type=Path, help="the bundle folder (default: the result file's folder)")
-    q.add_argument("--results-dir", type=Path, default=Path("results/runs"))
+    options.add_results_dir(q)
     q.set_defaults(func=main_import)
 
 
 def main_bundle(args) -> int:
-    from suite.commands.run_cmd import _csv, check_target, resolve_layers
+    from suite.bundle import make_bundle
+    from suite.cache import CompileCache
+    from suite.report import make_console
     from workloads.workload import expand
     target, device = check_target(args.target, args.device, None)
     target.flags(args.preset)
-    workloads = expand(resolve_layers(args.catalogue, args.layer), _csv(args.methods), _csv(args.algorithms))
+    workloads = expand(resolve_layers(args.catalogue, args.layer), csv_list(args.methods), csv_list(args.algorithms))
     console = make_console()
     with console.status("bundling...") as status:
         out = make_bundle(workloads, target, device, args.output, CompileCache(args.cache_dir), args.seed,
@@ -49,9 +46,12 @@ def main_bundle(args) -> int:
 
 
 def main_import(args) -> int:
+    from suite.rows import is_ok
+    from suite.bundle import import_result
+    from suite.record import default_path, write_record
     bundle = args.bundle or args.result.parent
     rec = import_result(args.result, bundle)
     path = write_record(rec, default_path(rec, args.results_dir))
-    ok = sum(w["status"] == "ok" for w in rec["workloads"])
+    ok = sum(is_ok(w) for w in rec["workloads"])
     print(f"imported {ok}/{len(rec['workloads'])} verified workloads measured on {rec['machine']['cpu']}: {path}")
     return 0

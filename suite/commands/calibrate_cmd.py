@@ -1,33 +1,23 @@
 """suite calibrate: measure this machine's peak bandwidth and compute through IREE, store the profile."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from suite.cache import CompileCache
-from suite.calibrate import load_or_calibrate
-from suite.report import make_console, si
-
-PROFILES_DIR = Path("results/profiles")
-
-
-def add_target_args(p) -> None:
-    p.add_argument("-t", "--target", default="llvm-cpu", help="IREE target (see `suite targets`)")
-    p.add_argument("-d", "--device", help="runtime device, e.g. local-task (threads) or local-sync (one thread)")
-    p.add_argument("--threads", type=int, help="worker threads for local-task")
-    p.add_argument("--profiles-dir", type=Path, default=PROFILES_DIR,
-                   help="where calibrated profiles are stored (default: results/profiles)")
-    p.add_argument("--cache-dir", type=Path, help="compiled-module cache (default: ~/.cache/upsampling-suite)")
+from suite import options
+from suite.selection import check_target
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("calibrate", help="measure peak bandwidth and compute through IREE on this machine")
-    add_target_args(p)
+    options.add_target(p)
+    options.add_profiles_dir(p)
+    options.add_cache(p)
     p.add_argument("--force", action="store_true", help="measure again even if a profile is stored")
     p.set_defaults(func=main)
 
 
 def main(args) -> int:
-    from suite.commands.run_cmd import check_target
+    from suite.cache import CompileCache
+    from suite.calibrate import load_or_calibrate
+    from suite.report import make_console, si
     target, device = check_target(args.target, args.device, args.threads)
     console = make_console()
     with console.status(f"calibrating {target.name}/{device} (a streaming kernel and a matmul)..."):

@@ -6,10 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from suite.commands.show_cmd import RESULTS, find_run
-from suite.compare import compare_records, regressions, same_testbed
+from suite.paths import BASELINES_DIR, RESULTS_DIR, find_run
 from suite.errors import UserError
-from suite.record import load_record
 
 MARK = {"regressed": "🚩", "broken": "🚩", "improved": "🎉", "fixed": "🎉", "noisy": "~", "changed": "Δ",
         "new": "+", "missing": "-"}
@@ -19,7 +17,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("check", help="check a run against a baseline (CI); exit 1 on a regression")
     p.add_argument("run", nargs="?", default="latest", help="the run to check (default: latest)")
     p.add_argument("--baseline", required=True, help="baseline record (path, or a name in results/baselines)")
-    p.add_argument("--results-dir", type=Path, default=RESULTS)
+    p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     p.add_argument("--threshold", type=float, default=0.10)
     p.add_argument("--min-delta", type=float, default=0.0, metavar="MS",
                    help="absolute floor: latency changes smaller than this many ms count as similar")
@@ -35,7 +33,7 @@ def baseline_path(spec: str) -> Path:
     p = Path(spec)
     if p.exists() or p.suffix == ".json":
         return p
-    return Path("results/baselines") / f"{spec}.json"
+    return BASELINES_DIR / f"{spec}.json"
 
 
 def render(changes, base: dict, new: dict, fmt: str, latency_compared: bool, failed) -> str:
@@ -71,6 +69,8 @@ def _f(v) -> str:
 
 
 def main(args) -> int:
+    from suite.compare import compare_records, regressions, same_testbed
+    from suite.record import load_record
     base_file = baseline_path(args.baseline)
     if not base_file.exists():
         raise UserError(f"baseline {base_file} does not exist (create one with `suite baseline`)")

@@ -6,20 +6,15 @@ from __future__ import annotations
 from itertools import groupby
 from pathlib import Path
 
-from rich.table import Table
 
-from suite.commands.show_cmd import RESULTS, find_run
-from suite.compare import compare_records, same_testbed
+from suite.paths import RESULTS_DIR, find_run
 from suite.errors import UserError
-from suite.record import load_record
-from suite.report import make_console, si
-from suite.rows import best_per_workload
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("compare", help="compare stored runs (across commits or across devices)")
     p.add_argument("runs", nargs="+", help="two or more runs: paths, ids or 'latest'; the first is the base")
-    p.add_argument("--results-dir", type=Path, default=RESULTS)
+    p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     p.add_argument("--threshold", type=float, default=0.10, help="relative change that matters (default 0.10)")
     p.add_argument("--min-delta", type=float, default=0.0, metavar="MS",
                    help="absolute floor: latency changes smaller than this many ms count as similar")
@@ -33,6 +28,11 @@ def _label(rec: dict) -> str:
 
 
 def main(args) -> int:
+    from rich.table import Table
+    from suite.compare import compare_records, same_testbed
+    from suite.record import load_record
+    from suite.report import make_console, si
+    from suite.rows import best_per_workload, is_ok
     if len(args.runs) < 2:
         raise UserError("compare needs at least two runs")
     recs = [load_record(find_run(r, args.results_dir)) for r in args.runs]
@@ -81,15 +81,17 @@ def main(args) -> int:
 
 
 def _speedups(rows: list[dict], wid: str) -> list[str]:
+    from suite.report import make_console, si
+    from suite.rows import best_per_workload, is_ok
     by = {r["id"].split("/", 1)[1]: r for r in rows}
     r = by.get(wid)
-    if not r or r["status"] != "ok":
+    if not r or not is_ok(r):
         return ["-", "-", "-"]
     t = r["stats_ms"]["median"]
     out = []
     for base in ("C-SP", "C-NN"):
         b = by.get(base)
-        out.append(f"{b['stats_ms']['median'] / t:.2f}x" if b and b["status"] == "ok" else "-")
+        out.append(f"{b['stats_ms']['median'] / t:.2f}x" if b and is_ok(b) else "-")
     static = [c["value"] for c in r.get("counters", []) if c["name"] in ("bytes_read", "bytes_written")
               and c["collector"] == "iree-static" and not c.get("dispatch")]
     out.append(si(sum(static)).strip() if static else "-")

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-from rich.table import Table
-
 from suite.errors import UserError
-from suite.report import make_console
-from workloads.deploy import TORCH_ALGORITHMS, deploy
-from workloads.networks import NETWORKS, build_network
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("deploy", help="transform a network's sub-pixel / resize convolutions into deconvolutions")
-    p.add_argument("-n", "--network", required=True, help=f"architecture: {', '.join(NETWORKS)}")
+    p.add_argument("-n", "--network", required=True, help="architecture (see `suite list`)")
     p.add_argument("--state-dict", type=Path, help="trained weights for the architecture (torch.save of a state_dict)")
-    p.add_argument("-a", "--algorithm", default="REVD", help=f"deconvolution algorithm ({', '.join(TORCH_ALGORITHMS)})")
+    p.add_argument("-a", "--algorithm", default="REVD",
+                   help="deconvolution algorithm with a torch form (see `suite list`; default: REVD)")
     p.add_argument("--mlir", type=Path, help="write the deployed network's MLIR here")
     p.add_argument("--vmfb", type=Path, help="compile the deployed network for --target and write it here")
     p.add_argument("-t", "--target", default="llvm-cpu")
@@ -26,6 +21,7 @@ def add_parser(sub) -> None:
 
 
 def load_state_dict(net: torch.nn.Module, path: Path) -> None:
+    import torch
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -42,6 +38,10 @@ def load_state_dict(net: torch.nn.Module, path: Path) -> None:
 
 
 def main(args) -> int:
+    from rich.table import Table
+    from suite.report import make_console
+    from workloads.deploy import TORCH_ALGORITHMS, deploy
+    from workloads.networks import NETWORKS, build_network
     net, x = build_network(args.network, args.seed)
     if args.state_dict:
         load_state_dict(net, args.state_dict)

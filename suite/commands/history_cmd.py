@@ -3,12 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.table import Table
 
-from suite.commands.show_cmd import RESULTS
+from suite.paths import RESULTS_DIR, stored_runs
 from suite.errors import UserError
-from suite.record import load_record
-from suite.report import make_console
 
 
 def add_parser(sub) -> None:
@@ -16,13 +13,16 @@ def add_parser(sub) -> None:
     p.add_argument("workload", help="workload id, e.g. n1-c32to1-321x481-k3-r3/D-SP/REVD2 (a suffix is enough)")
     p.add_argument("--metric", default="latency",
                    help="'latency' (median ms) or a counter name, e.g. bytes_read, dispatch_count")
-    p.add_argument("--results-dir", type=Path, default=RESULTS)
+    p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     p.set_defaults(func=main)
 
 
 def main(args) -> int:
+    from rich.table import Table
+    from suite.record import load_record
+    from suite.report import make_console
     rows = []
-    for path in sorted(Path(args.results_dir).glob("*.json")):
+    for path in stored_runs(args.results_dir):
         try:
             rec = load_record(path)
         except UserError as e:

@@ -1,14 +1,6 @@
 """suite list: catalogues and their layers, methods, algorithms."""
 from __future__ import annotations
 
-from rich.table import Table
-
-from suite.report import make_console
-
-from workloads.algorithms import ALGORITHMS
-from workloads.catalogue import CATALOGUES, DEFAULT, catalogue
-from workloads.methods import DESCRIPTIONS
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("list", help="list catalogues, layers, methods and algorithms")
@@ -17,6 +9,11 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
+    from rich.table import Table
+    from suite.report import make_console
+    from workloads.algorithms import ALGORITHMS
+    from workloads.catalogue import CATALOGUES, DEFAULT, catalogue
+    from workloads.methods import DESCRIPTIONS
     console = make_console()
     names = [args.catalogue] if args.catalogue else list(CATALOGUES)
     t = Table(title="catalogues", title_justify="left", header_style="bold")

@@ -3,50 +3,36 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from rich.table import Table
-
-from suite.cache import CompileCache
-from suite.commands.calibrate_cmd import add_target_args
-from suite.model import ACCOUNTINGS, counts, estimate
-from suite.profiles import builtin_profile, builtin_profiles
-from suite.report import make_console, si
-from workloads.catalogue import DEFAULT
+from suite import options
+from suite.profiles import builtin_profiles
+from suite.selection import csv_list, resolve_layers, resolve_profile
+from workloads.counts import ACCOUNTINGS
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("model", help="analytical MACs, bytes, time and energy of workloads (no run)")
-    p.add_argument("-c", "--catalogue", action="append", default=[], metavar="NAME",
-                   help=f"a layer catalogue (repeatable; default: {DEFAULT} unless --layer is given)")
-    p.add_argument("-l", "--layer", action="append", default=[], metavar="SPEC", help="a layer, inline or by name")
-    p.add_argument("-m", "--methods", action="append", help="comma-separated methods, repeatable (default: all)")
-    p.add_argument("-a", "--algorithms", action="append",
-                   help="comma-separated deconvolution algorithms, repeatable (default: all)")
+    options.add_selection(p)
     p.add_argument("-p", "--profile", default="gtx680",
                    help=f"device profile: {', '.join(builtin_profiles())} or calibrated (default: gtx680)")
     p.add_argument("--accounting", choices=ACCOUNTINGS, default="paper",
                    help="paper: charge what the paper's model charges; full: every feature map moved")
-    add_target_args(p)
+    options.add_target(p)
+    options.add_profiles_dir(p)
+    options.add_cache(p)
     p.set_defaults(func=main)
 
 
-def resolve_profile(name: str, args, console=None):
-    if name != "calibrated":
-        return builtin_profile(name)
-    from suite.calibrate import load_or_calibrate
-    from suite.commands.run_cmd import check_target
-    target, device = check_target(args.target, args.device, args.threads)
-    say = (lambda: console.print(f"calibrating {target.name}/{device} once for this machine...")) if console else None
-    prof, _, _ = load_or_calibrate(args.profiles_dir, target, device, args.threads, CompileCache(args.cache_dir),
-                                   on_calibrate=say)
-    return prof
-
-
 def main(args) -> int:
-    from suite.commands.run_cmd import _csv, resolve_layers
+    from rich.table import Table
+
+    from suite.model import estimate
+    from suite.report import make_console, si
+    from workloads.counts import counts
     from workloads.workload import expand
     console = make_console(170)
-    workloads = expand(resolve_layers(args.catalogue, args.layer), _csv(args.methods), _csv(args.algorithms))
-    prof = resolve_profile(args.profile, args, console)
+    workloads = expand(resolve_layers(args.catalogue, args.layer), csv_list(args.methods), csv_list(args.algorithms))
+    prof = resolve_profile(args.profile, args.target, args.device, args.threads, args.profiles_dir, args.cache_dir,
+                           on_calibrate=lambda t, d: console.print(f"calibrating {t}/{d} once for this machine..."))
     fpm = "one MAC = one flop (paper's convention)" if prof.flops_per_mac == 1 else "one MAC = 2 flops"
     console.print(f"[bold]profile {prof.name}[/]: {prof.description}")
     console.print(f"  {si(prof.peak_flops)}FLOP/s, {si(prof.bandwidth)}B/s"

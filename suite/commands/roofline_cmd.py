@@ -4,33 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.table import Table
 
+from suite import options
 from suite.errors import UserError
-from suite.record import load_record
-from suite.report import make_console, si
+from suite.paths import find_run
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("roofline", help="roofline table and plot of a stored run")
     p.add_argument("record", nargs="?", type=Path, help="a run record (default: the newest in --results-dir)")
-    p.add_argument("--results-dir", type=Path, default=Path("results/runs"))
+    options.add_results_dir(p)
     p.add_argument("-o", "--output", type=Path, help="plot file, .svg or .png (default: beside the record)")
     p.set_defaults(func=main)
 
 
 def newest_record(folder: Path) -> Path:
-    runs = sorted(Path(folder).glob("*.json"), key=lambda p: p.stat().st_mtime)
-    if not runs:
-        raise UserError(f"no run records in {folder}; run `suite run` first or name a record")
-    return runs[-1]
+    return find_run("latest", folder)
 
 
 def points(record: dict) -> list[dict]:
+    from suite.rows import is_ok
     out = []
     for r in record["workloads"]:
         m, s = r.get("model"), r.get("stats_ms")
-        if r["status"] != "ok" or not m or not s:
+        if not is_ok(r) or not m or not s:
             continue
         t = s["median"] / 1e3
         out.append({"label": r["method"] + (f" {r['algorithm']}" if r["algorithm"] else ""),
@@ -40,6 +37,7 @@ def points(record: dict) -> list[dict]:
 
 
 def plot(pts: list[dict], peak: float, bw: float, title: str, path: Path) -> None:
+    from suite.report import make_console, si
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -70,6 +68,9 @@ def plot(pts: list[dict], peak: float, bw: float, title: str, path: Path) -> Non
 
 
 def main(args) -> int:
+    from rich.table import Table
+    from suite.record import load_record
+    from suite.report import make_console, si
     path = args.record or newest_record(args.results_dir)
     record = load_record(path)
     model = record.get("model")

@@ -1,12 +1,6 @@
 """suite targets: every registered IREE target, and whether it runs here (and if not, why)."""
 from __future__ import annotations
 
-from rich.table import Table
-
-from suite.report import make_console
-
-from targets import TARGETS
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("targets", help="list IREE targets and whether they are usable on this machine")
@@ -14,6 +8,9 @@ def add_parser(sub) -> None:
 
 
 def main(args) -> int:
+    from rich.table import Table
+    from suite.report import make_console
+    from targets import TARGETS
     t = Table(header_style="bold")
     console = make_console(170)
     for c in ("target", "runs here", "devices", "why / what", "counters", "compile flags"):

@@ -3,10 +3,11 @@ why), and every value it returns carries its unit, its source kind (hardware / s
 static), whether it is an estimate, and the dispatch it belongs to (None = the whole call)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable
 
-from suite.errors import UserError
+from workloads.errors import UserError
 from targets import Availability
 
 SOURCES = ("hardware", "simulated", "static")
@@ -25,6 +26,28 @@ class CounterValue:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class CollectContext:
+    """What a collector may know and ask about the workload it counts (never the runner itself)."""
+    vmfb: Path
+    x_path: Path
+    device: str
+    timeout: float                                  # seconds one run of the module may take
+    emulated: bool                                  # the device is an emulation (lavapipe, qemu)
+    runtime_flags: Callable[[str], list[str]]       # device -> the runtime flags of this run's target
+    static_summary: Callable[[], dict]              # the module's static summary (iree-static)
+    rebuild: Callable[[Callable[[list[str]], list[str]]], Path]   # flags -> flags': the rebuilt module's vmfb
+    env: dict[str, str] = field(default_factory=dict)             # the timed processes' extra environment
+
+    def command(self, tool: str = "iree-run-module", device: str | None = None,
+                vmfb: Path | None = None) -> list[str]:
+        """A runtime command calling main(x) on this workload's module (or ``vmfb``, a rebuild of it)."""
+        from targets.iree_run import module_command
+        extra = ["--output="] if tool == "iree-run-module" else []
+        return module_command(tool, vmfb or self.vmfb, self.runtime_flags(device or self.device), [self.x_path],
+                              extra)
 
 
 @dataclass(frozen=True)

@@ -104,15 +104,11 @@ def parse_annotate(text: str) -> dict[str, dict[str, int]]:
 
 
 def _collect(ctx, profile: str = DEFAULT_PROFILE) -> list[CounterValue]:
-    from suite.build import build_module
     geo = CACHE_PROFILES[profile]
-    b = ctx.built
-    built = build_module(ctx.runner.cache, Path(b.mlir_path).read_text(), b.input_type, counting_flags(list(b.flags)),
-                         ctx.runner.options.compile_timeout_s)
+    vmfb = ctx.rebuild(counting_flags)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
-        run = ctx.run_command(device="local-sync")
-        run[1] = f"--module={built.vmfb}"
+        run = ctx.command(device="local-sync", vmfb=vmfb)
         cmd = ["valgrind", "--tool=callgrind", "--cache-sim=yes", f"--I1={geo['I1']}", f"--D1={geo['D1']}",
                f"--LL={geo['LL']}", "--toggle-collect=iree_hal_*executable_issue_call*",
                f"--callgrind-out-file={out}", *run]

@@ -90,22 +90,18 @@ def attribute(report: str, symbols: list[tuple[int, int, str]]) -> Counter:
 
 
 def _collect(ctx) -> list[CounterValue]:
-    from suite.build import build_module
-    from suite.iree_run import child_environ, iteration_runs, samples_ms
+    from targets.iree_run import child_environ, iteration_runs, samples_ms
     from targets.collectors.cachegrind import system_library_flags
-    b = ctx.built
-    built = build_module(ctx.runner.cache, Path(b.mlir_path).read_text(), b.input_type,
-                         system_library_flags(list(b.flags)), ctx.runner.options.compile_timeout_s)
+    vmfb = ctx.rebuild(system_library_flags)
     with tempfile.TemporaryDirectory() as tmp:
         data, bench = Path(tmp) / "perf.data", Path(tmp) / "bench.json"
-        run = ctx.run_command("iree-benchmark-module")[:-1]
-        run[1] = f"--module={built.vmfb}"
+        run = ctx.command("iree-benchmark-module", vmfb=vmfb)
         cmd = ["perf", "record", "-q", "-e", "cpu-clock", "-F", str(FREQUENCY_HZ), "-o", str(data), "--", *run,
                "--benchmark_min_time=0.5s", "--benchmark_repetitions=3", "--benchmark_out_format=json",
                f"--benchmark_out={bench}"]
         # sampled under the same malloc policy as the workload was timed
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=ctx.timeout * 5 + 60,
-                              env=child_environ(ctx.runner.options.runtime_env()))
+                              env=child_environ(ctx.env))
         if proc.returncode != 0:
             raise RuntimeError(f"perf record failed (exit {proc.returncode}): "
                                f"{(proc.stderr.strip().splitlines() or ['?'])[-1]}")
@@ -113,7 +109,7 @@ def _collect(ctx) -> list[CounterValue]:
                                 capture_output=True, text=True, timeout=300).stdout
         cpu_ms = statistics.median(samples_ms(iteration_runs(json.loads(bench.read_text()), shlex.join(cmd)),
                                               "cpu_time"))
-    shares = attribute(report, library_symbols(built.vmfb))
+    shares = attribute(report, library_symbols(vmfb))
     if not shares:
         raise RuntimeError("perf recorded no samples")
     total = sum(shares.values())

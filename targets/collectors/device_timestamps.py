@@ -24,10 +24,10 @@ def parse_dispatch_jsonl(text: str) -> list[dict]:
 
 
 def _collect(ctx) -> list[CounterValue]:
-    from suite.iree_tools import runtime_tool
+    from targets.iree_tools import runtime_tool
     with tempfile.TemporaryDirectory() as tmp:
         prof = Path(tmp) / "p.ireeprof"
-        cmd = ctx.run_command("iree-benchmark-module")[:-1] + [
+        cmd = ctx.command("iree-benchmark-module") + [
             f"--benchmark_min_time={CALLS}x", "--device_profiling_mode=dispatch-events",
             f"--device_profiling_output={prof}"]
         subprocess.run(cmd, capture_output=True, text=True, timeout=ctx.timeout * 5, check=True)

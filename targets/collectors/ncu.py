@@ -39,7 +39,7 @@ def parse_ncu_csv(text: str) -> list[dict]:
 
 
 def _collect(ctx) -> list[CounterValue]:
-    cmd = ["ncu", "--csv", "--metrics", ",".join(METRICS), *ctx.run_command()]
+    cmd = ["ncu", "--csv", "--metrics", ",".join(METRICS), *ctx.command()]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=ctx.timeout * 20)
     out = []
     for r in parse_ncu_csv(proc.stdout):

@@ -61,7 +61,7 @@ def _collect(ctx) -> list[CounterValue]:
     perf = shutil.which("perf")
     out = _llc(perf, ctx)
     if uncore_events():
-        cmd = [perf, "stat", "-a", "-x,", "-e", ",".join(uncore_events()), "--", *ctx.run_command()]
+        cmd = [perf, "stat", "-a", "-x,", "-e", ",".join(uncore_events()), "--", *ctx.command()]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=ctx.timeout)
         cas = parse_perf_csv(proc.stderr)
         if cas:
@@ -72,7 +72,7 @@ def _collect(ctx) -> list[CounterValue]:
 
 
 def _llc(perf: str, ctx) -> list[CounterValue]:
-    cmd = [perf, "stat", "-x,", "-e", ",".join(EVENTS), "--", *ctx.run_command()]
+    cmd = [perf, "stat", "-x,", "-e", ",".join(EVENTS), "--", *ctx.command()]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=ctx.timeout)
     counts = parse_perf_csv(proc.stderr)
     out = []

@@ -3,6 +3,11 @@
 An algorithm turns a :class:`~workloads.transforms.Deconv` and an input size into a *lowering*:
 either a torch ``nn.Module`` (exported through iree-turbine) or hand-written MLIR text, chosen per
 algorithm so that IREE sees that algorithm's real data movement. See each module's docstring.
+
+Every fact about an algorithm lives in its entry: how it lowers, its counts for the analytical
+model, whether it has a torch form (what `suite deploy` can put in a network), and its
+instrumented loop nest (the model's independent check). Adding an algorithm is one module and one
+line here; tests/test_algorithms.py checks that every entry has all of them.
 """
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from typing import Callable
 
 import torch.nn as nn
 
+from workloads import loopnests
+from workloads.algorithms import iree_native, revd, revd2, stdd, strd, tdc, tdc_fused
 from workloads.algorithms.iree_native import IreeNative
 from workloads.algorithms.revd import Revd
 from workloads.algorithms.revd2 import revd2_mlir
@@ -18,6 +25,8 @@ from workloads.algorithms.stdd import Stdd
 from workloads.algorithms.strd import Strd
 from workloads.algorithms.tdc import Tdc
 from workloads.algorithms.tdc_fused import TdcFused
+from workloads.counts import Counts, DeconvGeometry
+from workloads.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -34,8 +43,11 @@ class Algorithm:
     name: str
     summary: str
     lower: Callable[..., Lowering]     # (deconv, batch, h, w, layout="nchw"); torch modules are NCHW
+    counts: Callable[[DeconvGeometry], Counts]      # MACs and traffic, for the analytical model
+    loop_nest: Callable | None         # (deconv, x) -> (y, tracker): instrumented plain-Python loop nest
     doc: str = ""
     blocked: bool = False              # has a form for the nhwc-blocked layout (its conv blocked)
+    torch_form: bool = True            # lowers to a torch module, so a network can be deployed with it
 
 
 def _torch(cls) -> Callable[..., Lowering]:
@@ -49,24 +61,29 @@ def _tdcf(d, n, h, w, layout="nchw") -> Lowering:
 
 
 ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
-    Algorithm("IREE", "IREE's own lowering of the transposed convolution", _torch(IreeNative),
-              IreeNative.__module__),
-    Algorithm("STDD", "input-stationary scatter with overlapping partial sums", _torch(Stdd), Stdd.__module__),
-    Algorithm("STRD", "zero insertion, then a dense stride-1 convolution", _torch(Strd), Strd.__module__),
-    Algorithm("REVD", "reverse looping: per tap, gather inputs for its output lattice", _torch(Revd),
-              Revd.__module__),
+    Algorithm("IREE", "IREE's own lowering of the transposed convolution", _torch(IreeNative), iree_native.counts,
+              None, IreeNative.__module__),     # IREE's lowering has no loop nest of ours; modelled as STRD
+    Algorithm("STDD", "input-stationary scatter with overlapping partial sums", _torch(Stdd), stdd.counts,
+              loopnests.stdd, Stdd.__module__),
+    Algorithm("STRD", "zero insertion, then a dense stride-1 convolution", _torch(Strd), strd.counts,
+              loopnests.strd, Strd.__module__),
+    Algorithm("REVD", "reverse looping: per tap, gather inputs for its output lattice", _torch(Revd), revd.counts,
+              loopnests.revd, Revd.__module__),
     Algorithm("REVD2", "output-stationary, stride holes skipped in kernel space (hand-written linalg)",
-              lambda d, n, h, w, layout="nchw": Lowering(mlir=revd2_mlir(d, n, h, w, layout)),
-              revd2_mlir.__module__),
-    Algorithm("TDC", "r^2 low-resolution convolutions, then interleave", _torch(Tdc), Tdc.__module__),
+              lambda d, n, h, w, layout="nchw": Lowering(mlir=revd2_mlir(d, n, h, w, layout)), revd2.counts,
+              loopnests.revd2, revd2_mlir.__module__, torch_form=False),
+    Algorithm("TDC", "r^2 low-resolution convolutions, then interleave", _torch(Tdc), tdc.counts, loopnests.tdc,
+              Tdc.__module__),
     Algorithm("TDCF", "TDC fused: one low-resolution convolution to r^2*C_out channels, then pixel shuffle",
-              _tdcf, TdcFused.__module__, blocked=True),
+              _tdcf, tdc_fused.counts, loopnests.tdcf, TdcFused.__module__, blocked=True),
 )}
+
+TORCH_ALGORITHMS = tuple(a.name for a in ALGORITHMS.values() if a.torch_form)
 
 
 def algorithm(name: str) -> Algorithm:
     try:
         return ALGORITHMS[name.upper()]
     except KeyError:
-        from suite.errors import UserError
+        from workloads.errors import UserError
         raise UserError(f"unknown algorithm {name!r} (known: {', '.join(ALGORITHMS)})") from None

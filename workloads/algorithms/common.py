@@ -13,11 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from workloads.counts import ceil_div  # noqa: F401 - re-exported for the algorithm modules
 from workloads.transforms import Deconv
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 @dataclass(frozen=True)

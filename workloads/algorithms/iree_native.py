@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from workloads.algorithms.common import Bias, crop_full
 from workloads.transforms import Deconv
+from workloads.counts import Counts, DeconvGeometry
 
 
 class IreeNative(nn.Module):
@@ -29,3 +30,8 @@ class IreeNative(nn.Module):
         else:
             y = crop_full(F.conv_transpose2d(x, self.weight, stride=d.stride), d, *self.out)
         return self.bias(y)
+
+
+def counts(g: DeconvGeometry) -> Counts:
+    from workloads.algorithms.strd import counts as strd_counts
+    return strd_counts(g, "IREE's own lowering (torch-mlir: zero insertion + conv) is modelled as STRD")

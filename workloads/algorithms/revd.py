@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from workloads.algorithms.common import Bias, ceil_div, full_grid_weights
 from workloads.transforms import Deconv
+from workloads.counts import Counts, DeconvGeometry
 
 
 class Revd(nn.Module):
@@ -45,3 +46,8 @@ class Revd(nn.Module):
         full = out.reshape(n, co, qn * r, pn * r)
         top, left = d.crop[0] - r * self.q0, d.crop[2] - r * self.p0
         return self.bias(full[:, :, top:top + self.oh, left:left + self.ow])
+
+
+def counts(g: DeconvGeometry) -> Counts:
+    lay = g.layer
+    return Counts(lay.batch * lay.cin * lay.cout * g.kd * g.kd * g.hq * g.wq, (g.input, g.weights, g.output), g.size)

@@ -18,6 +18,7 @@ import torch
 
 from workloads.algorithms.common import phase_weights, phases
 from workloads.transforms import Deconv
+from workloads.counts import Counts, DeconvGeometry
 
 
 def _dense(a: torch.Tensor) -> str:
@@ -122,3 +123,8 @@ def revd2_mlir(d: Deconv, batch: int, h: int, w: int, layout: str = "nchw") -> s
         ]
     lines += ["  }", "}"]
     return "\n".join(lines) + "\n"
+
+
+def counts(g: DeconvGeometry) -> Counts:
+    lay = g.layer
+    return Counts(lay.batch * lay.cin * lay.cout * g.t * g.t * g.oh * g.ow, (g.input, g.weights, g.output), g.size)

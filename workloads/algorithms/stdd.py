@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from workloads.algorithms.common import Bias, crop_full, full_grid_weights
 from workloads.transforms import Deconv
+from workloads.counts import Counts, DeconvGeometry
 
 
 class Stdd(nn.Module):
@@ -40,3 +41,9 @@ class Stdd(nn.Module):
                 out[:, :, j:j + h, :, i:i + w, :] += part
         full = out.reshape(n, co, (h + t - 1) * r, (w + t - 1) * r)
         return self.bias(crop_full(full, d, *self.out))
+
+
+def counts(g: DeconvGeometry) -> Counts:
+    lay = g.layer
+    return Counts(lay.batch * lay.cin * lay.cout * g.kd * g.kd * lay.h * lay.w, (g.input, g.weights, g.output), g.size,
+                  "overlapping partial sums are not charged (as in the paper)")

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from workloads.algorithms.common import Bias
 from workloads.transforms import Deconv
+from workloads.counts import Counts, DeconvGeometry, Traffic, rw
 
 
 class Strd(nn.Module):
@@ -29,3 +30,14 @@ class Strd(nn.Module):
         ct, cb, cl, cr = d.crop
         z = F.pad(z, (k - 1 - cl, k - 1 - cr, k - 1 - ct, k - 1 - cb))
         return self.bias(F.conv2d(z, self.weight))
+
+
+def counts(g: DeconvGeometry, note: str = "") -> Counts:
+    """Dense conv over the zero-inserted image: Kd^2 MACs per output pixel, zeros included; the
+    paper charges the image's read but not its building."""
+    lay, r = g.layer, g.layer.r
+    hz, wz = (lay.h - 1) * r + 1, (lay.w - 1) * r + 1
+    return Counts(lay.batch * lay.cin * lay.cout * g.kd * g.kd * g.oh * g.ow, (
+        Traffic("input", "input", "read", lay.batch * lay.cin * lay.h * lay.w, False),
+        *rw("zero-inserted image", "intermediate", lay.batch * lay.cin * hz * wz, paper_read=True, paper_write=False),
+        g.weights, g.output), g.size, note)

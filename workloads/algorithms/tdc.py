@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from workloads.algorithms.common import phase_weights, phases
 from workloads.transforms import Deconv
+from workloads.counts import Counts, DeconvGeometry, Traffic, rw
 
 
 class Tdc(nn.Module):
@@ -42,3 +43,12 @@ class Tdc(nn.Module):
         n, co = y.shape[:2]
         y = y.permute(0, 1, 2, 4, 3, 5).reshape(n, co, ph.q * r, pw.q * r)
         return y[:, :, :ph.out, :pw.out]
+
+
+def counts(g: DeconvGeometry) -> Counts:
+    lay, r = g.layer, g.layer.r
+    n, ci, co = lay.batch, lay.cin, lay.cout
+    subkernels = Traffic("weights", "weights", "read", ci * co * g.t * g.t * r * r, True)
+    return Counts(n * ci * co * g.t * g.t * r * r * g.hq * g.wq, (
+        g.input, subkernels, *rw("phase sub-outputs", "intermediate", n * co * r * r * g.hq * g.wq, False, False),
+        g.output), g.size, "the sub-outputs are not charged by the paper (interleave folded into addressing)")

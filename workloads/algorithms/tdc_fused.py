@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from workloads.blocked_conv import BlockedConv2d, tuning_spec
 from workloads.algorithms.common import phase_weights, phases
 from workloads.transforms import Deconv
+from workloads.counts import Counts, DeconvGeometry, Traffic, rw
 
 
 def fused_taps(d: Deconv, h: int, w: int) -> tuple[int, int]:
@@ -63,3 +64,16 @@ class TdcFused(nn.Module):
         else:
             y = F.pixel_shuffle(F.conv2d(F.pad(x, pads)[:, :, rows, cols], self.weight, self.bias), r)
         return y[:, :, :ph.out, :pw.out]
+
+
+def counts(g: DeconvGeometry) -> Counts:
+    lay, r, k = g.layer, g.layer.r, g.layer.k
+    n, ci, co = lay.batch, lay.cin, lay.cout
+    top, _, left, _ = lay.pads
+    crop = (r * (k - 1 - top), r * (k - 1 - left)) if g.method == "D-SP" else (k - 1 - top, k - 1 - left)
+    th, tw = (g.t + (r - 1 + c) // r - c // r for c in crop)      # T' = T + max shift - min shift
+    return Counts(n * ci * co * th * tw * r * r * g.hq * g.wq, (
+        g.input, Traffic("weights", "weights", "read", ci * co * th * tw * r * r, True),
+        *rw("fused conv output (before pixel shuffle)", "intermediate", n * co * r * r * g.hq * g.wq, False, False),
+        g.output), g.size, "MACs include the zero taps that align the phases' shifts; the conv output is TDC's "
+                           "sub-outputs, not charged by the paper")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from suite.iree_tools import compiler_tool, runtime_tool
+from targets.iree_tools import compiler_tool, runtime_tool
 
 
 class StageError(Exception):
@@ -31,6 +31,13 @@ def command_line(cmd: list[str], env: dict[str, str] | None = None) -> str:
 def child_environ(env: dict[str, str] | None) -> dict[str, str] | None:
     """This process's environment plus ``env``, for subprocess.run (None: inherit it unchanged)."""
     return {**os.environ, **env} if env else None
+
+
+def module_command(tool: str, vmfb: Path, runtime_flags: list[str], inputs: list[Path],
+                   extra: list[str] = ()) -> list[str]:
+    """The one place an IREE runtime command line is built: ``tool`` calling main(*inputs)."""
+    return [runtime_tool(tool), f"--module={vmfb}", *runtime_flags, "--function=main",
+            *(f"--input=@{p}" for p in inputs), *extra]
 
 
 def _run(stage: str, cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -72,8 +79,7 @@ def run_module(vmfb: Path, input_npy: Path, runtime_flags: list[str], timeout: f
     """One invocation of main(x); returns (output, the command). ``env``: extra environment (suite.malloc)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "y.npy"
-        cmd = [runtime_tool("iree-run-module"), f"--module={vmfb}", *runtime_flags, "--function=main",
-               f"--input=@{input_npy}", f"--output=@{out}"]
+        cmd = module_command("iree-run-module", vmfb, runtime_flags, [input_npy], [f"--output=@{out}"])
         _run("run", cmd, timeout, env)
         try:
             y = np.load(out)
@@ -98,11 +104,10 @@ def benchmark_module(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[
     inputs = [inputs] if isinstance(inputs, Path) else list(inputs)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"
-        cmd = [runtime_tool("iree-benchmark-module"), f"--module={vmfb}", *runtime_flags, "--function=main",
-               *(f"--input=@{p}" for p in inputs), f"--benchmark_repetitions={repetitions}",
-               f"--benchmark_min_time={min_time_s:g}s", f"--benchmark_min_warmup_time={warmup_s:g}",
-               "--benchmark_enable_random_interleaving=false",
-               "--benchmark_out_format=json", f"--benchmark_out={out}"]
+        cmd = module_command("iree-benchmark-module", vmfb, runtime_flags, inputs, [
+            f"--benchmark_repetitions={repetitions}", f"--benchmark_min_time={min_time_s:g}s",
+            f"--benchmark_min_warmup_time={warmup_s:g}", "--benchmark_enable_random_interleaving=false",
+            "--benchmark_out_format=json", f"--benchmark_out={out}"])
         _run("time", cmd, timeout, env)
         try:
             doc = json.loads(out.read_text())

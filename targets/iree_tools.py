@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from suite.errors import UserError
+from workloads.errors import UserError
 
 
 @functools.cache

@@ -1,0 +1,305 @@
+"""A run as a library: the plan (everything that defines a run, validated, stored in the record so
+that a run can be resumed), and the life-cycle of its record: start or resume, one row per finished
+workload with the model beside it, saving after every row, the model's agreement at the end, the
+exit code. The CLI command (`suite/commands/run_cmd.py`) adds only argument parsing, the progress
+bar and signals; tests and bench/ drive runs through :func:`make_plan` and :class:`Run`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from suite.errors import UserError
+from suite.paths import PROFILES_DIR, RESULTS_DIR, TUNING_DIR, find_run
+from suite.rows import STATUS_COMPILED, STATUS_OK, best_per_workload
+from suite.selection import check_target, csv_list, resolve_collectors, resolve_layers, resolve_profile
+
+MIN_REPETITIONS = 9
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything that defines a run, resolved and validated, as plain JSON-able values."""
+    target: str
+    device: str
+    threads: int | None
+    layers: list[dict]
+    methods: list[str] | None = None
+    algorithms: list[str] | None = None
+    networks: list[str] = field(default_factory=list)
+    presets: list[str] = field(default_factory=lambda: ["default"])
+    seed: int = 0
+    malloc: str = "system"
+    repetitions: int = 10
+    min_time: float = 0.05
+    verify_only: bool = False
+    counters: str = "auto"
+    profile: str = "calibrated"
+    accounting: str = "full"
+    compile_timeout: float = 600.0
+    run_timeout: float = 600.0
+    tune: str = "none"                         # auto | none | full (suite.tuning)
+    space: list[list[str]] | None = None        # the tuner's candidates, [preset, layout] each
+
+    @property
+    def tuned(self) -> bool:
+        return self.tune != "none"
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "RunPlan":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in known})
+
+    def layer_configs(self) -> list:
+        from workloads.layer import LayerConfig
+        return [LayerConfig(**d) for d in self.layers]
+
+    def workloads(self) -> list:
+        from workloads.networks import network_workloads
+        from workloads.workload import expand
+        return expand(self.layer_configs(), self.methods, self.algorithms) + network_workloads(self.networks,
+                                                                                                self.algorithms)
+
+
+def make_plan(*, target: str = "llvm-cpu", device: str | None = None, threads: int | None = None,
+              catalogues: list[str] = (), layers: list[str] = (), layouts: list[str] | None = None,
+              networks: list[str] = (), methods: list[str] | None = None, algorithms: list[str] | None = None,
+              presets: list[str] | None = None, seed: int = 0, malloc: str = "system", repetitions: int = 10,
+              min_time: float = 0.05, verify_only: bool = False, counters: str = "auto",
+              profile: str = "calibrated", accounting: str = "full", compile_timeout: float = 600.0,
+              run_timeout: float = 600.0, tune: str | None = None) -> RunPlan:
+    """A validated plan; every mistake is a UserError now, before any work.
+
+    ``tune``: None picks 'auto' (each workload at its tuned lowering) unless presets or layouts are
+    named, which then run as named ('none'); 'auto' or 'full' with presets or layouts named searches
+    their product instead of the target's own space."""
+    from suite.tuning import TUNE_MODES, search_space
+    from suite.malloc import malloc_env
+    from workloads.networks import network_workloads
+    from workloads.workload import expand
+    t, device = check_target(target, device, threads)
+    if repetitions < MIN_REPETITIONS:
+        raise UserError(f"--repetitions must be at least {MIN_REPETITIONS} for a median and IQR worth reporting")
+    if min_time <= 0:
+        raise UserError("--min-time must be positive")
+    if compile_timeout <= 0 or run_timeout <= 0:
+        raise UserError("--compile-timeout and --run-timeout must be positive")
+    named_presets, named_layouts = csv_list(presets), csv_list(layouts)
+    if tune is None:          # verify-only has nothing to race; named presets/layouts run as named
+        tune = "none" if (named_presets or named_layouts or verify_only) else "auto"
+    if tune not in TUNE_MODES:
+        raise UserError(f"--tune: unknown mode {tune!r} (known: {', '.join(TUNE_MODES)})")
+    asked = named_presets or ["default"]
+    preset_list = list(t.presets) if "all" in asked else list(dict.fromkeys(asked))
+    for p in preset_list:
+        t.flags(p)                                        # unknown preset: a clear error now, not per workload
+    resolve_collectors(counters)
+    space = None
+    if tune != "none":
+        from workloads.layer import LAYOUTS
+        for lo in named_layouts or []:
+            if lo not in LAYOUTS:
+                raise UserError(f"--layout: unknown layout {lo!r} (known: {', '.join(LAYOUTS)})")
+        cands = search_space(t, preset_list if named_presets else None, named_layouts)
+        for c in cands:
+            t.flags(c.preset)
+        space = [[c.preset, c.layout] for c in cands]
+        preset_list = list(dict.fromkeys(c.preset for c in cands))
+        named_layouts = None                              # the tuner picks the layout per workload
+    layer_list = (resolve_layers(list(catalogues), list(layers), named_layouts)
+                  if (catalogues or layers or not networks) else [])
+    methods, algorithms = csv_list(methods), csv_list(algorithms)
+    expand(layer_list, methods, algorithms)               # unknown method / algorithm: a clear error now
+    network_workloads(list(networks), algorithms)
+    malloc_env(malloc)                                    # retain without glibc: a clear error now
+    return RunPlan(target=t.name, device=device, threads=threads, seed=seed, malloc=malloc, repetitions=repetitions,
+                   min_time=min_time, verify_only=verify_only, presets=preset_list, counters=counters,
+                   profile=profile, accounting=accounting, compile_timeout=compile_timeout,
+                   run_timeout=run_timeout, layers=[dataclasses.asdict(lay) for lay in layer_list],
+                   methods=methods, algorithms=algorithms, networks=list(networks), tune=tune, space=space)
+
+
+@dataclass(frozen=True)
+class Storage:
+    """Where a run's record and modules go."""
+    results_dir: Path = RESULTS_DIR
+    save: bool = True                       # store the record in results_dir
+    json_path: Path | None = None           # also write it here
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    profiles_dir: Path = PROFILES_DIR
+    tuning_dir: Path = TUNING_DIR
+
+
+class Run:
+    """One run's record from start (or resume) to its exit code."""
+
+    def __init__(self, plan: RunPlan, storage: Storage, record: dict | None = None, path: Path | None = None,
+                 say: Callable[[str], None] = lambda text: None):
+        from suite.cache import CompileCache
+        from suite.record import default_path
+        from suite.runner import RunOptions
+        self.plan, self.storage, self.say = plan, storage, say
+        target, device = check_target(plan.target, plan.device, plan.threads)
+        self.layers = {lay.id: lay for lay in plan.layer_configs()}
+        collectors, self.collector_notes = resolve_collectors(plan.counters, target)
+        avail = target.availability()
+        if not avail.usable and not avail.compiles:
+            raise UserError(f"target {target.name} is not usable on this machine: {avail.reason}")
+        self.compile_only = "" if avail.usable else avail.reason
+        self.cache = CompileCache(storage.cache_dir, enabled=storage.use_cache)
+        self.profile = None
+        if plan.profile != "none" and not plan.verify_only and not self.compile_only:
+            self.profile = resolve_profile(
+                plan.profile, target.name, device, plan.threads, storage.profiles_dir, storage.cache_dir,
+                on_calibrate=lambda t, d: say(f"calibrating {t}/{d} once for this machine..."))
+        self.options = RunOptions(target=target, device=device, threads=plan.threads, seed=plan.seed,
+                                  repetitions=plan.repetitions, min_time_s=plan.min_time,
+                                  compile_timeout_s=plan.compile_timeout, run_timeout_s=plan.run_timeout,
+                                  verify_only=plan.verify_only, presets=tuple(plan.presets),
+                                  collectors=tuple(collectors), compile_only=self.compile_only, malloc=plan.malloc)
+        self.record = record if record is not None else self._new_record(avail)
+        self.path = path if record is not None else (
+            default_path(self.record, storage.results_dir) if storage.save else storage.json_path)
+        self.done = {(r["id"], r.get("preset", "default")) for r in self.record["workloads"]}
+        from workloads.networks import NetworkWorkload
+        planned = plan.workloads()
+        self.networks = {w.id: w for w in planned if isinstance(w, NetworkWorkload)}
+        if plan.tuned:                                      # one row per workload, at its chosen lowering
+            done_ids = {i for i, _ in self.done}
+            self.pending = [w for w in planned if w.id not in done_ids]
+        else:
+            self.pending = [w for w in planned if any((w.id, p) not in self.done for p in plan.presets)]
+        self.tuning_db = self._tuning_db() if plan.tuned and not plan.verify_only and not self.compile_only else None
+        self.interrupted = False
+
+    def _tuning_db(self):
+        from suite.build import compiler_version
+        from suite.tuning import Candidate, TuningDatabase, testbed
+        bed = testbed(self.record["machine"], compiler_version(), self.plan.target, self.options.device,
+                      self.plan.threads, self.plan.malloc)
+        db = TuningDatabase(self.storage.tuning_dir, bed, tuple(Candidate(*c) for c in self.plan.space))
+        if db.note:
+            self.say(f"[yellow]{db.note}[/]")
+        self.record["settings"]["tuning_db"] = str(db.path)
+        return db
+
+    @classmethod
+    def resume(cls, spec: str, storage: Storage, say: Callable[[str], None] = lambda text: None) -> "Run":
+        from suite.record import load_record
+        path = find_run(spec, storage.results_dir)
+        record = load_record(path)
+        if record.get("complete"):
+            raise UserError(f"{path} is complete; nothing to resume")
+        plan = record["settings"].get("plan")
+        if not plan:
+            raise UserError(f"{path} was written by a suite that cannot resume it")
+        return cls(RunPlan.from_json(plan), storage, record, path, say)
+
+    def _new_record(self, avail) -> dict:
+        from suite.record import new_record
+        plan, o, target = self.plan, self.options, self.options.target
+        settings = {"seed": plan.seed, "repetitions": plan.repetitions, "min_time_s": plan.min_time,
+                    "verify_only": plan.verify_only, "layers": list(self.layers),
+                    "compile_flags": list(target.compile_flags), "runtime_flags": o.runtime_flags(),
+                    "malloc": o.malloc, "runtime_env": o.runtime_env(),
+                    "presets": {p: list(target.preset_flags(p)) for p in plan.presets},
+                    "timer": "iree-benchmark-module real_time (mean per call within each repetition)",
+                    "tune": plan.tune, "search_space": [f"{p}/{lo}" for p, lo in plan.space or []],
+                    "plan": plan.to_json()}
+        record = new_record(target.name, o.device, plan.threads, settings)
+        record["target"].update({"device_name": avail.device_name, "emulated": avail.emulated,
+                                 "runs_here": avail.usable, "note": avail.reason, "compile_flags": target.flags()})
+        record["counters"] = self.collector_notes
+        if self.profile:
+            record["model"] = {"profile": profile_summary(self.profile), "accounting": plan.accounting}
+        return record
+
+    def add(self, result) -> dict | None:
+        """Store one finished workload (a WorkloadResult) with the model beside it, and save at once."""
+        from suite.record import write_record
+        if (result.id, result.preset) in self.done:
+            return None
+        if self.plan.tuned and result.id in {i for i, _ in self.done}:
+            return None
+        row = result.to_json()
+        if self.profile:
+            try:
+                row["model"] = self._model_entry(result)
+            except Exception as e:                              # noqa: BLE001 - the measurement stands without it
+                row["model"], row["model_error"] = None, f"{type(e).__name__}: {e}"
+        self.record["workloads"].append(row)
+        self.done.add((result.id, result.preset))
+        if self.path:
+            write_record(self.record, self.path)             # every finished workload is on disk at once
+        return row
+
+    def _model_entry(self, result) -> dict | None:
+        """The model's estimate for a row (a model that fails is noted in the row by :meth:`add`)."""
+        from suite.model_check import entry_from_counts, model_entry
+        if result.layer in self.layers:
+            return model_entry(self.layers[result.layer], result.method, result.algorithm, self.profile,
+                               self.plan.accounting)
+        if result.id in self.networks:
+            from workloads.networks import network_model_counts
+            return entry_from_counts(network_model_counts(self.networks[result.id], self.plan.seed),
+                                     self.profile, "full")
+        return None
+
+    def execute(self, on_progress: Callable | None = None, on_row: Callable[[dict], None] | None = None) -> None:
+        """Run every pending workload with every preset. KeyboardInterrupt (raised by a callback or a
+        signal handler) stops the run and keeps what is done."""
+        from suite.runner import Runner
+        runner = Runner(self.options, self.cache)
+
+        def on_result(res):
+            row = self.add(res)
+            if row is not None and on_row:
+                on_row(row)
+        try:
+            if self.plan.tuned and not self.plan.verify_only and not self.compile_only:
+                from suite.tuning import Candidate, Tuner
+                space = tuple(Candidate(*c) for c in self.plan.space)
+                Tuner(runner, space, self.tuning_db, self.plan.tune).run(
+                    self.pending, on_progress, on_result, skip={i for i, _ in self.done})
+            else:
+                runner.run(self.pending, on_progress, on_result, skip=self.done)
+            self.record["complete"] = True
+        except KeyboardInterrupt:
+            self.interrupted = True
+
+    def finish(self) -> list[Path]:
+        """The model's agreement with the measurement; the record written where it belongs."""
+        from suite.model_check import agreement
+        from suite.record import write_record
+        from suite.verdict import summary, verdicts
+        if self.profile or self.record.get("model"):
+            self.record["model"].update(agreement(best_per_workload(self.record["workloads"])))
+        vs = verdicts(self.record["workloads"])
+        self.record["verdict"] = {"layers": [v.to_json() for v in vs], "summary": summary(vs)}
+        paths = []
+        if self.path:
+            paths.append(write_record(self.record, self.path))
+        json_path = self.storage.json_path
+        if json_path and Path(json_path) != self.path:
+            paths.append(write_record(self.record, json_path))
+        return paths
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        good = (STATUS_COMPILED,) if self.compile_only else (STATUS_OK,)
+        return EXIT_OK if all(r["status"] in good for r in self.record["workloads"]) else EXIT_FAILED
+
+
+def profile_summary(p) -> dict:
+    return {"name": p.name, "description": p.description, "source": p.source, "peak_flops": p.peak_flops,
+            "bandwidth": p.bandwidth, "flops_per_mac": p.flops_per_mac, "estimate": p.estimate,
+            "measured_here": p.measured_here}

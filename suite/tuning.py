@@ -1,0 +1,277 @@
+"""Tuning: each workload at the fastest verified lowering of its target's search space.
+
+A *candidate* is one way IREE can be asked to compile the same workload: a compilation preset and
+a tensor layout at the module's edges (the layout changes the code IREE emits as much as a flag
+does). The search (``--tune full``, or ``auto`` on a workload the database has not seen) compiles
+and verifies every candidate, then races the verified ones: a first probe of one sample each,
+candidates over ``ABANDON_RATIO`` x the best so far dropped at once, the better half given more
+samples, alternated, and the winner is the one with the lowest median over all its samples. Only
+the winner is then timed with the run's full repetitions and counted, and that is the row.
+
+Decisions go to a tuning database, one JSON file per testbed (machine fingerprint, IREE version,
+target, device, threads, allocator policy), so the next run compiles and times only the winner.
+A database that is corrupt, of another testbed, or of another search space is never trusted: it
+is set aside (renamed, not deleted) and rebuilt, and the run says so.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+from suite.errors import UserError
+
+TUNE_MODES = ("auto", "none", "full")
+SCHEMA = "upsampling-suite/tuning"
+VERSION = 1
+ABANDON_RATIO = 1.5          # a first sample this much slower than the best so far: not worth more samples
+PROBE = (1, 0.02)            # (repetitions, min time s) of the first probe: 20 ms of calls, one call at least
+RACE = (3, 0.02)             # of each further round
+
+
+@dataclass(frozen=True)
+class Candidate:
+    preset: str
+    layout: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.preset}/{self.layout}"
+
+
+# Per target, the candidates worth trying, most promising first (the first sets the bar that others
+# are abandoned against). llvm-cpu: IREE's default; channels-last convs with NHWC at the edges (no
+# transposes left), with 16-float vector tiles; the conv blocked for the vector unit (C-SP, C-NN,
+# TDCF only). bench/speed.py measured these as the winners of the full presets x layouts product.
+SEARCH_SPACES: dict[str, tuple[Candidate, ...]] = {
+    "llvm-cpu": (Candidate("channels-last+wide-vectors", "nhwc-blocked"),
+                 Candidate("channels-last+wide-vectors", "nhwc"),
+                 Candidate("channels-last", "nhwc"),
+                 Candidate("default", "nchw")),
+}
+
+
+def search_space(target, presets: list[str] | None = None, layouts: list[str] | None = None) -> tuple[Candidate, ...]:
+    """The target's candidates, or the product of the presets and layouts the user named."""
+    if presets or layouts:
+        return tuple(Candidate(p, lo) for p in (presets or ["default"]) for lo in (layouts or ["nchw"]))
+    return SEARCH_SPACES.get(target.name, tuple(Candidate(p, "nchw") for p in target.presets))
+
+
+def applies(candidate: Candidate, workload) -> bool:
+    """Whether the workload has a form in the candidate's layout (the blocked layout exists only for
+    the trained convs and algorithms with a blocked conv)."""
+    from workloads.algorithms import ALGORITHMS
+    from workloads.methods import TRAINED
+    if candidate.layout != "nhwc-blocked":
+        return True
+    if workload.method in TRAINED:
+        return workload.method in ("C-SP", "C-NN")
+    return ALGORITHMS[workload.algorithm].blocked
+
+
+def variant(workload, layout: str):
+    """The same workload with its layer in ``layout`` (same seeded numbers, transposed)."""
+    return replace(workload, layer=workload.layer.with_layout(layout))
+
+
+# ---------------------------------------------------------------------------------------------
+# the database
+
+def testbed(machine: dict, iree: str, target: str, device: str, threads: int | None, malloc: str) -> dict:
+    from suite.calibrate import fingerprint_key
+    return {"machine": fingerprint_key(machine), "iree": iree, "target": target, "device": device,
+            "threads": threads, "malloc": malloc}
+
+
+class TuningDatabase:
+    """Decisions of one testbed: workload id -> the winning candidate and every candidate's median."""
+
+    def __init__(self, folder: Path, bed: dict, space: tuple[Candidate, ...]):
+        self.bed, self.space = bed, [c.label for c in space]
+        name = "-".join(str(bed[k]) for k in ("machine", "target", "device")) + f"-t{bed['threads'] or 'auto'}-{bed['malloc']}"
+        self.path = Path(folder) / f"{name}.json"
+        self.entries: dict[str, dict] = {}
+        self.note = ""                          # why an existing file was not trusted, if it was not
+        self._load()
+
+    def _load(self) -> None:
+        if not self.path.exists():
+            return
+        try:
+            doc = json.loads(self.path.read_text())
+            _validate(doc)
+        except (OSError, ValueError) as e:
+            return self._set_aside(f"unreadable or corrupt ({str(e).splitlines()[0][:120]})")
+        if doc["testbed"] != self.bed:
+            return self._set_aside("written for another testbed "
+                                   f"({', '.join(k for k in self.bed if doc['testbed'].get(k) != self.bed[k])} differ)")
+        if doc["space"] != self.space:
+            return self._set_aside("written for another search space")
+        self.entries = doc["entries"]
+
+    def _set_aside(self, why: str) -> None:
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.stem}.untrusted-{stamp}.json")
+        try:
+            self.path.rename(aside)
+            self.note = f"tuning database {self.path} {why}: set aside as {aside.name}, searching again"
+        except OSError as e:
+            self.note = f"tuning database {self.path} {why}, and could not be set aside ({e}): searching again"
+
+    def get(self, workload_id: str) -> Candidate | None:
+        e = self.entries.get(workload_id)
+        return Candidate(e["preset"], e["layout"]) if e else None
+
+    def put(self, workload_id: str, winner: Candidate, candidates: list[dict]) -> None:
+        self.entries[workload_id] = {"preset": winner.preset, "layout": winner.layout, "candidates": candidates,
+                                     "decided": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        self.save()
+
+    def save(self) -> None:
+        from suite.cache import atomic_write
+        doc = {"schema": SCHEMA, "version": VERSION, "testbed": self.bed, "space": self.space,
+               "entries": self.entries}
+        try:
+            atomic_write(self.path, json.dumps(doc, indent=1, allow_nan=False) + "\n")
+        except OSError as e:
+            raise UserError(f"cannot write the tuning database {self.path}: {e.strerror or e}") from None
+
+
+_DB_SCHEMA = {
+    "type": "object", "required": ["schema", "version", "testbed", "space", "entries"],
+    "properties": {
+        "schema": {"const": SCHEMA}, "version": {"const": VERSION}, "testbed": {"type": "object"},
+        "space": {"type": "array", "items": {"type": "string"}},
+        "entries": {"type": "object", "additionalProperties": {
+            "type": "object", "required": ["preset", "layout", "candidates"],
+            "properties": {"preset": {"type": "string"}, "layout": {"type": "string"},
+                           "candidates": {"type": "array"}}}},
+    },
+}
+
+
+def _validate(doc) -> None:
+    import jsonschema
+    try:
+        jsonschema.validate(doc, _DB_SCHEMA)
+    except jsonschema.ValidationError as e:
+        raise ValueError(f"not a tuning database: {e.message}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# the search
+
+@dataclass
+class Entry:
+    candidate: Candidate
+    workload: object
+    result: object                # WorkloadResult so far
+    built: object | None = None
+    x_path: Path | None = None
+    samples: list[float] | None = None
+    state: str = ""               # verified | abandoned | raced | failed | wrong
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples) if self.samples else float("inf")
+
+    def summary(self) -> dict:
+        return {"preset": self.candidate.preset, "layout": self.candidate.layout,
+                "status": self.state or self.result.status, "reason": self.result.reason,
+                "median_ms": None if not self.samples else self.median, "samples": len(self.samples or [])}
+
+
+class Tuner:
+    """Runs each workload at its tuned lowering through a Runner (whose presets are ignored)."""
+
+    def __init__(self, runner, space: tuple[Candidate, ...], db: TuningDatabase | None, mode: str):
+        self.runner, self.space, self.db, self.mode = runner, space, db, mode
+
+    def run(self, workloads: list, on_progress: Callable | None = None, on_result: Callable | None = None,
+            skip: set[str] = frozenset()) -> list:
+        results = []
+        for w in workloads:
+            if w.id in skip:
+                continue
+            res = self.tune(w, on_progress)
+            results.append(res)
+            if on_result:
+                on_result(res)
+        return results
+
+    def tune(self, w, on_progress: Callable | None = None):
+        candidates = [c for c in self.space if applies(c, w)]
+        known = self.db.get(w.id) if (self.db and self.mode == "auto") else None
+        if known is not None and known in candidates:
+            entry = self._prepare(w, known, on_progress)
+            if entry.built is not None:
+                return self._finish(w, entry, {"source": "database", "candidates":
+                                               self.db.entries[w.id]["candidates"]}, on_progress)
+            # the stored winner no longer verifies (a new compiler, a changed workload): search again
+        entries = [self._prepare(w, c, on_progress) for c in candidates]
+        live = [e for e in entries if e.built is not None]
+        if not live:                                  # nothing verified: report the most telling failure
+            worst = next((e for e in entries if e.result.status == "wrong"), entries[0])
+            return self._relabel(w, worst, {"source": "search", "candidates": [e.summary() for e in entries]})
+        self._race(w, live, on_progress)
+        winner = min((e for e in live if e.state != "failed"), key=lambda e: e.median, default=None)
+        table = [e.summary() for e in entries]
+        if winner is None:
+            return self._relabel(w, live[0], {"source": "search", "candidates": table})
+        if self.db:
+            self.db.put(w.id, winner.candidate, table)
+        return self._finish(w, winner, {"source": "search", "candidates": table}, on_progress)
+
+    def _prepare(self, w, c: Candidate, on_progress) -> Entry:
+        v = variant(w, c.layout)
+        say = (lambda wl, stage: on_progress(w, f"{stage} [{c.label}]")) if on_progress else None
+        res, built, x_path = self.runner.prepare(v, c.preset, None, say)
+        return Entry(c, v, res, built, x_path, state="verified" if built is not None else "")
+
+    def _race(self, w, live: list[Entry], on_progress) -> None:
+        from targets.iree_run import StageError
+        best = float("inf")
+        for e in live:                                 # the probe: one sample each, hopeless ones dropped
+            if on_progress:
+                on_progress(w, f"tune [{e.candidate.label}]")
+            try:
+                e.samples = self.runner.sample(e.built, e.x_path, *PROBE)
+            except StageError as err:
+                e.state, e.result.reason = "failed", str(err)
+                continue
+            if e.median > ABANDON_RATIO * best:
+                e.state = "abandoned"
+            best = min(best, e.median)
+        racing = sorted((e for e in live if e.state == "verified"), key=lambda e: e.median)
+        racing = racing[:max(1, (len(racing) + 1) // 2)]
+        for e in live:
+            if e.state == "verified" and e not in racing:
+                e.state = "abandoned"
+        if len(racing) > 1:
+            for _ in range(2):                          # alternated rounds: drift hits every candidate alike
+                for e in racing:
+                    try:
+                        e.samples += self.runner.sample(e.built, e.x_path, *RACE)
+                    except Exception as err:            # noqa: BLE001 - a candidate failing mid-race drops out
+                        e.state, e.result.reason = "failed", str(err)
+        for e in racing:
+            if e.state == "verified":
+                e.state = "raced"
+
+    def _finish(self, w, entry: Entry, tuning: dict, on_progress):
+        say = (lambda wl, stage: on_progress(w, f"{stage} [{entry.candidate.label}]")) if on_progress else None
+        self.runner.measure(entry.workload, entry.built, entry.x_path, entry.result, say)
+        return self._relabel(w, entry, tuning)
+
+    @staticmethod
+    def _relabel(w, entry: Entry, tuning: dict):
+        """The row is the workload the user asked for; its layout says how it was run."""
+        res = entry.result
+        res.id, res.layer, res.layer_name = w.id, w.layer.id, w.layer.name
+        res.layout = entry.candidate.layout
+        res.tuning = {**tuning, "chosen": entry.candidate.label}
+        return res

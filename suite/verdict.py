@@ -1,0 +1,166 @@
+"""The suite's answer per layer: is the deconvolution form faster than the convolution it was
+trained as? Computed from a record alone, so `suite run`, `suite show` and old records agree.
+
+For each layer (all layouts and presets of it together) and each pair (D-SP over C-SP, D-NN over
+C-NN): the best verified row of each side by median latency, the measured speed-up (median of the
+trained form over median of the deployed one) with a 95% bootstrap confidence interval from both
+rows' samples, the model's predicted ratio for the same two rows, the paper's ratio where the layer
+is the paper's, the bytes ratios (static from the compiled modules, simulated where collected,
+model), and one sentence: holds, does not hold, or inconclusive, naming the lowering and, where
+cpu-samples were collected, the dispatch that takes the most time on the slower side.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from suite.rows import is_ok
+
+PAIRS = (("D-SP", "C-SP"), ("D-NN", "C-NN"))
+LAYOUT_SUFFIXES = ("-nhwc-blocked", "-nhwc")
+# Colbert et al. 2021, ESPCN case study: the deconvolution's speed-up over the sub-pixel and the
+# nearest resize convolution (upsampling.md, the paper's headline numbers)
+PAPER_RATIOS = {"espcn": {"D-SP": 2.1, "D-NN": 2.8}}
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Verdict:
+    layer: str                      # layer id without its layout
+    layer_name: str | None
+    deployed: str                   # D-SP | D-NN
+    trained: str                    # C-SP | C-NN
+    deployed_row: str               # "D-SP TDCF [preset] layout"
+    trained_row: str
+    speedup: float                  # trained median / deployed median (> 1: the deconvolution is faster)
+    ci_low: float
+    ci_high: float
+    model_ratio: float | None       # the model's predicted trained / deployed time for the same rows
+    paper_ratio: float | None
+    static_bytes_ratio: float | None     # trained / deployed, iree-static (bytes every dispatch binds)
+    simulated_bytes_ratio: float | None  # trained / deployed, cachegrind DRAM bytes
+    model_bytes_ratio: float | None
+    outcome: str                    # holds | does not hold | inconclusive
+    sentence: str
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def base_layer(layer_id: str) -> str:
+    for suffix in LAYOUT_SUFFIXES:
+        if layer_id.endswith(suffix):
+            return layer_id[: -len(suffix)]
+    return layer_id
+
+
+def _layout(layer_id: str) -> str:
+    return next((s[1:] for s in LAYOUT_SUFFIXES if layer_id.endswith(s)), "nchw")
+
+
+def _median(row: dict) -> float:
+    return float(np.median(row["samples_ms"]))
+
+
+def _best(rows: list[dict], method: str) -> dict | None:
+    timed = [r for r in rows if r["method"] == method and is_ok(r) and len(r.get("samples_ms") or []) >= 2]
+    return min(timed, key=_median, default=None)
+
+
+def describe(row: dict) -> str:
+    parts = [row["method"]] + ([row["algorithm"]] if row.get("algorithm") else [])
+    if row.get("preset", "default") != "default":
+        parts.append(f"[{row['preset']}]")
+    layout = row.get("layout") or _layout(row["layer"])
+    if layout != "nchw":
+        parts.append(layout)
+    return " ".join(parts)
+
+
+def ratio_ci(trained: list[float], deployed: list[float], confidence: float = CONFIDENCE,
+             n_resamples: int = 4000, seed: int = 0) -> tuple[float, float, float]:
+    """Median(trained) / median(deployed) and its percentile bootstrap interval (the two sample sets
+    resampled independently: they come from separate processes)."""
+    from scipy.stats import bootstrap
+    a, b = np.asarray(trained, float), np.asarray(deployed, float)
+
+    def stat(x, y, axis=-1):
+        return np.median(x, axis=axis) / np.median(y, axis=axis)
+
+    res = bootstrap((a, b), stat, paired=False, vectorized=True, confidence_level=confidence,
+                    n_resamples=n_resamples, method="percentile", rng=np.random.default_rng(seed))
+    return float(stat(a, b)), float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def _counter_total(row: dict, collector: str, names: tuple[str, ...]) -> float | None:
+    vals = [c["value"] for c in row.get("counters", []) if c["collector"] == collector and not c.get("dispatch")
+            and c["name"] in names]
+    return float(sum(vals)) if len(vals) == len(names) else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _top_dispatch(row: dict) -> str | None:
+    shares = [(c["value"], c["dispatch"]) for c in row.get("counters", [])
+              if c["collector"] == "cpu-samples" and c["name"] == "cpu_share" and c.get("dispatch")]
+    if not shares:
+        return None
+    share, name = max(shares)
+    return f"{name} ({share:.0%} of its CPU time)"
+
+
+def verdicts(rows: list[dict]) -> list[Verdict]:
+    """One verdict per layer and pair that has a timed, verified row on both sides."""
+    by_layer: dict[str, list[dict]] = {}
+    for r in rows:
+        by_layer.setdefault(base_layer(r["layer"]), []).append(r)
+    out = []
+    for layer, group in by_layer.items():
+        name = next((r.get("layer_name") for r in group if r.get("layer_name")), None)
+        name = base_layer(name) if name else None
+        for deployed, trained in PAIRS:
+            d, t = _best(group, deployed), _best(group, trained)
+            if d is None or t is None:
+                continue
+            speedup, low, high = ratio_ci(t["samples_ms"], d["samples_ms"])
+            model = _ratio((t.get("model") or {}).get("t_ms"), (d.get("model") or {}).get("t_ms"))
+            static = _ratio(_counter_total(t, "iree-static", ("bytes_read", "bytes_written")),
+                            _counter_total(d, "iree-static", ("bytes_read", "bytes_written")))
+            simulated = _ratio(_counter_total(t, "cachegrind", ("sim_dram_bytes_read", "sim_dram_bytes_written")),
+                               _counter_total(d, "cachegrind", ("sim_dram_bytes_read", "sim_dram_bytes_written")))
+            model_bytes = _ratio((t.get("model") or {}).get("bytes"), (d.get("model") or {}).get("bytes"))
+            paper = PAPER_RATIOS.get(name or "", {}).get(deployed)
+            outcome, sentence = _sentence(d, t, speedup, low, high, paper)
+            out.append(Verdict(layer, name, deployed, trained, describe(d), describe(t), speedup, low, high, model,
+                               paper, static, simulated, model_bytes, outcome, sentence))
+    return out
+
+
+def _sentence(d: dict, t: dict, speedup: float, low: float, high: float, paper: float | None) -> tuple[str, str]:
+    ci = f"{speedup:.2f}x, 95% CI {low:.2f}-{high:.2f}"
+    claim = f"{d['method']} faster than {t['method']}?"
+    if low > 1:
+        outcome = "holds"
+        text = f"holds: {describe(d)} is faster than {describe(t)} ({ci})"
+    elif high < 1:
+        outcome = "does not hold"
+        text = f"does not hold: {describe(d)} is slower than {describe(t)} ({ci})"
+    else:
+        outcome = "inconclusive"
+        text = f"inconclusive: {describe(d)} against {describe(t)} ({ci}) cannot be told apart from equal"
+    if paper is not None:
+        text += f"; the paper reports {paper:.1f}x"
+    slower = d if speedup < 1 else t
+    top = _top_dispatch(slower)
+    if outcome != "holds" or (paper is not None and speedup < paper):
+        text += (f"; most of {describe(slower)}'s time is in {top}" if top else
+                 f"; run with --counters cpu-samples to see where {describe(slower)}'s time goes")
+    return outcome, f"{claim} {text}"
+
+
+def summary(vs: list[Verdict]) -> dict:
+    """Counts of each outcome over the whole run."""
+    return {o: sum(v.outcome == o for v in vs) for o in ("holds", "does not hold", "inconclusive")}

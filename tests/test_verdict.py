@@ -1,0 +1,68 @@
+"""The per-layer verdict: bootstrap intervals that cover the true ratio, the best row of each side,
+and the plain sentence, on synthetic samples with a known ratio (the statistics are pure)."""
+import numpy as np
+import pytest
+
+from suite.verdict import base_layer, ratio_ci, verdicts
+
+
+def _row(layer, method, algorithm, samples, preset="default", name="espcn", model_t=None, static=None):
+    r = {"id": f"{layer}/{method}" + (f"/{algorithm}" if algorithm else ""), "layer": layer, "layer_name": name,
+         "method": method, "algorithm": algorithm, "preset": preset, "status": "ok",
+         "samples_ms": list(map(float, samples)), "counters": []}
+    if model_t is not None:
+        r["model"] = {"t_ms": model_t, "bytes": model_t * 1e6}
+    if static is not None:
+        r["counters"] = [{"collector": "iree-static", "name": n, "value": static / 2, "dispatch": None}
+                         for n in ("bytes_read", "bytes_written")]
+    return r
+
+
+def test_interval_covers_the_true_ratio_at_about_its_confidence():
+    rng = np.random.default_rng(1)
+    covered, trials = 0, 200
+    for _ in range(trials):
+        deployed = 10.0 * rng.lognormal(0, 0.05, 15)
+        trained = 20.0 * rng.lognormal(0, 0.05, 15)              # true ratio of medians: 2.0
+        est, low, high = ratio_ci(trained, deployed, n_resamples=1000, seed=int(rng.integers(1 << 30)))
+        assert low <= est <= high
+        covered += low <= 2.0 <= high
+    # a percentile bootstrap of medians from 15 samples is a little narrow; 95% nominal
+    assert covered / trials >= 0.85, covered
+
+
+def test_verdict_picks_the_best_row_of_each_side_across_presets_and_layouts():
+    rng = np.random.default_rng(0)
+    s = lambda m: m * rng.lognormal(0, 0.02, 12)                      # noqa: E731
+    rows = [_row("L", "C-SP", None, s(20), model_t=8.0, static=400),
+            _row("L-nhwc-blocked", "C-SP", None, s(10), preset="channels-last", name="espcn-nhwc-blocked",
+                 model_t=8.0, static=400),
+            _row("L", "D-SP", "REVD2", s(40), model_t=4.0, static=100),
+            _row("L", "D-SP", "TDCF", s(5), preset="channels-last", model_t=4.0, static=100),
+            _row("L", "C-NN", None, s(10)), _row("L", "D-NN", "TDC", s(10.02)),
+            _row("L", "D-NN", "STRD", s(1))]
+    rows[-1]["status"] = "wrong"                                  # a wrong row never wins, however fast
+    by = {v.deployed: v for v in verdicts(rows)}
+    sp, nn = by["D-SP"], by["D-NN"]
+    assert sp.layer == "L" and sp.layer_name == "espcn"
+    assert sp.trained_row == "C-SP [channels-last] nhwc-blocked" and sp.deployed_row == "D-SP TDCF [channels-last]"
+    assert sp.speedup == pytest.approx(2.0, rel=0.05) and sp.ci_low > 1 and sp.outcome == "holds"
+    assert sp.model_ratio == pytest.approx(2.0) and sp.static_bytes_ratio == pytest.approx(4.0)
+    assert sp.paper_ratio == 2.1 and "the paper reports 2.1x" in sp.sentence
+    assert nn.deployed_row == "D-NN TDC" and nn.outcome == "inconclusive" and nn.ci_low < 1 < nn.ci_high
+    assert "cpu-samples" in nn.sentence                           # no samples collected: says how to get the cause
+
+
+def test_a_slower_deconvolution_does_not_hold_and_names_its_hot_dispatch():
+    rng = np.random.default_rng(2)
+    d = _row("M", "D-SP", "TDCF", 30 * rng.lognormal(0, 0.02, 12), name="other")
+    d["counters"] = [{"collector": "cpu-samples", "name": "cpu_share", "value": 0.7, "dispatch": "d1 conv_9x3"},
+                     {"collector": "cpu-samples", "name": "cpu_share", "value": 0.3, "dispatch": "d0 pad"}]
+    (v,) = verdicts([_row("M", "C-SP", None, 10 * rng.lognormal(0, 0.02, 12), name="other"), d])
+    assert v.outcome == "does not hold" and v.ci_high < 1 and v.paper_ratio is None
+    assert "d1 conv_9x3 (70% of its CPU time)" in v.sentence
+
+
+def test_layers_without_both_sides_timed_have_no_verdict():
+    assert verdicts([_row("N", "C-SP", None, [1, 2, 3])]) == []
+    assert base_layer("n1-c3-nhwc-blocked") == "n1-c3" and base_layer("n1-c3-nhwc") == "n1-c3"
