@@ -83,7 +83,8 @@ def _peak(cache: CompileCache, mlir: str, inputs: list[np.ndarray], target: Targ
 
 
 def calibrate(target: Target, device: str, threads: int | None, cache: CompileCache,
-              repetitions: int = 9, stream_elems: int = STREAM_ELEMS, matmul_n: int = MATMUL_N) -> dict:
+              repetitions: int = 9, stream_elems: int = STREAM_ELEMS, matmul_n: int = MATMUL_N,
+              presets: list[str] | None = None) -> dict:
     """Measure the roofs. The sizes are parameters so that a test can calibrate small; a profile
     records them, and only one measured at the sizes asked for is reused."""
     flags = target.runtime_flags(device, threads)
@@ -93,7 +94,7 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
                                          ["default"])
         a = np.full((matmul_n, matmul_n), 0.5, np.float32)
         t_mm, s_mm, cmd_mm, p_mm = _peak(cache, _matmul_mlir(matmul_n), [a, a], target, flags, repetitions,
-                                         list(target.presets))
+                                         presets or list(target.presets))
     except StageError as e:
         raise UserError(f"calibration on {target.name}/{device} failed ({e.stage}): {e}") from None
     bytes_moved, flops = 2 * 4 * stream_elems, 2 * matmul_n ** 3
@@ -128,7 +129,7 @@ def to_profile(doc: dict) -> Profile:
 
 def load_or_calibrate(folder: Path, target: Target, device: str, threads: int | None, cache: CompileCache,
                       force: bool = False, on_calibrate=None, stream_elems: int = STREAM_ELEMS,
-                      matmul_n: int = MATMUL_N) -> tuple[Profile, Path, bool]:
+                      matmul_n: int = MATMUL_N, presets: list[str] | None = None) -> tuple[Profile, Path, bool]:
     """The stored profile for this machine/target/device/threads, calibrating if there is none."""
     path = profile_path(folder, target, device, threads)
     sizes = {"stream_elems": stream_elems, "matmul_n": matmul_n}
@@ -142,7 +143,7 @@ def load_or_calibrate(folder: Path, target: Target, device: str, threads: int | 
             pass                                   # unreadable or stale: calibrate again
     if on_calibrate:
         on_calibrate()
-    doc = calibrate(target, device, threads, cache, stream_elems=stream_elems, matmul_n=matmul_n)
+    doc = calibrate(target, device, threads, cache, stream_elems=stream_elems, matmul_n=matmul_n, presets=presets)
     try:
         atomic_write(path, json.dumps(doc, indent=1) + "\n")
     except OSError as e:

@@ -41,9 +41,11 @@ def test_a_run_time_limit_fails_the_run_not_the_suite(tmp_path):
 
 def test_ctrl_c_keeps_finished_workloads_and_resume_finishes_the_rest(tmp_path):
     runs, cache = tmp_path / "runs", tmp_path / "cache"
-    total = len(expand(catalogue("tiny")))
-    args = ["run", "-c", "tiny", "--profile", "none", "--tune", "none", "--repetitions", "9", "--min-time", "0.001",
-            "--results-dir", str(runs)]
+    # one tiny layer, 8 workloads: enough to stop in the middle (the whole tiny catalogue took 100 s)
+    pick = ["-m", "C-SP,C-NN,D-SP,D-NN", "-a", "TDC,TDCF,REVD2"]
+    total = len(expand(catalogue("tiny")[:1], ["C-SP", "C-NN", "D-SP", "D-NN"], ["TDC", "TDCF", "REVD2"]))
+    args = ["run", "-l", "tiny-r2", *pick, "--profile", "none", "--tune", "none", "--repetitions", "9",
+            "--min-time", "0.001", "--results-dir", str(runs)]
     proc = cli(*args, cache=cache)
     deadline = time.time() + 300
     while time.time() < deadline:                     # wait until a few workloads are on disk
