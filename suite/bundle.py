@@ -4,6 +4,7 @@ that needs only IREE's runtime tools -- and the import of its result as an ordin
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import shutil
 import uuid
@@ -33,6 +34,8 @@ def _safe(wid: str) -> str:
 def make_bundle(workloads, target: Target, device: str, out: Path, cache: CompileCache, seed: int = 0,
                 preset: str = "default", on_progress=None) -> dict:
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"bundle folder {out} exists and is not a folder")
     if out.exists() and any(out.iterdir()):
         raise UserError(f"bundle folder {out} exists and is not empty")
     for sub in ("modules", "inputs", "expected"):
@@ -73,20 +76,24 @@ def make_bundle(workloads, target: Target, device: str, out: Path, cache: Compil
 
 def import_result(result_path: Path, bundle_dir: Path) -> dict:
     """A device's bundle-result.json + the bundle's manifest -> a run record (schema v2)."""
+    from suite.record import strict_json
     try:
-        res = json.loads(Path(result_path).read_text())
-        manifest = json.loads((Path(bundle_dir) / "manifest.json").read_text())
+        text = Path(result_path).read_text()
+        res = strict_json(text)
+        manifest = strict_json((Path(bundle_dir) / "manifest.json").read_text())
     except OSError as e:
         raise UserError(f"cannot read {e.filename}: {e.strerror}") from None
     except ValueError as e:
         raise UserError(f"bundle result or manifest is not valid JSON: {e}") from None
-    if res.get("schema") != RESULT_SCHEMA:
+    if not isinstance(res, dict) or res.get("schema") != RESULT_SCHEMA:
         raise UserError(f"{result_path} is not a bundle result")
+    _check_result(res, manifest, result_path)
     if res.get("bundle") != manifest.get("bundle_id"):
         raise UserError(f"{result_path} comes from bundle {res.get('bundle')}, not from {bundle_dir} "
                         f"({manifest.get('bundle_id')})")
     rec = new_record(manifest["target"], res["device"], None, {
         "imported_from": str(result_path), "bundle": manifest["bundle_id"], "seed": manifest["seed"],
+        "import_sha256": hashlib.sha256(text.encode()).hexdigest(),
         "compile_flags": manifest["compile_flags"], "presets": {manifest["preset"]: []},
         "timer": "iree-benchmark-module real_time on the device"})
     rec["machine"] = res["machine"]
@@ -108,3 +115,58 @@ def import_result(result_path: Path, bundle_dir: Path) -> dict:
     assert rec["schema"] == SCHEMA and rec["schema_version"] == SCHEMA_VERSION
     return rec
 
+
+_RESULT_SCHEMA = {
+    "type": "object", "required": ["schema", "bundle", "machine", "runtime", "device", "workloads"],
+    "properties": {
+        "device": {"type": "string", "minLength": 1},
+        "runtime": {"type": ["string", "null"]},
+        "machine": {"type": "object", "required": ["arch", "cpu", "cpus_usable"],
+                    "properties": {"arch": {"type": "string"}, "cpu": {"type": "string"},
+                                   "cpus_usable": {"type": ["integer", "null"]}}},
+        "workloads": {"type": "array", "items": {
+            "type": "object", "required": ["id", "status", "reason", "samples_ms", "iterations"],
+            "properties": {
+                "id": {"type": "string"},
+                "status": {"enum": ["ok", "wrong", "run-failed", "time-failed"]},
+                "reason": {"type": "string"},
+                "samples_ms": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}},
+                "iterations": {"type": "array", "items": {"type": "integer", "minimum": 1}}}}},
+    },
+}
+
+
+def _check_result(res: dict, manifest: dict, path: Path) -> None:
+    """A device's result file is data from elsewhere: every field the record takes is checked."""
+    import jsonschema
+    try:
+        jsonschema.validate(res, _RESULT_SCHEMA)
+    except jsonschema.ValidationError as e:
+        where = "/".join(map(str, e.absolute_path)) or "(top)"
+        raise UserError(f"{path}: not a valid bundle result at {where}: {e.message}") from None
+    known = {w["id"] for w in manifest["workloads"]}
+    seen = set()
+    for r in res["workloads"]:
+        if r["id"] not in known:
+            raise UserError(f"{path}: workload {r['id']!r} is not in the bundle")
+        if r["id"] in seen:
+            raise UserError(f"{path}: workload {r['id']!r} appears twice")
+        seen.add(r["id"])
+        if len(r["samples_ms"]) != len(r["iterations"]):
+            raise UserError(f"{path}: workload {r['id']!r} has {len(r['samples_ms'])} samples but "
+                            f"{len(r['iterations'])} iteration counts")
+        if r["status"] == "ok" and not r["samples_ms"]:
+            raise UserError(f"{path}: workload {r['id']!r} is 'ok' without a timed sample")
+
+
+def already_imported(rec: dict, results_dir: Path) -> Path | None:
+    """The stored record made from the very same result file, if there is one."""
+    from suite.paths import stored_runs
+    digest = rec["settings"].get("import_sha256")
+    for path in stored_runs(results_dir):
+        try:
+            if json.loads(path.read_text()).get("settings", {}).get("import_sha256") == digest:
+                return path
+        except (OSError, ValueError):
+            continue
+    return None

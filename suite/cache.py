@@ -88,8 +88,10 @@ class CompileCache:
         """Save an input tensor under a content hash (shared by every workload of a layer)."""
         import numpy as np                 # lazily: the CLI's start-up imports this module
         array = np.ascontiguousarray(array)
-        digest = hashlib.sha256(array.tobytes() + str((array.shape, array.dtype.str)).encode()).hexdigest()[:24]
+        digest = _array_digest(array)
         path = self.root / "inputs" / f"{digest}.npy"
+        if path.exists() and not _holds(path, digest):
+            path.unlink()                   # the name is its content's hash: flipped bytes are rewritten
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
@@ -104,3 +106,16 @@ class CompileCache:
         if not path.exists():
             atomic_write(path, text)
         return path
+
+
+def _array_digest(array) -> str:
+    return hashlib.sha256(array.tobytes() + str((array.shape, array.dtype.str)).encode()).hexdigest()[:24]
+
+
+def _holds(path: Path, digest: str) -> bool:
+    """Whether a cached input still holds the array its name is the hash of."""
+    import numpy as np
+    try:
+        return _array_digest(np.ascontiguousarray(np.load(path, allow_pickle=False))) == digest
+    except (OSError, ValueError):
+        return False

@@ -30,11 +30,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:                         # argparse's own errors (already printed) and --help
+        return e.code if isinstance(e.code, int) else 2
     try:
         return args.func(args)
     except UserError as e:
-        print(f"suite: error: {e}", file=sys.stderr)
+        from suite.text import visible
+        print(f"suite: error: {visible(str(e))}", file=sys.stderr)     # a file name or a device's text, as text
         return 2
     except KeyboardInterrupt:
         print("suite: interrupted", file=sys.stderr)

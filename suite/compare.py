@@ -9,13 +9,15 @@ behaviour change; more bytes or dispatches is a regression, fewer an improvement
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import asdict, dataclass
 
 from scipy.stats import mannwhitneyu
 from suite.rows import is_ok
 
 DETERMINISTIC_SOURCES = ("static", "simulated")
-REGRESSIONS = ("regressed", "broken")
+REGRESSIONS = ("regressed", "broken", "invalid")     # invalid: a non-finite or non-positive number
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,9 @@ def _deterministic(r: dict) -> dict[str, float]:
 def latency_verdict(base: list[float], new: list[float], threshold: float, alpha: float,
                     min_delta_ms: float = 0.0) -> tuple[str, float, float]:
     import statistics
+    # a sample that is not a finite, positive time is no measurement: never "improved", always a failure
+    if not all(math.isfinite(v) and v > 0 for v in (*base, *new)):
+        return "invalid", math.nan, math.nan
     ratio = statistics.median(new) / statistics.median(base)
     if abs(statistics.median(new) - statistics.median(base)) < min_delta_ms:
         return "similar", ratio, 1.0                          # below the absolute floor: too small to matter
@@ -94,6 +99,8 @@ def compare_records(base: dict, new: dict, threshold: float = 0.10, alpha: float
                 continue
             if va is None or vb is None:
                 verdict = "changed"
+            elif not (math.isfinite(va) and math.isfinite(vb)):
+                verdict = "invalid"
             else:
                 verdict = "regressed" if vb > va else "improved"
             out.append(Change(wid, preset, name, va, vb, verdict,
@@ -106,4 +113,5 @@ def compare_records(base: dict, new: dict, threshold: float = 0.10, alpha: float
 
 
 def regressions(changes: list[Change], latency_fails: bool = True) -> list[Change]:
-    return [c for c in changes if c.verdict in REGRESSIONS and (c.deterministic or latency_fails)]
+    return [c for c in changes if c.verdict in REGRESSIONS and (c.deterministic or latency_fails
+                                                                 or c.verdict == "invalid")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from suite.numbers import float_arg, int_arg
 from suite.paths import PROFILES_DIR, RESULTS_DIR
 from workloads.catalogue import DEFAULT as DEFAULT_CATALOGUE
 
@@ -36,7 +37,7 @@ def add_target(p, *, threads: bool = True) -> None:
     p.add_argument("-t", "--target", default="llvm-cpu", help="IREE target (see `suite targets`)")
     p.add_argument("-d", "--device", help="runtime device, e.g. local-task (threads) or local-sync (one thread)")
     if threads:
-        p.add_argument("--threads", type=int, help="worker threads for local-task")
+        p.add_argument("--threads", type=int_arg("--threads", low=1), help="worker threads for local-task")
 
 
 def add_cache(p) -> None:
@@ -56,3 +57,13 @@ def add_results_dir(p) -> None:
 def add_format(p) -> None:
     p.add_argument("--format", choices=("text", "markdown"), default="text",
                    help="text: the full tables; markdown: the per-layer verdict as a markdown table (default: text)")
+
+
+def add_comparison(p) -> None:
+    """How two runs' latencies are judged (compare, check)."""
+    p.add_argument("--threshold", type=float_arg("--threshold", low=0, high=10, low_open=True), default=0.10,
+                   help="relative change that matters (default 0.10)")
+    p.add_argument("--min-delta", type=float_arg("--min-delta", low=0, high=1e6), default=0.0, metavar="MS",
+                   help="absolute floor: latency changes smaller than this many ms count as similar")
+    p.add_argument("--alpha", type=float_arg("--alpha", low=0, high=0.5, low_open=True), default=0.01,
+                   help="significance level of the Mann-Whitney U test (0 < alpha <= 0.5; default 0.01)")

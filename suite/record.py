@@ -126,10 +126,23 @@ def default_path(record: dict, results_dir: Path) -> Path:
     return Path(results_dir) / f"{record['id']}-{t['name']}-{t['device']}.json"
 
 
+def _reject_constant(name: str):
+    raise ValueError(f"non-finite number {name} (records are strict JSON)")
+
+
+def strict_json(text: str):
+    """JSON that may not hold NaN or Infinity, which Python's json accepts by default."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
 def write_record(record: dict, path: Path) -> Path:
     validate(record, "the run record about to be written")
     try:
-        atomic_write(Path(path), json.dumps(record, indent=1, sort_keys=False) + "\n")
+        text = json.dumps(record, indent=1, sort_keys=False, allow_nan=False) + "\n"
+    except ValueError as e:
+        raise UserError(f"the run record for {path} holds a non-finite number ({e}); not written") from None
+    try:
+        atomic_write(Path(path), text)
     except OSError as e:
         raise UserError(f"cannot write the run record to {path}: {e.strerror or e}") from None
     return Path(path)
@@ -137,7 +150,7 @@ def write_record(record: dict, path: Path) -> Path:
 
 def load_record(path: Path) -> dict:
     try:
-        doc = json.loads(Path(path).read_text())
+        doc = strict_json(Path(path).read_text())
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror or e}") from None
     except ValueError as e:

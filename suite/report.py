@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from suite.text import display_copy
 from suite.rows import STATUS_COMPILED, STATUS_OK, STATUS_WRONG, best_per_workload, is_ok
 from targets.collectors.cpu_samples import KERNEL
 
@@ -138,7 +139,8 @@ def _static_bytes(r: dict) -> float | None:
 
 
 def _preset_tag(r: dict) -> str:
-    return f" [{lowering_label(r)}]" if lowering_label(r) != "default" else ""
+    """' [preset]' as rich text (the bracket escaped, so it is never read as a style)."""
+    return f" \\[{lowering_label(r)}]" if lowering_label(r) != "default" else ""
 
 
 def lowering_label(r: dict) -> str:
@@ -179,7 +181,9 @@ def page_fault_hint(rows: list[dict], malloc: str, threshold: float = 0.25) -> s
 
 
 def print_run(record: dict, console: Console | None = None) -> None:
+    """Every table and line of a run. The record's strings are printed as text (suite.text)."""
     console = console or make_console()
+    record = display_copy(record)
     m, tg = record["machine"], record["target"]
     threads = f", {tg['threads']} threads" if tg.get("threads") else ""
     if record["settings"].get("malloc", "system") != "system":
@@ -199,16 +203,15 @@ def print_run(record: dict, console: Console | None = None) -> None:
         console.print(layer_table(group, f"{name}  [dim]{layer}[/]" if name else layer))
         for r in group:
             if r["status"] not in (STATUS_OK, STATUS_COMPILED):
-                console.print(f"  [yellow]{escape(r['id'] + _preset_tag(r))}[/]: {escape(str(r['status']))}: "
-                              f"{escape(str(r['reason']))}")
+                console.print(f"  [yellow]{r['id'] + _preset_tag(r)}[/]: {r['status']}: {r['reason']}")
         claim = traffic_claim(best_per_workload(group))
         if claim:
             console.print(f"  {claim}")
         for r in group:
             split = cpu_split(r)
             if split:
-                console.print(escape(f"  CPU time of {r['method']}{'/' + r['algorithm'] if r.get('algorithm') else ''}"
-                                     f"{_preset_tag(r)} (sampled): {split}"))
+                console.print(f"  CPU time of {r['method']}{'/' + r['algorithm'] if r.get('algorithm') else ''}"
+                              f"{_preset_tag(r)} (sampled): {split}")
         hint = page_fault_hint(group, record["settings"].get("malloc", "system"))
         if hint:
             console.print(f"  [yellow]{escape(hint)}[/]")
@@ -245,7 +248,7 @@ def print_run(record: dict, console: Console | None = None) -> None:
         console.print(f"tuned ({tune}): lowering chosen per workload: "
                       + ", ".join(f"{k} {v}" for k, v in sorted(wins.items(), key=lambda kv: -kv[1]))
                       + "; decided by " + ", ".join(f"{k} {v}" for k, v in sources.items())
-                      + (f"; database {escape(str(record['settings'].get('tuning_db')))}"
+                      + (f"; database {record['settings'].get('tuning_db')}"
                          if record["settings"].get("tuning_db") else ""))
     elif len(presets) > 1 and timed:
         wins = {}
@@ -300,12 +303,12 @@ def print_verdicts(record: dict, console: Console) -> None:
                      else "right", no_wrap=col not in ("deployed (best)", "trained (best)"))
     style = {"holds": "green", "does not hold": "red", "inconclusive": "yellow"}
     for v in vs:
-        cells = [escape(c) for c in _verdict_cells(v)]
+        cells = _verdict_cells(v)          # from the display copy: already printable as text
         cells[-1] = f"[{style[v.outcome]}]{cells[-1]}[/]"
         t.add_row(*cells)
     console.print(t)
     for v in vs:
-        console.print(f"  {escape(v.layer_name or v.layer)}: {escape(v.sentence)}")
+        console.print(f"  {v.layer_name or v.layer}: {v.sentence}")
     s = summary(vs)
     console.print(f"the claim holds for {s['holds']}, does not hold for {s['does not hold']}, and is inconclusive "
                   f"for {s['inconclusive']} of {len(vs)} layer comparisons. 'model' = the model's ratio for the same "

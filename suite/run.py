@@ -100,6 +100,8 @@ def make_plan(*, target: str = "llvm-cpu", device: str | None = None, threads: i
     for p in preset_list:
         t.flags(p)                                        # unknown preset: a clear error now, not per workload
     resolve_collectors(counters)
+    from suite.selection import check_profile_name
+    check_profile_name(profile)                            # even where it is not used (--verify-only): a typo
     space = None
     if tune != "none":
         from workloads.layer import LAYOUTS

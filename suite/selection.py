@@ -56,6 +56,8 @@ def check_target(name: str, device: str | None, threads: int | None):
         raise UserError(f"target {target.name} has no device {device!r} (devices: {', '.join(target.devices)})")
     if threads is not None and threads < 1:
         raise UserError("--threads must be at least 1")
+    if threads is not None and device != "local-task":
+        raise UserError(f"--threads sets local-task's thread pool; device {device!r} does not take it")
     return target, device
 
 
@@ -83,6 +85,7 @@ def resolve_profile(name: str, target: str, device: str | None, threads: int | N
                     cache_dir: Path | None, on_calibrate=None):
     """A built-in device profile by name, or 'calibrated': this machine's, measured once and stored."""
     from suite.profiles import builtin_profile
+    check_profile_name(name)
     if name != "calibrated":
         return builtin_profile(name)
     from suite.cache import CompileCache
@@ -91,3 +94,10 @@ def resolve_profile(name: str, target: str, device: str | None, threads: int | N
     say = (lambda: on_calibrate(t.name, device)) if on_calibrate else None
     prof, _, _ = load_or_calibrate(profiles_dir, t, device, threads, CompileCache(cache_dir), on_calibrate=say)
     return prof
+
+
+def check_profile_name(name: str) -> None:
+    from suite.profiles import builtin_profiles
+    known = ["calibrated", *builtin_profiles(), "none"]
+    if name not in known:
+        raise UserError(f"--profile: unknown profile {name!r} (known: {', '.join(known)})")

@@ -80,8 +80,8 @@ def test_a_half_written_cache_entry_is_rebuilt(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["run", "--layer", LAYER, "--json", "/nonexistent/dir/r.json"], "cannot write the run record"),
-    (["run", "--layer", LAYER, "--compile-timeout", "0"], "must be positive"),
+    (["run", "--layer", LAYER, "--json", "/nonexistent/dir/r.json"], "the folder /nonexistent/dir does not exist"),
+    (["run", "--layer", LAYER, "--compile-timeout", "0"], "--compile-timeout must be > 0"),
     (["run", "--layer", LAYER, "--preset", "turbo"], "has no preset 'turbo'"),
     (["run", "--layer", LAYER, "--counters", "geiger"], "unknown counter collector 'geiger'"),
     (["run", "--resume", "/nonexistent/run.json"], "cannot read"),

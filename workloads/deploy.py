@@ -9,6 +9,7 @@ and the new network is verified against the old one on random inputs before it i
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -220,7 +221,11 @@ def verify(old: nn.Module, new: nn.Module, example: torch.Tensor, n: int, atol: 
             a, b = old(x), new(x)
             if a.shape != b.shape:
                 raise UserError(f"deploy: the deployed network's output shape {tuple(b.shape)} != {tuple(a.shape)}")
-            worst = max(worst, float((a - b).abs().max()))
+            diff = float((a - b).abs().max())
+            if not math.isfinite(diff):       # max() would keep the old worst and call NaN "verified"
+                raise UserError("deploy: the trained or the deployed network outputs NaN or Inf "
+                                "(are the weights finite?); nothing to verify against")
+            worst = max(worst, diff)
         scale = max(1.0, float(old(example).abs().max()))
     if worst > atol * scale:
         raise UserError(f"deploy: the deployed network differs from the trained one by {worst:.3g} (> {atol * scale:.3g})")

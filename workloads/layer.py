@@ -147,6 +147,9 @@ def parse_layer(spec: str) -> LayerConfig:
         key = _ALIASES.get(key.lower(), key.lower())
         if key in fields or (key == "c" and ("cin" in fields or "cout" in fields)):
             raise UserError(f"--layer: {key!r} given twice in {spec!r}")
+        clash = {"cin": "c", "cout": "c", "h": "size", "w": "size", "size": "h" if "h" in fields else "w"}.get(key)
+        if clash in fields:                      # c=2,cin=3: which one was meant? refuse rather than pick
+            raise UserError(f"--layer: {key!r} contradicts {clash!r} in {spec!r}")
         if key in _INT_KEYS or key in ("c", "size"):
             fields[key] = _parse_int(key, value)
         elif key == "pad":
@@ -183,6 +186,8 @@ def parse_layer(spec: str) -> LayerConfig:
 
 
 def _parse_int(key: str, value: str) -> int:
+    if not value.isascii():                      # int() reads full-width and other Unicode digits
+        raise UserError(f"--layer: {key} must be written with ASCII digits, got {value!r}")
     try:
         return int(value)
     except ValueError:

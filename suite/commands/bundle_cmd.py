@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from suite import options
+from suite.numbers import int_arg
+from suite.errors import UserError
 from suite.selection import check_target, csv_list, resolve_layers
 
 
@@ -14,7 +16,7 @@ def add_parser(sub) -> None:
     options.add_selection(p)
     p.add_argument("-d", "--device", help="runtime device on the target (default: the target's default)")
     p.add_argument("--preset", default="default")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int_arg("--seed", low=0), default=0)
     options.add_cache(p)
     p.set_defaults(func=main_bundle)
     q = sub.add_parser("import", help="import a bundle's result file as a run record")
@@ -47,11 +49,18 @@ def main_bundle(args) -> int:
 
 def main_import(args) -> int:
     from suite.rows import is_ok
-    from suite.bundle import import_result
+    from suite import outputs
+    from suite.bundle import already_imported, import_result
     from suite.record import default_path, write_record
+    from suite.text import visible
     bundle = args.bundle or args.result.parent
+    outputs.folder(args.results_dir, "--results-dir")
     rec = import_result(args.result, bundle)
+    earlier = already_imported(rec, args.results_dir)
+    if earlier:
+        raise UserError(f"{args.result} was imported already, as {earlier}")
     path = write_record(rec, default_path(rec, args.results_dir))
     ok = sum(is_ok(w) for w in rec["workloads"])
-    print(f"imported {ok}/{len(rec['workloads'])} verified workloads measured on {rec['machine']['cpu']}: {path}")
+    print(f"imported {ok}/{len(rec['workloads'])} verified workloads measured on {visible(rec['machine']['cpu'])}: "
+          f"{path}")
     return 0

@@ -6,10 +6,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from suite import options
 from suite.paths import BASELINES_DIR, RESULTS_DIR, find_run
 from suite.errors import UserError
 
-MARK = {"regressed": "🚩", "broken": "🚩", "improved": "🎉", "fixed": "🎉", "noisy": "~", "changed": "Δ",
+MARK = {"regressed": "🚩", "broken": "🚩", "invalid": "🚩", "improved": "🎉", "fixed": "🎉", "noisy": "~", "changed": "Δ",
         "new": "+", "missing": "-"}
 
 
@@ -17,15 +18,13 @@ def add_parser(sub) -> None:
     p = sub.add_parser("check", help="check a run against a baseline (CI); exit 1 on a regression")
     p.add_argument("run", nargs="?", default="latest", help="the run to check (default: latest)")
     p.add_argument("--baseline", required=True, help="baseline record (path, or a name in results/baselines)")
-    p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
-    p.add_argument("--threshold", type=float, default=0.10)
-    p.add_argument("--min-delta", type=float, default=0.0, metavar="MS",
-                   help="absolute floor: latency changes smaller than this many ms count as similar")
-    p.add_argument("--alpha", type=float, default=0.01)
+    options.add_results_dir(p)
+    options.add_comparison(p)
     p.add_argument("--latency", choices=("fail", "report"), default="fail",
                    help="'report' shows latency changes without failing on them (noisy CI machines)")
     p.add_argument("--format", choices=("text", "markdown"), default="text")
-    p.add_argument("-o", "--output", type=Path, help="write the report here as well")
+    p.add_argument("-o", "--output", type=Path, help="write the report here as well (a new file)")
+    p.add_argument("--force", action="store_true", help="let --output replace an existing file")
     p.set_defaults(func=main)
 
 
@@ -70,7 +69,10 @@ def _f(v) -> str:
 
 def main(args) -> int:
     from suite.compare import compare_records, regressions, same_testbed
+    from suite import outputs
     from suite.record import load_record
+    if args.output:
+        outputs.new_file(args.output, "--output", args.force)
     base_file = baseline_path(args.baseline)
     if not base_file.exists():
         raise UserError(f"baseline {base_file} does not exist (create one with `suite baseline`)")

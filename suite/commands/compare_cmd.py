@@ -7,6 +7,7 @@ from itertools import groupby
 from pathlib import Path
 
 
+from suite import options
 from suite.paths import RESULTS_DIR, find_run
 from suite.errors import UserError
 
@@ -14,11 +15,8 @@ from suite.errors import UserError
 def add_parser(sub) -> None:
     p = sub.add_parser("compare", help="compare stored runs (across commits or across devices)")
     p.add_argument("runs", nargs="+", help="two or more runs: paths, ids or 'latest'; the first is the base")
-    p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
-    p.add_argument("--threshold", type=float, default=0.10, help="relative change that matters (default 0.10)")
-    p.add_argument("--min-delta", type=float, default=0.0, metavar="MS",
-                   help="absolute floor: latency changes smaller than this many ms count as similar")
-    p.add_argument("--alpha", type=float, default=0.01, help="significance level of the Mann-Whitney U test")
+    options.add_results_dir(p)
+    options.add_comparison(p)
     p.set_defaults(func=main)
 
 
@@ -35,7 +33,8 @@ def main(args) -> int:
     from suite.rows import best_per_workload, is_ok
     if len(args.runs) < 2:
         raise UserError("compare needs at least two runs")
-    recs = [load_record(find_run(r, args.results_dir)) for r in args.runs]
+    from suite.text import display_copy
+    recs = [display_copy(load_record(find_run(r, args.results_dir))) for r in args.runs]   # printed as text
     console = make_console(170)
     if all(same_testbed(recs[0], r) for r in recs[1:]):
         for rec in recs[1:]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from suite.errors import UserError
+from suite.numbers import int_arg
 
 
 def add_parser(sub) -> None:
@@ -16,7 +17,8 @@ def add_parser(sub) -> None:
     p.add_argument("--mlir", type=Path, help="write the deployed network's MLIR here")
     p.add_argument("--vmfb", type=Path, help="compile the deployed network for --target and write it here")
     p.add_argument("-t", "--target", default="llvm-cpu")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int_arg("--seed", low=0), default=0)
+    p.add_argument("--force", action="store_true", help="let --mlir / --vmfb replace existing files")
     p.set_defaults(func=main)
 
 
@@ -42,6 +44,10 @@ def main(args) -> int:
     from suite.report import make_console
     from workloads.deploy import TORCH_ALGORITHMS, deploy
     from workloads.networks import NETWORKS, build_network
+    from suite import outputs
+    for flag, path in (("--mlir", args.mlir), ("--vmfb", args.vmfb)):
+        if path:
+            outputs.new_file(path, flag, args.force)           # before any work
     net, x = build_network(args.network, args.seed)
     if args.state_dict:
         load_state_dict(net, args.state_dict)

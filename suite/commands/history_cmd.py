@@ -21,14 +21,16 @@ def main(args) -> int:
     from rich.table import Table
     from suite.record import load_record
     from suite.report import make_console
-    rows = []
+    from suite.text import display_copy, safe
+    rows, metrics = [], set()
     for path in stored_runs(args.results_dir):
         try:
-            rec = load_record(path)
+            rec = display_copy(load_record(path))       # a record's text is printed as text
         except UserError as e:
-            make_console().print(f"[yellow]skipped[/] {e}")
+            make_console().print(f"[yellow]skipped[/] {safe(e)}")
             continue
         for w in rec["workloads"]:
+            metrics.update(c["name"] for c in w.get("counters", []) if not c.get("dispatch"))
             if not (w["id"] == args.workload or w["id"].endswith(args.workload)):
                 continue
             if args.metric == "latency":
@@ -39,13 +41,18 @@ def main(args) -> int:
             git = rec["versions"].get("suite_git", {})
             rows.append((rec["created"], rec["id"], (git.get("commit") or "?")[:8] + ("+" if git.get("dirty") else ""),
                          rec["machine"]["cpu"], f"{rec['target']['name']}/{rec['target']['device']}",
-                         w.get("preset", "default"), w["status"], value, w["id"]))
+                         w["id"], w.get("preset", "default"), w["status"], value))
     if not rows:
         raise UserError(f"no stored run in {args.results_dir} has a workload matching {args.workload!r}")
-    t = Table(title=f"history of {args.workload}: {args.metric}", title_justify="left", header_style="bold")
-    for c in ("created", "run", "commit", "machine", "target", "preset", "status", args.metric):
-        t.add_column(c, justify="right" if c == args.metric else "left")
-    for r in sorted(rows):
-        t.add_row(*r[:8])
+    if args.metric != "latency" and args.metric not in metrics:
+        raise UserError(f"--metric: no stored run of {args.workload!r} has a counter {args.metric!r} "
+                        f"(latency, or one of: {', '.join(sorted(metrics)) or 'none collected'})")
+    t = Table(title=f"history of {safe(args.workload)}: {safe(args.metric)}", title_justify="left",
+              header_style="bold")
+    # a suffix can match several layers' workloads: the workload column keeps their series apart
+    for c in ("created", "run", "commit", "machine", "target", "workload", "preset", "status", safe(args.metric)):
+        t.add_column(c, justify="right" if c == safe(args.metric) else "left")
+    for r in sorted(rows, key=lambda r: (r[5], r[0])):
+        t.add_row(*r)
     make_console(160).print(t)
     return 0

@@ -15,6 +15,7 @@ def add_parser(sub) -> None:
     p.add_argument("record", nargs="?", type=Path, help="a run record (default: the newest in --results-dir)")
     options.add_results_dir(p)
     p.add_argument("-o", "--output", type=Path, help="plot file, .svg or .png (default: beside the record)")
+    p.add_argument("--force", action="store_true", help="let --output replace an existing file")
     p.set_defaults(func=main)
 
 
@@ -71,6 +72,11 @@ def main(args) -> int:
     from rich.table import Table
     from suite.record import load_record
     from suite.report import make_console, si
+    if args.output:
+        from suite import outputs
+        if args.output.suffix.lower() not in (".svg", ".png"):
+            raise UserError(f"--output must end in .svg or .png, got {args.output.name}")
+        outputs.new_file(args.output, "--output", args.force)     # the default, beside the record, is ours
     path = args.record or newest_record(args.results_dir)
     record = load_record(path)
     model = record.get("model")

@@ -12,6 +12,7 @@ from pathlib import Path
 from suite import options
 from suite.errors import UserError
 from suite.malloc import POLICIES as MALLOC_POLICIES
+from suite.numbers import float_arg, int_arg
 from suite.paths import TUNING_DIR
 
 
@@ -34,9 +35,11 @@ def add_parser(sub) -> None:
                      help="what the timed process's C allocator does with freed memory: 'system' as it comes "
                           "(large buffers mmapped per call, so page faults are timed too), 'retain' kept in the "
                           "process, the steady state of a deployed app (glibc only; default: system)")
-    how.add_argument("--repetitions", type=int, default=10, help="timed samples per workload (>= 9)")
-    how.add_argument("--min-time", type=float, default=0.05, metavar="S", help="minimum seconds per sample")
-    how.add_argument("--seed", type=int, default=0, help="seed for weights and inputs")
+    how.add_argument("--repetitions", type=int_arg("--repetitions"), default=10,
+                     help="timed samples per workload (>= 9)")
+    how.add_argument("--min-time", type=float_arg("--min-time", low=0, high=3600, low_open=True), default=0.05,
+                     metavar="S", help="minimum seconds per sample")
+    how.add_argument("--seed", type=int_arg("--seed", low=0), default=0, help="seed for weights and inputs")
     how.add_argument("--verify-only", action="store_true", help="compile and verify, but do not time")
     how.add_argument("-p", "--profile", default="calibrated",
                      help="device profile for the model beside each measurement (default: calibrated on this "
@@ -49,14 +52,17 @@ def add_parser(sub) -> None:
     how.add_argument("--counters", default="auto",
                      help="comma-separated counter collectors (see `suite targets`), 'auto' for every available "
                           "one that costs no simulation, or 'none'")
-    how.add_argument("--compile-timeout", type=float, default=600.0, metavar="S")
-    how.add_argument("--run-timeout", type=float, default=600.0, metavar="S")
+    how.add_argument("--compile-timeout", type=float_arg("--compile-timeout", low=0, high=86400, low_open=True),
+                     default=600.0, metavar="S")
+    how.add_argument("--run-timeout", type=float_arg("--run-timeout", low=0, high=86400, low_open=True),
+                     default=600.0, metavar="S")
     out = p.add_argument_group("where results go")
     out.add_argument("--json", type=Path, metavar="PATH", help="also write the run record to PATH")
     options.add_results_dir(out)
     out.add_argument("--no-save", action="store_true", help="do not store the run record in --results-dir")
     options.add_cache(out)
     options.add_format(out)
+    out.add_argument("--force", action="store_true", help="let --json replace an existing file")
     out.add_argument("--no-cache", action="store_true", help="always recompile")
     out.add_argument("--resume", metavar="RUN", help="finish an interrupted run (a record path, id or 'latest'); "
                                                      "its own settings are used")
@@ -86,6 +92,10 @@ def main(args) -> int:
     console = make_console(160)
     say = console.print
     if args.resume:
+        _check_resume_alone(args)
+        if args.json:
+            from suite import outputs
+            outputs.new_file(args.json, "--json", args.force)
         run = Run.resume(args.resume, storage_from_args(args), say)
     else:
         plan = plan_from_args(args)
@@ -146,20 +156,30 @@ def _execute_with_progress(run, console) -> None:
             signal.signal(sig, handler)
 
 
+# what defines a run is stored with it; --resume takes those, so naming any of them again is a contradiction
+_PLAN_OPTIONS = ("catalogue", "layer", "layout", "network", "methods", "algorithms", "target", "tune", "preset",
+                 "device", "threads", "malloc", "repetitions", "min_time", "seed", "verify_only", "profile",
+                 "accounting", "counters", "compile_timeout", "run_timeout", "no_save")
+
+
+def _check_resume_alone(args) -> None:
+    from suite.cli import build_parser
+    defaults = build_parser().parse_args(["run"])
+    given = [name for name in _PLAN_OPTIONS if getattr(args, name) != getattr(defaults, name)]
+    if given:
+        flags = ", ".join("--" + g.replace("_", "-") for g in given)
+        raise UserError(f"--resume finishes a run with its own stored settings; drop {flags} "
+                        "(or start a new run without --resume)")
+
+
 def _check_outputs(args) -> None:
+    """Every path this run writes, checked before any work (suite.outputs)."""
+    from suite import outputs
     if not args.no_save:
-        _check_writable(args.results_dir)
+        outputs.folder(args.results_dir, "--results-dir")
     if args.json:
-        parent = Path(args.json).parent
-        if not parent.is_dir() or not os.access(parent, os.W_OK):
-            raise UserError(f"cannot write the run record to {args.json}: its folder does not exist or is not "
-                            "writable")
-
-
-def _check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot create results folder {folder}: {e.strerror or e}") from None
-    if not folder.is_dir():
-        raise UserError(f"results folder {folder} is not a folder")
+        outputs.new_file(args.json, "--json", args.force)
+    if args.cache_dir:
+        outputs.folder(args.cache_dir, "--cache-dir")
+    outputs.folder(args.tuning_dir, "--tuning-dir", create=False)
+    outputs.folder(args.profiles_dir, "--profiles-dir", create=False)
