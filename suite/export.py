@@ -11,7 +11,7 @@ from workloads.algorithms import Lowering
 def to_mlir(lowering: Lowering, example: torch.Tensor) -> tuple[str, str]:
     """Return (mlir_text, iree_input_type). Weights are frozen into the module as constants."""
     if lowering.mlir is not None:
-        return lowering.mlir, "none"
+        return lowering.mlir, lowering.input_type
     import iree.turbine.aot as aot
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # turbine 3.9 + torch 2.13: harmless treespec/numpy-2 warnings

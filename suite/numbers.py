@@ -52,3 +52,11 @@ def int_arg(what: str, low: int | None = None):
         return value
     parse.__name__ = what
     return parse
+
+
+def shape_arg(text: str) -> list[int]:
+    """'1,3,128,128' -> [1, 3, 128, 128]: positive ASCII integers."""
+    parts = [t.strip() for t in text.split(",")]
+    if not parts or not all(t.isascii() and t.isdigit() and int(t) > 0 for t in parts):
+        raise argparse.ArgumentTypeError(f"a shape is positive integers separated by commas, got {text!r}")
+    return [int(t) for t in parts]

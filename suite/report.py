@@ -43,6 +43,12 @@ def _speedup(base: float | None, t: float | None) -> Text:
     return Text(f"{x:.2f}x", style="green" if x > 1.05 else "red" if x < 0.95 else "")
 
 
+def _psnr(r: dict) -> str:
+    if r.get("max_abs_err") is None:
+        return "-"
+    return "exact" if r.get("psnr_db") is None else f"{r['psnr_db']:.1f}"
+
+
 def _err(r: dict) -> str:
     if r.get("max_abs_err") is None:
         return "-"
@@ -58,9 +64,10 @@ def layer_table(all_rows: list[dict], title: str) -> Table:
     t = Table(title=title, title_justify="left", header_style="bold")
     with_model = any(r.get("model") for r in rows)
     network = rows[0]["method"] in ("trained", "deployed")
-    cols = [("method", "left"), ("algorithm", "left"), ("status", "left"), ("max err", "right"),
-            ("median ms", "right"), ("IQR ms", "right"), ("p90 ms", "right"),
-            ("vs trained" if network else "vs C-SP", "right")] + ([] if network else [("vs C-NN", "right")])
+    cols = [("method", "left"), ("algorithm", "left"), ("status", "left"), ("max err", "right")] + (
+        [("PSNR dB", "right")] if network else []) + [
+        ("median ms", "right"), ("IQR ms", "right"), ("p90 ms", "right"),
+        ("vs trained" if network else "vs C-SP", "right")] + ([] if network else [("vs C-NN", "right")])
     if with_model:
         cols += [("model ms", "right"), ("x model", "right")]
     with_static = any(_static_bytes(r) is not None for r in rows)
@@ -80,8 +87,9 @@ def layer_table(all_rows: list[dict], title: str) -> Table:
     for r in rows:
         s = r.get("stats_ms") or {}
         status = Text(r["status"], style=STATUS_STYLE.get(r["status"], "yellow"))
-        cells = [r["method"], r["algorithm"] or "-", status, _err(r), _ms(s.get("median")), _ms(s.get("iqr")),
-                 _ms(s.get("p90")), _speedup(base_sp.get("median"), s.get("median"))]
+        cells = [r["method"], r["algorithm"] or "-", status, _err(r)] + (
+            [_psnr(r)] if network else []) + [_ms(s.get("median")), _ms(s.get("iqr")),
+                                              _ms(s.get("p90")), _speedup(base_sp.get("median"), s.get("median"))]
         if not network:
             cells.append(_speedup(base_nn.get("median"), s.get("median")))
         if with_model:
@@ -262,7 +270,8 @@ def print_run(record: dict, console: Console | None = None) -> None:
     if n_compiled:
         console.print(f"{n_compiled}/{len(rows)} workloads compiled (compile-only target: not run here)")
         return
-    console.print(f"{n_ok}/{len(rows)} workloads verified against PyTorch" + (" and timed" if timed else "")
+    console.print(f"{n_ok}/{len(rows)} workloads verified against their reference (PyTorch; onnxruntime for ONNX "
+                  "models)" + (" and timed" if timed else "")
                   + ("" if record.get("complete", True) else " [bold yellow](run incomplete)[/]"))
 
 

@@ -30,6 +30,8 @@ class RunPlan:
     methods: list[str] | None = None
     algorithms: list[str] | None = None
     networks: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)          # ONNX files
+    input_shape: list[int] | None = None                     # for the ONNX files
     presets: list[str] = field(default_factory=lambda: ["default"])
     seed: int = 0
     malloc: str = "system"
@@ -63,13 +65,19 @@ class RunPlan:
     def workloads(self) -> list:
         from workloads.networks import network_workloads
         from workloads.workload import expand
-        return expand(self.layer_configs(), self.methods, self.algorithms) + network_workloads(self.networks,
-                                                                                                self.algorithms)
+        out = expand(self.layer_configs(), self.methods, self.algorithms) + network_workloads(self.networks,
+                                                                                               self.algorithms)
+        if self.models:
+            from workloads.onnx_models import model_workloads
+            for m in self.models:
+                out += model_workloads(m, self.input_shape, self.algorithms)
+        return out
 
 
 def make_plan(*, target: str = "llvm-cpu", device: str | None = None, threads: int | None = None,
               catalogues: list[str] = (), layers: list[str] = (), layouts: list[str] | None = None,
-              networks: list[str] = (), methods: list[str] | None = None, algorithms: list[str] | None = None,
+              networks: list[str] = (), models: list[str] = (), input_shape: list[int] | None = None,
+              methods: list[str] | None = None, algorithms: list[str] | None = None,
               presets: list[str] | None = None, seed: int = 0, malloc: str = "system", repetitions: int = 10,
               min_time: float = 0.05, verify_only: bool = False, counters: str = "auto",
               profile: str = "calibrated", accounting: str = "full", compile_timeout: float = 600.0,
@@ -115,16 +123,23 @@ def make_plan(*, target: str = "llvm-cpu", device: str | None = None, threads: i
         preset_list = list(dict.fromkeys(c.preset for c in cands))
         named_layouts = None                              # the tuner picks the layout per workload
     layer_list = (resolve_layers(list(catalogues), list(layers), named_layouts)
-                  if (catalogues or layers or not networks) else [])
+                  if (catalogues or layers or not (networks or models)) else [])
     methods, algorithms = csv_list(methods), csv_list(algorithms)
     expand(layer_list, methods, algorithms)               # unknown method / algorithm: a clear error now
     network_workloads(list(networks), algorithms)
+    if input_shape and not models:
+        raise UserError("--input-shape sets the input of --model files; there is none")
+    if models:
+        from workloads.onnx_models import model_workloads
+        for m in models:
+            model_workloads(m, input_shape, algorithms)          # a bad file or shape: a clear line now
     malloc_env(malloc)                                    # retain without glibc: a clear error now
     return RunPlan(target=t.name, device=device, threads=threads, seed=seed, malloc=malloc, repetitions=repetitions,
                    min_time=min_time, verify_only=verify_only, presets=preset_list, counters=counters,
                    profile=profile, accounting=accounting, compile_timeout=compile_timeout,
                    run_timeout=run_timeout, layers=[dataclasses.asdict(lay) for lay in layer_list],
-                   methods=methods, algorithms=algorithms, networks=list(networks), tune=tune, space=space)
+                   methods=methods, algorithms=algorithms, networks=list(networks),
+                   models=[str(Path(m).resolve()) for m in models], input_shape=input_shape, tune=tune, space=space)
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ class WorkloadResult:
     reason: str = ""
     max_abs_err: float | None = None
     tolerance: float | None = None
+    psnr_db: float | None = None       # of the output against the reference (None: identical)
     output_shape: list[int] | None = None
     compile_s: float | None = None
     compile_cached: bool | None = None
@@ -255,7 +256,7 @@ class Runner:
         res.commands["verify"] = cmd
         res.output_shape = list(y.shape)
         v = verify(y, ref)
-        res.max_abs_err, res.tolerance = v.max_abs_err, v.tolerance
+        res.max_abs_err, res.tolerance, res.psnr_db = v.max_abs_err, v.tolerance, v.psnr_db
         if not v.ok:
             res.status, res.reason = STATUS_WRONG, v.reason
         elif self.options.verify_only:

@@ -66,6 +66,8 @@ def applies(candidate: Candidate, workload) -> bool:
     the trained convs and algorithms with a blocked conv)."""
     from workloads.algorithms import ALGORITHMS
     from workloads.methods import TRAINED
+    if not hasattr(workload.layer, "with_layout"):          # a whole network: its own layout only
+        return candidate.layout == "nchw"
     if candidate.layout != "nhwc-blocked":
         return True
     if workload.method in TRAINED:
@@ -75,6 +77,8 @@ def applies(candidate: Candidate, workload) -> bool:
 
 def variant(workload, layout: str):
     """The same workload with its layer in ``layout`` (same seeded numbers, transposed)."""
+    if not hasattr(workload.layer, "with_layout"):
+        return workload
     return replace(workload, layer=workload.layer.with_layout(layout))
 
 

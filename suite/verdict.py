@@ -17,7 +17,7 @@ import numpy as np
 
 from suite.rows import is_ok
 
-PAIRS = (("D-SP", "C-SP"), ("D-NN", "C-NN"))
+PAIRS = (("D-SP", "C-SP"), ("D-NN", "C-NN"), ("deployed", "trained"))     # the last: whole networks
 LAYOUT_SUFFIXES = ("-nhwc-blocked", "-nhwc")
 # Colbert et al. 2021, ESPCN case study: the deconvolution's speed-up over the sub-pixel and the
 # nearest resize convolution (upsampling.md, the paper's headline numbers)

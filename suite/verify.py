@@ -15,6 +15,7 @@ class Verdict:
     max_abs_err: float | None
     tolerance: float | None
     reason: str = ""
+    psnr_db: float | None = None       # against the reference, its peak |value| as the signal; None when exact
 
 
 def tolerance(ref: np.ndarray) -> float:
@@ -27,8 +28,19 @@ def verify(out: np.ndarray, ref: np.ndarray) -> Verdict:
     if not np.isfinite(out).all():
         bad = int((~np.isfinite(out)).sum())
         return Verdict(False, None, None, f"{bad} output values are NaN or Inf")
-    err = float(np.abs(out.astype(np.float64) - ref.astype(np.float64)).max(initial=0.0))
+    diff = out.astype(np.float64) - ref.astype(np.float64)
+    err = float(np.abs(diff).max(initial=0.0))
     tol = tolerance(ref)
+    p = psnr(ref, diff)
     if err > tol:
-        return Verdict(False, err, tol, f"max error {err:.3g} exceeds tolerance {tol:.3g}")
-    return Verdict(True, err, tol)
+        return Verdict(False, err, tol, f"max error {err:.3g} exceeds tolerance {tol:.3g}", p)
+    return Verdict(True, err, tol, psnr_db=p)
+
+
+def psnr(ref: np.ndarray, diff: np.ndarray) -> float | None:
+    """10 log10(peak^2 / MSE), peak = max |reference| (1 for an image in [0, 1]); None for no error."""
+    mse = float(np.mean(np.square(diff))) if diff.size else 0.0
+    peak = float(np.abs(ref).max(initial=0.0))
+    if mse == 0.0 or peak == 0.0:
+        return None
+    return 10 * np.log10(peak * peak / mse)

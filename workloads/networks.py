@@ -76,7 +76,8 @@ def build_network(name: str, seed: int = 0) -> tuple[nn.Module, torch.Tensor]:
     try:
         ctor, shape, _ = NETWORKS[name]
     except KeyError:
-        raise UserError(f"unknown network {name!r} (known: {', '.join(NETWORKS)})") from None
+        from workloads.onnx_models import ONNX_NETWORKS
+        raise UserError(f"unknown network {name!r} (known: {', '.join([*NETWORKS, *ONNX_NETWORKS])})") from None
     digest = int.from_bytes(hashlib.sha256(f"{seed}/{name}".encode()).digest()[:8], "little")
     torch.manual_seed(digest)                      # default init, made deterministic
     net = ctor().eval()
@@ -133,13 +134,20 @@ def network_model_counts(w: NetworkWorkload, seed: int = 0):
     return network_counts(w.lowering(seed).module, w.input(seed))
 
 
-def network_workloads(names: list[str], algorithms: list[str] | None = None) -> list[NetworkWorkload]:
+def network_workloads(names: list[str], algorithms: list[str] | None = None) -> list:
+    """Each named network as trained and deployed: torch networks defined here, ONNX ones from
+    workloads.onnx_models (the paper's trained ESPCN models)."""
     from workloads.algorithms import algorithm
     from workloads.deploy import TORCH_ALGORITHMS
+    from workloads.onnx_models import ONNX_NETWORKS
     algos = [algorithm(a).name for a in algorithms] if algorithms else list(TORCH_ALGORITHMS)
     algos = [a for a in algos if a in TORCH_ALGORITHMS]
     out = []
     for name in names:
+        if name in ONNX_NETWORKS:
+            from workloads.onnx_models import network_workloads as onnx_network
+            out += onnx_network(name, algorithms)
+            continue
         build_network(name)                                       # unknown name: a clear error now
         out.append(NetworkWorkload(name, "trained"))
         out += [NetworkWorkload(name, "deployed", a) for a in algos]

@@ -12,7 +12,7 @@ from pathlib import Path
 from suite import options
 from suite.errors import UserError
 from suite.malloc import POLICIES as MALLOC_POLICIES
-from suite.numbers import float_arg, int_arg
+from suite.numbers import float_arg, int_arg, shape_arg
 from suite.paths import TUNING_DIR
 
 
@@ -20,6 +20,11 @@ def add_parser(sub) -> None:
     p = sub.add_parser("run", help="compile, verify and time workloads",
                        description="Lower every workload through IREE, verify it against PyTorch, time it.")
     options.add_selection(p, layouts=True, networks=True)
+    p.add_argument("--model", action="append", default=[], metavar="FILE.onnx",
+                   help="an ONNX model, run as trained and deployed with each algorithm through IREE's ONNX "
+                        "importer, verified against onnxruntime (repeatable)")
+    p.add_argument("--input-shape", type=shape_arg, metavar="N,C,H,W",
+                   help="the --model input's shape, for models exported with a dynamic or a dummy shape")
     how = p.add_argument_group("where and how")
     options.add_target(how)
     how.add_argument("--tune", choices=("auto", "none", "full"),
@@ -72,7 +77,8 @@ def add_parser(sub) -> None:
 def plan_from_args(args):
     from suite.run import make_plan
     return make_plan(target=args.target, device=args.device, threads=args.threads, catalogues=args.catalogue,
-                     layers=args.layer, layouts=args.layout, networks=args.network, methods=args.methods,
+                     layers=args.layer, layouts=args.layout, networks=args.network, models=args.model,
+                     input_shape=args.input_shape, methods=args.methods,
                      algorithms=args.algorithms, presets=args.preset, seed=args.seed, malloc=args.malloc,
                      repetitions=args.repetitions, min_time=args.min_time, verify_only=args.verify_only,
                      counters=args.counters, profile=args.profile, accounting=args.accounting,
@@ -98,8 +104,8 @@ def main(args) -> int:
             outputs.new_file(args.json, "--json", args.force)
         run = Run.resume(args.resume, storage_from_args(args), say)
     else:
+        _check_outputs(args)                              # paths first: nothing is done for a run that cannot be kept
         plan = plan_from_args(args)
-        _check_outputs(args)
         run = Run(plan, storage_from_args(args), say=say)
     if run.compile_only:
         console.print(f"[yellow]{run.plan.target}: {run.compile_only}[/]; compiling (and counting statically) only")
@@ -157,7 +163,7 @@ def _execute_with_progress(run, console) -> None:
 
 
 # what defines a run is stored with it; --resume takes those, so naming any of them again is a contradiction
-_PLAN_OPTIONS = ("catalogue", "layer", "layout", "network", "methods", "algorithms", "target", "tune", "preset",
+_PLAN_OPTIONS = ("catalogue", "layer", "layout", "network", "model", "input_shape", "methods", "algorithms", "target", "tune", "preset",
                  "device", "threads", "malloc", "repetitions", "min_time", "seed", "verify_only", "profile",
                  "accounting", "counters", "compile_timeout", "run_timeout", "no_save")
 

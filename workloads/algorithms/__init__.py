@@ -36,6 +36,7 @@ class Lowering:
     mlir: str | None = None
     # an IREE llvm-cpu tuning spec (transform dialect) written for this module's own shapes
     tuning_spec: str | None = None
+    input_type: str = "none"           # of the MLIR text: "none" (linalg), "onnx" (iree-import-onnx's output)
 
 
 @dataclass(frozen=True)
