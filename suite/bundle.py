@@ -19,6 +19,7 @@ from suite.errors import UserError
 from suite.export import to_mlir
 from targets.iree_tools import versions
 from suite.record import SCHEMA, SCHEMA_VERSION, new_record
+from suite.runner import WorkloadResult
 from suite.stats import summarize
 from suite.verify import tolerance
 from targets import Target
@@ -103,14 +104,14 @@ def import_result(result_path: Path, bundle_dir: Path) -> dict:
     by_id = {w["id"]: w for w in manifest["workloads"]}
     for r in res["workloads"]:
         m = by_id[r["id"]]
-        rec["workloads"].append({
-            "id": r["id"], "layer": m["layer"], "layer_name": m["layer_name"], "method": m["method"],
-            "algorithm": m["algorithm"], "reference": m["reference"], "preset": manifest["preset"],
-            "status": r["status"], "reason": r["reason"], "max_abs_err": None, "tolerance": m["tolerance"],
-            "samples_ms": r["samples_ms"], "iterations": r["iterations"],
-            "stats_ms": summarize(r["samples_ms"]) if r["samples_ms"] else None,
-            "commands": {"compile": m["compile_command"]},
-            "counters": [v.to_json() for v in values_from_summary(m["static"])], "counter_errors": {}})
+        row = WorkloadResult(                      # the same row type as a run's own results
+            id=r["id"], layer=m["layer"], layer_name=m["layer_name"], method=m["method"], algorithm=m["algorithm"],
+            reference=m["reference"], preset=manifest["preset"], status=r["status"], reason=r["reason"],
+            tolerance=m["tolerance"], samples_ms=r["samples_ms"], iterations=r["iterations"],
+            stats_ms=summarize(r["samples_ms"]) if r["samples_ms"] else None,
+            commands={"compile": m["compile_command"]},
+            counters=[v.to_json() for v in values_from_summary(m["static"])])
+        rec["workloads"].append(row.to_json())
     rec["complete"] = True
     assert rec["schema"] == SCHEMA and rec["schema_version"] == SCHEMA_VERSION
     return rec

@@ -100,6 +100,27 @@ class CompileCache:
             os.replace(tmp, path)
         return path
 
+    def load_export(self, key: str) -> tuple[str, str, str | None] | None:
+        """A workload's exported (MLIR, input type, tuning spec), if stored and intact."""
+        import json
+        path = self.root / "exports" / f"{key}.json"
+        try:
+            doc = json.loads(path.read_text())
+            if hashlib.sha256(doc["mlir"].encode()).hexdigest() != doc["sha256"]:
+                raise ValueError("digest mismatch")
+            return doc["mlir"], doc["input_type"], doc["tuning_spec"]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            path.unlink(missing_ok=True)                 # corrupt: export again
+            return None
+
+    def store_export(self, key: str, mlir: str, input_type: str, tuning_spec: str | None) -> None:
+        import json
+        atomic_write(self.root / "exports" / f"{key}.json", json.dumps(
+            {"mlir": mlir, "input_type": input_type, "tuning_spec": tuning_spec,
+             "sha256": hashlib.sha256(mlir.encode()).hexdigest()}))
+
     def text_file(self, text: str, suffix: str) -> Path:
         """Save a text (a tuning spec) under its content hash, so a path names one content."""
         path = self.root / "texts" / f"{hashlib.sha256(text.encode()).hexdigest()[:24]}{suffix}"

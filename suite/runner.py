@@ -5,6 +5,8 @@ the run goes on. Only a workload whose output matched its trained layer is timed
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -20,6 +22,7 @@ from suite.malloc import malloc_env
 from suite.rows import STATUS_COMPILED, STATUS_OK, STATUS_WRONG
 from suite.stats import summarize
 from suite.verify import verify
+from targets.iree_tools import versions
 from targets import Target
 from targets.collectors import CollectContext, get_collector
 from workloads.workload import Workload
@@ -109,6 +112,27 @@ class _LayerData:
         return self._ref[key]
 
 
+@functools.cache
+def _source_digest() -> str:
+    """A digest of the code that turns a workload into MLIR (the workloads package, the exporter)."""
+    import workloads
+    h = hashlib.sha256()
+    files = sorted(Path(workloads.__file__).parent.rglob("*.py")) + [Path(__file__).parent / "export.py"]
+    for f in files:
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def export_key(w, seed: int) -> str | None:
+    """Everything a layer workload's MLIR depends on: its id (layer, layout, method, algorithm), the
+    seed, the code and the exporting libraries' versions. None for models read from files."""
+    if not isinstance(w, Workload):
+        return None
+    v = versions()
+    parts = (w.id, str(seed), _source_digest(), v.get("torch", ""), v.get("iree-turbine", ""))
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
 class Runner:
     def __init__(self, options: RunOptions, cache: CompileCache):
         self.options, self.cache = options, cache
@@ -138,12 +162,22 @@ class Runner:
         return results
 
     def export(self, w: Workload) -> tuple[str, str, str | None]:
-        """(MLIR, input type, tuning spec) of a workload; shared by every preset it is compiled with."""
+        """(MLIR, input type, tuning spec) of a workload; shared by every preset it is compiled with.
+        Kept in the cache under a key of everything that defines it (see export_key): torch's export
+        takes most of a warm run's time otherwise."""
+        key = export_key(w, self.options.seed)
+        if key and self.cache.enabled:
+            cached = self.cache.load_export(key)
+            if cached is not None:
+                return cached
         try:
             low = w.lowering(self.options.seed)
-            return (*to_mlir(low, self.data.input(w)[0]), low.tuning_spec)
+            out = (*to_mlir(low, self.data.input(w)[0]), low.tuning_spec)
         except Exception as e:                                # noqa: BLE001 - any export failure is this workload's
             raise StageError("export", f"{type(e).__name__}: {e}") from None
+        if key and self.cache.enabled:
+            self.cache.store_export(key, *out)
+        return out
 
     def run_one(self, w: Workload, preset: str = "default", exported: tuple[str, str] | StageError | None = None,
                 on_progress: Callable[[Workload, str], None] | None = None) -> WorkloadResult:
