@@ -204,11 +204,16 @@ def print_run(record: dict, console: Console | None = None) -> None:
                       "not GPU numbers[/]")
     if tg.get("runs_here") is False:
         console.print(f"[yellow]compile-only: {tg.get('note')}[/]")
-    rows = record["workloads"]
+    all_rows = record["workloads"]
+    rows = [r for r in all_rows if not r.get("runtime")]             # IREE's; peers get a table of their own
+    peer_rows = [r for r in all_rows if r.get("runtime")]
     for layer, group in groupby(rows, key=lambda r: r["layer"]):
         group = list(group)
         name = group[0].get("layer_name")
         console.print(layer_table(group, f"{name}  [dim]{layer}[/]" if name else layer))
+        peers_here = [r for r in peer_rows if r["layer"] == layer]
+        if peers_here:
+            console.print(peer_table(group, peers_here))
         for r in group:
             if r["status"] not in (STATUS_OK, STATUS_COMPILED):
                 console.print(f"  [yellow]{r['id'] + _preset_tag(r)}[/]: {r['status']}: {r['reason']}")
@@ -266,6 +271,8 @@ def print_run(record: dict, console: Console | None = None) -> None:
         console.print("fastest preset per workload: " + ", ".join(f"{p} {wins.get(p, 0)}" for p in presets))
     if timed:
         print_verdicts(record, console)
+        if peer_rows:
+            print_runtime_claims(record, console)
     n_compiled = sum(r["status"] == STATUS_COMPILED for r in rows)
     if n_compiled:
         console.print(f"{n_compiled}/{len(rows)} workloads compiled (compile-only target: not run here)")
@@ -337,3 +344,61 @@ def verdict_markdown(record: dict) -> str:
     lines.append(f"\nThe claim holds for {s['holds']}, does not hold for {s['does not hold']}, and is inconclusive "
                  f"for {s['inconclusive']} of {len(vs)} layer comparisons.")
     return "\n".join(lines) + "\n"
+
+
+def _best_median(rows: list[dict], method: str) -> dict | None:
+    timed = [r for r in rows if r["method"] == method and is_ok(r) and r.get("stats_ms")]
+    return min(timed, key=lambda r: r["stats_ms"]["median"], default=None)
+
+
+def peer_table(iree_rows: list[dict], peer_rows: list[dict]) -> Table:
+    """Per method: IREE's best row against each peer's median, and IREE over the best peer."""
+    runtimes = list(dict.fromkeys(r["runtime"] for r in peer_rows))
+    t = Table(title="  peer runtimes on the same layer (median ms; the same reference, threads, warm-up and "
+                    "repetitions)", title_justify="left", header_style="bold")
+    for col in ("method", "IREE best", *runtimes, "vs best peer"):
+        t.add_column(col, justify="left" if col == "method" else "right", no_wrap=True)
+    for method in dict.fromkeys(r["method"] for r in peer_rows):
+        best = _best_median(iree_rows, method)
+        cells = [method, _ms(best["stats_ms"]["median"]) if best else "-"]
+        peers = {}
+        for rt in runtimes:
+            row = next((r for r in peer_rows if r["method"] == method and r["runtime"] == rt), None)
+            if row is None:
+                cells.append("-")
+            elif is_ok(row):
+                peers[rt] = row["stats_ms"]["median"]
+                cells.append(_ms(peers[rt]) + ("*" if (row.get("runtime_note") or "").startswith("fallback") else ""))
+            else:
+                cells.append(Text(row["status"], style="yellow"))
+        if best and peers:
+            ratio = best["stats_ms"]["median"] / min(peers.values())
+            cells.append(Text(f"{ratio:.2f}x", style="green" if ratio <= 1 else "red"))
+        else:
+            cells.append("-")
+        t.add_row(*cells)
+    return t
+
+
+def print_runtime_claims(record: dict, console: Console) -> None:
+    """The paper's claim within each runtime: best D-SP over C-SP and D-NN over C-NN, side by side."""
+    from suite.verdict import runtime_ratios
+    table = runtime_ratios(record["workloads"])
+    if not table:
+        return
+    runtimes = list(dict.fromkeys(rt for row in table for rt in row["ratios"]))
+    t = Table(title="the claim in each runtime: trained form's median over the deconvolution's (> 1: the "
+                    "deconvolution is faster; 95% CI)", title_justify="left", header_style="bold")
+    for col in ("layer", "claim", *runtimes):
+        t.add_column(col, justify="left" if col in ("layer", "claim") else "right", no_wrap=True)
+    for row in table:
+        cells = [row["layer"], row["claim"]]
+        for rt in runtimes:
+            v = row["ratios"].get(rt)
+            cells.append("-" if v is None else f"{v[0]:.2f}x ({v[1]:.2f}-{v[2]:.2f})")
+        t.add_row(*cells)
+    console.print(t)
+    notes = {f"{r['runtime']} {r['method']}: {r['runtime_note']}" for r in record["workloads"]
+             if r.get("runtime") and (r.get("runtime_note") or "").startswith("fallback")}
+    for n in sorted(notes):
+        console.print(f"  * {n}")

@@ -44,6 +44,7 @@ class RunPlan:
     compile_timeout: float = 600.0
     run_timeout: float = 600.0
     tune: str = "none"                         # auto | none | full (suite.tuning)
+    peers: str = "none"                        # peer runtimes beside IREE: auto | none | a list (targets.peers)
     space: list[list[str]] | None = None        # the tuner's candidates, [preset, layout] each
 
     @property
@@ -81,7 +82,7 @@ def make_plan(*, target: str = "llvm-cpu", device: str | None = None, threads: i
               presets: list[str] | None = None, seed: int = 0, malloc: str = "system", repetitions: int = 10,
               min_time: float = 0.05, verify_only: bool = False, counters: str = "auto",
               profile: str = "calibrated", accounting: str = "full", compile_timeout: float = 600.0,
-              run_timeout: float = 600.0, tune: str | None = None) -> RunPlan:
+              run_timeout: float = 600.0, tune: str | None = None, peers: str = "none") -> RunPlan:
     """A validated plan; every mistake is a UserError now, before any work.
 
     ``tune``: None picks 'auto' (each workload at its tuned lowering) unless presets or layouts are
@@ -139,7 +140,8 @@ def make_plan(*, target: str = "llvm-cpu", device: str | None = None, threads: i
                    profile=profile, accounting=accounting, compile_timeout=compile_timeout,
                    run_timeout=run_timeout, layers=[dataclasses.asdict(lay) for lay in layer_list],
                    methods=methods, algorithms=algorithms, networks=list(networks),
-                   models=[str(Path(m).resolve()) for m in models], input_shape=input_shape, tune=tune, space=space)
+                   models=[str(Path(m).resolve()) for m in models], input_shape=input_shape, tune=tune, space=space,
+                   peers=peers)
 
 
 @dataclass(frozen=True)
@@ -287,18 +289,43 @@ class Run:
                     self.pending, on_progress, on_result, skip={i for i, _ in self.done})
             else:
                 runner.run(self.pending, on_progress, on_result, skip=self.done)
+            self._run_peers(on_progress, on_result)
             self.record["complete"] = True
         except KeyboardInterrupt:
             self.interrupted = True
+
+    def _run_peers(self, on_progress, on_result) -> None:
+        """Each layer's methods in every peer runtime, after IREE's rows (host CPU targets only)."""
+        from suite.peers import run_peers
+        from targets.peers import resolve
+        from workloads.methods import METHODS
+        peers, missing = resolve(self.plan.peers)
+        self.record["peers"] = {**{name: {"used": False, "reason": why} for name, why in missing.items()},
+                                **{p.name: {"used": True, "version": p.version(), "settings": p.settings}
+                                   for p in peers}}
+        if not peers or self.plan.verify_only or self.compile_only or self.plan.target != "llvm-cpu":
+            return
+        methods = self.plan.methods or list(METHODS)
+        for layer in self.layers.values():
+            todo = [m for m in methods if any((f"{layer.id}/{m}@{p.name}", "default") not in self.done
+                                              for p in peers)]
+            if not todo:
+                continue
+            if on_progress:
+                from types import SimpleNamespace
+                on_progress(SimpleNamespace(id=f"{layer.id}: {', '.join(p.name for p in peers)}"), "peers")
+            for res in run_peers(layer, todo, peers, self.options, self.plan.run_timeout):
+                on_result(res)
 
     def finish(self) -> list[Path]:
         """The model's agreement with the measurement; the record written where it belongs."""
         from suite.model_check import agreement
         from suite.record import write_record
         from suite.verdict import summary, verdicts
+        iree = [r for r in self.record["workloads"] if not r.get("runtime")]       # the peers have rows of their own
         if self.profile or self.record.get("model"):
-            self.record["model"].update(agreement(best_per_workload(self.record["workloads"])))
-        vs = verdicts(self.record["workloads"])
+            self.record["model"].update(agreement(best_per_workload(iree)))
+        vs = verdicts(iree)
         self.record["verdict"] = {"layers": [v.to_json() for v in vs], "summary": summary(vs)}
         paths = []
         if self.path:

@@ -64,6 +64,10 @@ class WorkloadResult:
     preset: str = "default"
     layout: str | None = None          # set by the tuner: the layout it ran in (else the layer's own)
     tuning: dict | None = None         # set by the tuner: where the choice came from, every candidate's median
+    runtime: str | None = None         # a peer runtime's row (suite/peers.py); None: IREE
+    runtime_version: str | None = None
+    runtime_settings: str | None = None
+    runtime_note: str | None = None    # e.g. what XNNPACK left on portable kernels
     status: str = "pending"            # ok | wrong | export-failed | compile-failed | run-failed | time-failed
     reason: str = ""
     max_abs_err: float | None = None

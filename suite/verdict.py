@@ -113,9 +113,11 @@ def _top_dispatch(row: dict) -> str | None:
 
 
 def verdicts(rows: list[dict]) -> list[Verdict]:
-    """One verdict per layer and pair that has a timed, verified row on both sides."""
+    """One verdict per layer and pair that has a timed, verified row on both sides (IREE's rows)."""
     by_layer: dict[str, list[dict]] = {}
     for r in rows:
+        if r.get("runtime"):
+            continue
         by_layer.setdefault(base_layer(r["layer"]), []).append(r)
     out = []
     for layer, group in by_layer.items():
@@ -164,3 +166,25 @@ def _sentence(d: dict, t: dict, speedup: float, low: float, high: float, paper: 
 def summary(vs: list[Verdict]) -> dict:
     """Counts of each outcome over the whole run."""
     return {o: sum(v.outcome == o for v in vs) for o in ("holds", "does not hold", "inconclusive")}
+
+
+def runtime_ratios(rows: list[dict]) -> list[dict]:
+    """Per layer and pair: the speed-up (with its 95% interval) in IREE and in each peer runtime."""
+    by_layer: dict[str, list[dict]] = {}
+    for r in rows:
+        by_layer.setdefault(base_layer(r["layer"]), []).append(r)
+    out = []
+    for layer, group in by_layer.items():
+        if not any(r.get("runtime") for r in group):
+            continue
+        name = next((base_layer(r["layer_name"]) for r in group if r.get("layer_name")), layer)
+        for deployed, trained in PAIRS[:2]:
+            ratios = {}
+            for runtime in dict.fromkeys(r.get("runtime") or "IREE" for r in group):
+                mine = [r for r in group if (r.get("runtime") or "IREE") == runtime]
+                d, t = _best(mine, deployed), _best(mine, trained)
+                if d is not None and t is not None:
+                    ratios[runtime] = ratio_ci(t["samples_ms"], d["samples_ms"], n_resamples=2000)
+            if ratios:
+                out.append({"layer": name, "claim": f"{deployed} vs {trained}", "ratios": ratios})
+    return out

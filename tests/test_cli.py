@@ -24,7 +24,7 @@ def cli_run(tmp_path_factory):
     # repeated -m / -a add up (a comma list and a second flag): 4 workloads, not just the last flag's
     proc = run_cli("run", "--layer", TINY, "--methods", "C-SP,C-NN", "-m", "D-SP", "--algorithms", "REVD2", "-a", "STRD",
                    "--repetitions", "9", "--min-time", "0.005", "--results-dir", str(tmp / "runs"),
-                   "--json", str(tmp / "out.json"), "--profile", "rpi4-a72", "--tune", "none",
+                   "--json", str(tmp / "out.json"), "--profile", "rpi4-a72", "--tune", "none", "--peers", "none",
                    cache_dir=tmp / "cache")
     return proc, tmp
 

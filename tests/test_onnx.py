@@ -178,7 +178,7 @@ def test_the_case_study_runs_through_iree_verified_on_the_real_image(tmp_path):
     """`suite run -n espcn-bsd300`: both trained models and their TDCF deployments through IREE's
     ONNX importer, verified against onnxruntime on the BSD300 crop, with the per-network verdict."""
     out = tmp_path / "bsd.json"
-    assert main(["run", "-n", "espcn-bsd300", "-a", "TDCF", "--tune", "none", "--profile", "none",
+    assert main(["run", "-n", "espcn-bsd300", "-a", "TDCF", "--tune", "none", "--peers", "none", "--profile", "none",
                  "--repetitions", "9", "--min-time", "0.01", "--cache-dir", str(tmp_path / "cache"),
                  "--no-save", "--json", str(out)]) == 0
     rec = load_record(out)

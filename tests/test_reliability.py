@@ -25,7 +25,7 @@ def cli(*args, cache):
 
 def test_a_compile_time_limit_fails_each_workload_and_the_run_goes_on(tmp_path, capsys):
     code = main(["run", "--layer", LAYER, "-m", "C-SP,D-SP", "-a", "TDC", "--compile-timeout", "0.01",
-                 "--no-cache", "--cache-dir", str(tmp_path / "c"), "--profile", "none", "--tune", "none",
+                 "--no-cache", "--cache-dir", str(tmp_path / "c"), "--profile", "none", "--tune", "none", "--peers", "none",
                  "--results-dir", str(tmp_path), "--json", str(tmp_path / "r.out")])
     rec = load_record(tmp_path / "r.out")
     assert code == 1 and rec["complete"] and len(rec["workloads"]) == 2
@@ -33,7 +33,7 @@ def test_a_compile_time_limit_fails_each_workload_and_the_run_goes_on(tmp_path, 
 
 
 def test_a_run_time_limit_fails_the_run_not_the_suite(tmp_path):
-    code = main(["run", "--layer", LAYER, "-m", "D-SP", "-a", "REVD2", "--run-timeout", "0.001", "--profile", "none", "--tune", "none",
+    code = main(["run", "--layer", LAYER, "-m", "D-SP", "-a", "REVD2", "--run-timeout", "0.001", "--profile", "none", "--tune", "none", "--peers", "none",
                  "--results-dir", str(tmp_path), "--cache-dir", str(tmp_path / "c"), "--json", str(tmp_path / "r.out")])
     (w,) = load_record(tmp_path / "r.out")["workloads"]
     assert code == 1 and w["status"] == "run-failed" and "timed out" in w["reason"]
@@ -44,7 +44,7 @@ def test_ctrl_c_keeps_finished_workloads_and_resume_finishes_the_rest(tmp_path):
     # one tiny layer, 8 workloads: enough to stop in the middle (the whole tiny catalogue took 100 s)
     pick = ["-m", "C-SP,C-NN,D-SP,D-NN", "-a", "TDC,TDCF,REVD2"]
     total = len(expand(catalogue("tiny")[:1], ["C-SP", "C-NN", "D-SP", "D-NN"], ["TDC", "TDCF", "REVD2"]))
-    args = ["run", "-l", "tiny-r2", *pick, "--profile", "none", "--tune", "none", "--repetitions", "9",
+    args = ["run", "-l", "tiny-r2", *pick, "--profile", "none", "--tune", "none", "--peers", "none", "--repetitions", "9",
             "--min-time", "0.001", "--results-dir", str(runs)]
     proc = cli(*args, cache=cache)
     deadline = time.time() + 300

@@ -18,7 +18,7 @@ def two_runs(tmp_path_factory):
     """Two real runs of the same workloads, back to back (an A/A pair)."""
     tmp = tmp_path_factory.mktemp("results")
     args = ["run", "--layer", TINY, "-m", "C-SP,D-SP", "-a", "REVD2,TDC", "--device", "local-sync",
-            "--repetitions", "15", "--min-time", "0.01", "--results-dir", str(tmp), "--profile", "none", "--tune", "none",
+            "--repetitions", "15", "--min-time", "0.01", "--results-dir", str(tmp), "--profile", "none", "--tune", "none", "--peers", "none",
             "--cache-dir", str(tmp / "cache")]
     assert main(args + ["--json", str(tmp / "a.out")]) == 0
     assert main(args + ["--json", str(tmp / "b.out")]) == 0

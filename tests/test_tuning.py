@@ -16,7 +16,7 @@ LAYER = "cin=32,cout=1,h=48,w=48,k=3,r=3,name=tune-tiny"
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tune")
-    args = ["run", "--layer", LAYER, "-m", "C-SP,D-SP", "-a", "TDCF", "--profile", "none", "--repetitions", "9",
+    args = ["run", "--layer", LAYER, "-m", "C-SP,D-SP", "-a", "TDCF", "--profile", "none", "--peers", "none", "--repetitions", "9",
             "--min-time", "0.01", "--tuning-dir", str(tmp / "tuning"), "--cache-dir", str(tmp / "cache"),
             "--results-dir", str(tmp / "runs")]
     assert main(args + ["--json", str(tmp / "first.json")]) == 0
@@ -84,7 +84,7 @@ def test_a_corrupt_or_foreign_database_is_set_aside_and_rebuilt(tuned, damage, c
 
 
 def test_tune_none_runs_iree_defaults(tmp_path):
-    args = ["run", "--layer", LAYER, "-m", "C-SP", "--profile", "none", "--repetitions", "9", "--min-time", "0.01",
+    args = ["run", "--layer", LAYER, "-m", "C-SP", "--profile", "none", "--peers", "none", "--repetitions", "9", "--min-time", "0.01",
             "--tune", "none", "--tuning-dir", str(tmp_path / "tuning"), "--cache-dir", str(tmp_path / "cache"),
             "--no-save", "--json", str(tmp_path / "r.json")]
     assert main(args) == 0

@@ -32,6 +32,9 @@ def add_parser(sub) -> None:
                           "target's search space, decided once per testbed and kept in a tuning database; full: "
                           "search again; none: IREE's defaults (the default when --preset or --layout is given, "
                           "which otherwise narrow the search to their product)")
+    how.add_argument("--peers", default="auto",
+                     help="peer runtimes timed beside IREE on every layer (llvm-cpu): 'auto' (default: every one "
+                          "installed), 'none', or a list of eager, eager-cl, onnxruntime, executorch-xnnpack")
     how.add_argument("--preset", action="append",
                      help="compilation strategy (presets combine with +), a comma-separated list to sweep (or the "
                           "option repeated), or 'all' (see `suite targets`); each workload runs with each, and the "
@@ -82,7 +85,8 @@ def plan_from_args(args):
                      algorithms=args.algorithms, presets=args.preset, seed=args.seed, malloc=args.malloc,
                      repetitions=args.repetitions, min_time=args.min_time, verify_only=args.verify_only,
                      counters=args.counters, profile=args.profile, accounting=args.accounting,
-                     compile_timeout=args.compile_timeout, run_timeout=args.run_timeout, tune=args.tune)
+                     compile_timeout=args.compile_timeout, run_timeout=args.run_timeout, tune=args.tune,
+                     peers=args.peers)
 
 
 def storage_from_args(args):
@@ -163,7 +167,7 @@ def _execute_with_progress(run, console) -> None:
 
 
 # what defines a run is stored with it; --resume takes those, so naming any of them again is a contradiction
-_PLAN_OPTIONS = ("catalogue", "layer", "layout", "network", "model", "input_shape", "methods", "algorithms", "target", "tune", "preset",
+_PLAN_OPTIONS = ("catalogue", "layer", "layout", "network", "model", "input_shape", "peers", "methods", "algorithms", "target", "tune", "preset",
                  "device", "threads", "malloc", "repetitions", "min_time", "seed", "verify_only", "profile",
                  "accounting", "counters", "compile_timeout", "run_timeout", "no_save")
 

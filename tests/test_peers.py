@@ -1,0 +1,76 @@
+"""Peer runtimes beside IREE, for real: eager (NCHW, channels_last), ONNX Runtime and ExecuTorch
+with XNNPACK each verify every method on a tiny layer and are timed; a missing peer says why; a
+peer computing the wrong thing is caught before it is timed."""
+import importlib.metadata
+
+import pytest
+import torch
+
+from suite.cli import main
+from suite.peers import measure, peer_module
+from suite.record import load_record
+from targets.peers import PEERS, Peer, resolve
+from workloads.layer import LayerConfig
+from workloads.methods import make_input, trained_layer
+
+LAYER = LayerConfig(cin=4, cout=2, h=6, w=7, k=3, r=2, name="peer-tiny")
+INSTALLED = [p for p in PEERS.values() if p.availability().usable]
+
+
+@pytest.mark.parametrize("peer", INSTALLED, ids=lambda p: p.name)
+@pytest.mark.parametrize("method", ["C-SP", "C-NN", "D-SP", "D-NN"])
+def test_each_installed_peer_verifies_and_times_each_method(peer, method):
+    x = make_input(LAYER, 0)
+    with torch.no_grad():
+        ref = trained_layer(LAYER, {"D-SP": "C-SP", "D-NN": "C-NN"}.get(method, method), 0)(x).numpy()
+    out = measure(peer, peer_module(LAYER, method, 0), x, ref, 1, 9, 0.001, 0.001)
+    assert out["status"] == "ok", out
+    assert out["max_abs_err"] <= out["tolerance"] and len(out["samples_ms"]) == 9
+    assert all(s > 0 for s in out["samples_ms"]) and all(n >= 1 for n in out["iterations"])
+
+
+def test_all_four_peers_are_installed_here():
+    """scripts/install.sh installs them; on this project's machines none may silently go missing."""
+    assert {p.name for p in INSTALLED} == set(PEERS), {p.name: p.availability().reason for p in PEERS.values()}
+
+
+@pytest.mark.parametrize("peer", INSTALLED, ids=lambda p: p.name)
+def test_a_wrong_weight_is_caught_and_never_timed(peer):
+    x = make_input(LAYER, 0)
+    with torch.no_grad():
+        ref = trained_layer(LAYER, "C-SP", 0)(x).numpy()
+    wrong = peer_module(LAYER, "D-SP", 0)
+    with torch.no_grad():
+        for p in wrong.parameters():
+            p.add_(0.5)
+        for b in wrong.buffers():
+            if b.is_floating_point():
+                b.add_(0.5)
+    out = measure(peer, wrong, x, ref, 1, 9, 0.001, 0.001)
+    assert out["status"] == "wrong" and "exceeds tolerance" in out["reason"] and out["samples_ms"] == []
+
+
+def test_a_peer_that_is_not_installed_gives_its_reason():
+    ghost = Peer("ghost", "not a runtime", "eager", ("no-such-distribution-xyz",), "")
+    a = ghost.availability()
+    assert not a.usable and "no-such-distribution-xyz is not installed" in a.reason
+    with pytest.raises(Exception, match="unknown peer runtime 'tvm'"):
+        resolve("tvm")
+
+
+def test_a_run_stores_peers_as_rows_and_compares_the_claim_per_runtime(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["run", "--layer", "cin=4,cout=2,h=6,w=7,k=3,r=2,name=peer-tiny", "-m", "C-SP,D-SP", "-a", "TDCF",
+                 "--tune", "none", "--profile", "none", "--repetitions", "9", "--min-time", "0.001",
+                 "--peers", "eager,onnxruntime", "--cache-dir", str(tmp_path / "c"), "--no-save",
+                 "--json", str(out)]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    rec = load_record(out)
+    peers = [w for w in rec["workloads"] if w.get("runtime")]
+    assert sorted((w["method"], w["runtime"]) for w in peers) == [
+        ("C-SP", "eager"), ("C-SP", "onnxruntime"), ("D-SP", "eager"), ("D-SP", "onnxruntime")]
+    assert all(w["status"] == "ok" and w["runtime_version"].startswith(("torch", "onnxruntime")) for w in peers)
+    assert rec["peers"]["onnxruntime"]["used"] and "ORT_ENABLE_ALL" in rec["peers"]["onnxruntime"]["settings"]
+    assert "vs best peer" in text and "the claim in each runtime" in text
+    assert [v["deployed"] for v in rec["verdict"]["layers"]] == ["D-SP"]       # the verdict is IREE's rows
+    assert importlib.metadata.version("onnxruntime") in peers[1]["runtime_version"] + peers[3]["runtime_version"]
