@@ -39,11 +39,18 @@ class Change:
 def testbed(record: dict) -> tuple:
     m, t = record["machine"], record["target"]
     return (m.get("cpu"), tuple(m.get("cpu_flags") or ()), m.get("cpus_usable"), m.get("arch"),
-            t["name"], t["device"], t.get("threads"), record.get("settings", {}).get("malloc", "system"))
+            t["name"], t["device"], t.get("threads"), record.get("settings", {}).get("malloc", "system"),
+            t.get("runner", "local"))
+
+
+def emulated(record: dict) -> bool:
+    """Timed under an emulation (qemu-user, lavapipe): its latencies are not a device's."""
+    return bool(record["target"].get("emulated"))
 
 
 def same_testbed(a: dict, b: dict) -> bool:
-    return testbed(a) == testbed(b)
+    """Latencies compare only within one testbed, and never when either side was emulated."""
+    return testbed(a) == testbed(b) and not (emulated(a) and a["target"].get("runner") == "qemu")
 
 
 def _rows(record: dict) -> dict[tuple[str, str], dict]:

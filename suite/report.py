@@ -55,7 +55,7 @@ def _err(r: dict) -> str:
     return f"{r['max_abs_err']:.1e}"
 
 
-def layer_table(all_rows: list[dict], title: str) -> Table:
+def layer_table(all_rows: list[dict], title: str, emulated: bool = False) -> Table:
     rows = best_per_workload(all_rows)
     sweep = len(rows) < len(all_rows)
     by_method = {r["method"]: r for r in rows if r["algorithm"] is None and is_ok(r)}
@@ -66,7 +66,7 @@ def layer_table(all_rows: list[dict], title: str) -> Table:
     network = rows[0]["method"] in ("trained", "deployed")
     cols = [("method", "left"), ("algorithm", "left"), ("status", "left"), ("max err", "right")] + (
         [("PSNR dB", "right")] if network else []) + [
-        ("median ms", "right"), ("IQR ms", "right"), ("p90 ms", "right"),
+        ("median ms (emulated)" if emulated else "median ms", "right"), ("IQR ms", "right"), ("p90 ms", "right"),
         ("vs trained" if network else "vs C-SP", "right")] + ([] if network else [("vs C-NN", "right")])
     if with_model:
         cols += [("model ms", "right"), ("x model", "right")]
@@ -199,7 +199,10 @@ def print_run(record: dict, console: Console | None = None) -> None:
     console.print(f"[bold]{tg['name']}[/] ({tg['device']}{threads}) on {m['cpu']} "
                   f"({m['cpus_usable']} CPUs) - IREE {record['versions'].get('iree-base-compiler')}, "
                   f"torch {record['versions'].get('torch')}, seed {record['settings'].get('seed')}")
-    if tg.get("emulated"):
+    if tg.get("emulated") and tg.get("runner") == "qemu":
+        console.print(f"[bold yellow]{tg.get('device_name')}: emulated: not a device time. The outputs are the "
+                      "real cross-compiled code's, verified; every latency below is qemu's, not the device's[/]")
+    elif tg.get("emulated"):
         console.print(f"[bold yellow]{tg.get('device_name')}: a CPU emulation of {tg['name']}; these latencies are "
                       "not GPU numbers[/]")
     if tg.get("runs_here") is False:
@@ -210,7 +213,8 @@ def print_run(record: dict, console: Console | None = None) -> None:
     for layer, group in groupby(rows, key=lambda r: r["layer"]):
         group = list(group)
         name = group[0].get("layer_name")
-        console.print(layer_table(group, f"{name}  [dim]{layer}[/]" if name else layer))
+        console.print(layer_table(group, f"{name}  [dim]{layer}[/]" if name else layer,
+                                  emulated=bool(tg.get("emulated") and tg.get("runner") == "qemu")))
         peers_here = [r for r in peer_rows if r["layer"] == layer]
         if peers_here:
             console.print(peer_table(group, peers_here))
@@ -308,6 +312,10 @@ def _verdict_cells(v) -> list[str]:
 def print_verdicts(record: dict, console: Console) -> None:
     """One screen: per layer, does the deconvolution beat the trained form here, and by how much."""
     from suite.verdict import summary
+    note = (record.get("verdict") or {}).get("note")
+    if note:
+        console.print(f"verdict: none ({note})")
+        return
     vs = verdict_rows(record)
     if not vs:
         return

@@ -45,6 +45,7 @@ class RunPlan:
     run_timeout: float = 600.0
     tune: str = "none"                         # auto | none | full (suite.tuning)
     peers: str = "none"                        # peer runtimes beside IREE: auto | none | a list (targets.peers)
+    runner: str = "local"                      # where modules run: local | qemu (targets.edge)
     space: list[list[str]] | None = None        # the tuner's candidates, [preset, layout] each
 
     @property
@@ -82,7 +83,8 @@ def make_plan(*, target: str = "llvm-cpu", device: str | None = None, threads: i
               presets: list[str] | None = None, seed: int = 0, malloc: str = "system", repetitions: int = 10,
               min_time: float = 0.05, verify_only: bool = False, counters: str = "auto",
               profile: str = "calibrated", accounting: str = "full", compile_timeout: float = 600.0,
-              run_timeout: float = 600.0, tune: str | None = None, peers: str = "none") -> RunPlan:
+              run_timeout: float = 600.0, tune: str | None = None, peers: str = "none",
+              runner: str = "local") -> RunPlan:
     """A validated plan; every mistake is a UserError now, before any work.
 
     ``tune``: None picks 'auto' (each workload at its tuned lowering) unless presets or layouts are
@@ -100,8 +102,8 @@ def make_plan(*, target: str = "llvm-cpu", device: str | None = None, threads: i
     if compile_timeout <= 0 or run_timeout <= 0:
         raise UserError("--compile-timeout and --run-timeout must be positive")
     named_presets, named_layouts = csv_list(presets), csv_list(layouts)
-    if tune is None:          # verify-only has nothing to race; named presets/layouts run as named
-        tune = "none" if (named_presets or named_layouts or verify_only) else "auto"
+    if tune is None:          # verify-only has nothing to race; named presets/layouts run as named; emulated
+        tune = "none" if (named_presets or named_layouts or verify_only or runner != "local") else "auto"  # times are no guide
     if tune not in TUNE_MODES:
         raise UserError(f"--tune: unknown mode {tune!r} (known: {', '.join(TUNE_MODES)})")
     asked = named_presets or ["default"]
@@ -141,7 +143,7 @@ def make_plan(*, target: str = "llvm-cpu", device: str | None = None, threads: i
                    run_timeout=run_timeout, layers=[dataclasses.asdict(lay) for lay in layer_list],
                    methods=methods, algorithms=algorithms, networks=list(networks),
                    models=[str(Path(m).resolve()) for m in models], input_shape=input_shape, tune=tune, space=space,
-                   peers=peers)
+                   peers=peers, runner=runner)
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,14 @@ class Run:
         target, device = check_target(plan.target, plan.device, plan.threads)
         self.layers = {lay.id: lay for lay in plan.layer_configs()}
         collectors, self.collector_notes = resolve_collectors(plan.counters, target)
+        from targets.edge import launcher
+        self.launcher = launcher(plan.runner, target.name)
         avail = target.availability()
+        if self.launcher.emulated:                # a cross target's real code, run under qemu-user here
+            from targets import Availability
+            avail = Availability(True, f"emulated under {Path(self.launcher.prefix[0]).name}: timings are not "
+                                       "device times", device_name=f"{target.description}, emulated by qemu-user",
+                                 emulated=True)
         if not avail.usable and not avail.compiles:
             raise UserError(f"target {target.name} is not usable on this machine: {avail.reason}")
         self.compile_only = "" if avail.usable else avail.reason
@@ -182,7 +191,8 @@ class Run:
                                   repetitions=plan.repetitions, min_time_s=plan.min_time,
                                   compile_timeout_s=plan.compile_timeout, run_timeout_s=plan.run_timeout,
                                   verify_only=plan.verify_only, presets=tuple(plan.presets),
-                                  collectors=tuple(collectors), compile_only=self.compile_only, malloc=plan.malloc)
+                                  collectors=tuple(collectors), compile_only=self.compile_only, malloc=plan.malloc,
+                                  launcher=None if self.launcher.name == "local" else self.launcher)
         self.record = record if record is not None else self._new_record(avail)
         self.path = path if record is not None else (
             default_path(self.record, storage.results_dir) if storage.save else storage.json_path)
@@ -234,7 +244,8 @@ class Run:
                     "plan": plan.to_json()}
         record = new_record(target.name, o.device, plan.threads, settings)
         record["target"].update({"device_name": avail.device_name, "emulated": avail.emulated,
-                                 "runs_here": avail.usable, "note": avail.reason, "compile_flags": target.flags()})
+                                 "runs_here": avail.usable, "note": avail.reason, "compile_flags": target.flags(),
+                                 "runner": plan.runner})
         record["counters"] = self.collector_notes
         if self.profile:
             record["model"] = {"profile": profile_summary(self.profile), "accounting": plan.accounting}
@@ -325,8 +336,12 @@ class Run:
         iree = [r for r in self.record["workloads"] if not r.get("runtime")]       # the peers have rows of their own
         if self.profile or self.record.get("model"):
             self.record["model"].update(agreement(best_per_workload(iree)))
-        vs = verdicts(iree)
-        self.record["verdict"] = {"layers": [v.to_json() for v in vs], "summary": summary(vs)}
+        if self.launcher.emulated:            # qemu's times are not the device's: no claim is judged on them
+            self.record["verdict"] = {"layers": [], "summary": {}, "note": "emulated run: latencies are not device "
+                                                                         "times, so the claim is not judged"}
+        else:
+            vs = verdicts(iree)
+            self.record["verdict"] = {"layers": [v.to_json() for v in vs], "summary": summary(vs)}
         paths = []
         if self.path:
             paths.append(write_record(self.record, self.path))

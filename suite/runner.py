@@ -45,6 +45,7 @@ class RunOptions:
     collectors: tuple[str, ...] = ()             # counter collectors, run after timing, in their own pass
     compile_only: str = ""                       # non-empty: why modules cannot run here; compile and count only
     malloc: str = "system"                       # suite.malloc policy of the processes that run modules
+    launcher: object = None                      # targets.edge.Launcher: None runs on this host
 
     def runtime_flags(self) -> list[str]:
         return self.target.runtime_flags(self.device, self.threads)
@@ -238,7 +239,7 @@ class Runner:
             say("time")
             o = self.options
             t = benchmark_module(built.vmfb, x_path, o.runtime_flags(), o.repetitions, o.min_time_s, o.warmup_s,
-                                 o.run_timeout_s, o.runtime_env())
+                                 o.run_timeout_s, o.runtime_env(), o.launcher)
             res.samples_ms, res.iterations, res.commands["time"] = t.samples_ms, t.iterations, t.command
             res.stats_ms = summarize(t.samples_ms)
             res.status = STATUS_OK
@@ -253,7 +254,7 @@ class Runner:
         """A few quick samples of a verified module (the tuner's races); StageError if it fails."""
         o = self.options
         return benchmark_module(built.vmfb, x_path, o.runtime_flags(), repetitions, min_time_s, 0.0,
-                                o.run_timeout_s, o.runtime_env()).samples_ms
+                                o.run_timeout_s, o.runtime_env(), o.launcher).samples_ms
 
     def _compile(self, mlir: str, input_type: str, res: WorkloadResult, preset: str,
                  spec: str | None = None) -> Built:
@@ -278,7 +279,8 @@ class Runner:
                                 change_flags(list(built.flags)), o.compile_timeout_s).vmfb
 
         ctx = CollectContext(vmfb=built.vmfb, x_path=x_path, device=o.device, timeout=o.run_timeout_s,
-                             emulated=o.target.availability().emulated,
+                             emulated=o.target.availability().emulated or bool(o.launcher and o.launcher.emulated),
+                             launcher=o.launcher,
                              runtime_flags=lambda device: o.target.runtime_flags(device, o.threads),
                              static_summary=lambda: static_summary(self.cache, built, o.compile_timeout_s),
                              rebuild=rebuild, env=o.runtime_env())
@@ -290,7 +292,7 @@ class Runner:
 
     def _verify(self, vmfb: Path, x_path: Path, ref: np.ndarray, res: WorkloadResult) -> None:
         o = self.options
-        y, cmd = run_module(vmfb, x_path, o.runtime_flags(), o.run_timeout_s, o.runtime_env())
+        y, cmd = run_module(vmfb, x_path, o.runtime_flags(), o.run_timeout_s, o.runtime_env(), o.launcher)
         res.commands["verify"] = cmd
         res.output_shape = list(y.shape)
         v = verify(y, ref)

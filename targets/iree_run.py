@@ -34,9 +34,11 @@ def child_environ(env: dict[str, str] | None) -> dict[str, str] | None:
 
 
 def module_command(tool: str, vmfb: Path, runtime_flags: list[str], inputs: list[Path],
-                   extra: list[str] = ()) -> list[str]:
-    """The one place an IREE runtime command line is built: ``tool`` calling main(*inputs)."""
-    return [runtime_tool(tool), f"--module={vmfb}", *runtime_flags, "--function=main",
+                   extra: list[str] = (), launcher=None) -> list[str]:
+    """The one place an IREE runtime command line is built: ``tool`` calling main(*inputs), on this
+    host or through a launcher (targets.edge: qemu-user with another architecture's runtime)."""
+    prefix, path = (launcher.prefix, launcher.tool(tool)) if launcher is not None else ((), runtime_tool(tool))
+    return [*prefix, path, f"--module={vmfb}", *runtime_flags, "--function=main",
             *(f"--input=@{p}" for p in inputs), *extra]
 
 
@@ -75,11 +77,11 @@ def compile_module(mlir_path: Path, out_path: Path, input_type: str, flags: list
 
 
 def run_module(vmfb: Path, input_npy: Path, runtime_flags: list[str], timeout: float,
-               env: dict[str, str] | None = None) -> tuple[np.ndarray, str]:
+               env: dict[str, str] | None = None, launcher=None) -> tuple[np.ndarray, str]:
     """One invocation of main(x); returns (output, the command). ``env``: extra environment (suite.malloc)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "y.npy"
-        cmd = module_command("iree-run-module", vmfb, runtime_flags, [input_npy], [f"--output=@{out}"])
+        cmd = module_command("iree-run-module", vmfb, runtime_flags, [input_npy], [f"--output=@{out}"], launcher)
         _run("run", cmd, timeout, env)
         try:
             y = np.load(out)
@@ -98,7 +100,8 @@ class Timing:
 
 
 def benchmark_module(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[str], repetitions: int,
-                     min_time_s: float, warmup_s: float, timeout: float, env: dict[str, str] | None = None) -> Timing:
+                     min_time_s: float, warmup_s: float, timeout: float, env: dict[str, str] | None = None,
+                     launcher=None) -> Timing:
     """Time main(*inputs) with iree-benchmark-module: warm-up, then ``repetitions`` samples.
     ``env``: extra environment for the timed process (suite.malloc)."""
     inputs = [inputs] if isinstance(inputs, Path) else list(inputs)
@@ -107,7 +110,7 @@ def benchmark_module(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[
         cmd = module_command("iree-benchmark-module", vmfb, runtime_flags, inputs, [
             f"--benchmark_repetitions={repetitions}", f"--benchmark_min_time={min_time_s:g}s",
             f"--benchmark_min_warmup_time={warmup_s:g}", "--benchmark_enable_random_interleaving=false",
-            "--benchmark_out_format=json", f"--benchmark_out={out}"])
+            "--benchmark_out_format=json", f"--benchmark_out={out}"], launcher)
         _run("time", cmd, timeout, env)
         try:
             doc = json.loads(out.read_text())

@@ -54,6 +54,9 @@ def main(args) -> int:
             console.print(f"{same} latency comparisons within {args.threshold:.0%} not shown; "
                           f"{only['missing']} workloads only in the base, {only['new']} only in the new run")
         return 0
+    from suite.compare import emulated
+    if any(emulated(r) for r in recs):
+        return _side_by_side_without_latency(recs, console)
     console.print("[bold]different testbeds[/]: latencies are not compared directly; each run's speed-ups over "
                   "its own C-SP and C-NN are shown side by side")
     layers = {}
@@ -101,3 +104,34 @@ def _fmt(v) -> str:
     if v is None:
         return "-"
     return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _side_by_side_without_latency(recs: list[dict], console) -> int:
+    """Emulated runs (qemu): correctness and bytes side by side; latency is not a device's, so none."""
+    from rich.table import Table
+    from suite.report import si
+    console.print("[bold]an emulated run is among these[/]: its latencies are not device times, so none are "
+                  "compared; verification and static bytes (the same code gives the same static bytes) side by side")
+    ids = list(dict.fromkeys(w["id"] for rec in recs for w in rec["workloads"] if not w.get("runtime")))
+    t = Table(title="correctness and bytes", title_justify="left", header_style="bold")
+    t.add_column("workload")
+    for i, _ in enumerate(recs):
+        t.add_column(f"[{i}] status")
+        t.add_column(f"[{i}] max err", justify="right")
+        t.add_column(f"[{i}] static B", justify="right")
+    for wid in ids:
+        cells = [wid]
+        for rec in recs:
+            w = next((r for r in rec["workloads"] if r["id"] == wid), None)
+            if w is None:
+                cells += ["-", "-", "-"]
+                continue
+            static = [c["value"] for c in w.get("counters", []) if c["collector"] == "iree-static"
+                      and c["name"] in ("bytes_read", "bytes_written") and not c.get("dispatch")]
+            cells += [w["status"], "-" if w.get("max_abs_err") is None else f"{w['max_abs_err']:.1e}",
+                      si(sum(static)).strip() if static else "-"]
+        t.add_row(*cells)
+    console.print(t)
+    for i, rec in enumerate(recs):
+        console.print(f"[{i}] {_label(rec)}" + ("  (emulated)" if rec["target"].get("emulated") else ""))
+    return 0

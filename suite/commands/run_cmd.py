@@ -32,6 +32,9 @@ def add_parser(sub) -> None:
                           "target's search space, decided once per testbed and kept in a tuning database; full: "
                           "search again; none: IREE's defaults (the default when --preset or --layout is given, "
                           "which otherwise narrow the search to their product)")
+    how.add_argument("--runner", default="local", choices=("local", "qemu"),
+                     help="where modules run: local (this host), or qemu (a cross target's modules under qemu-user "
+                          "with IREE's runtime for that architecture; verified, timings labelled emulated)")
     how.add_argument("--peers", default="auto",
                      help="peer runtimes timed beside IREE on every layer (llvm-cpu): 'auto' (default: every one "
                           "installed), 'none', or a list of eager, eager-cl, onnxruntime, executorch-xnnpack")
@@ -86,7 +89,7 @@ def plan_from_args(args):
                      repetitions=args.repetitions, min_time=args.min_time, verify_only=args.verify_only,
                      counters=args.counters, profile=args.profile, accounting=args.accounting,
                      compile_timeout=args.compile_timeout, run_timeout=args.run_timeout, tune=args.tune,
-                     peers=args.peers)
+                     peers=args.peers, runner=args.runner)
 
 
 def storage_from_args(args):
@@ -167,7 +170,7 @@ def _execute_with_progress(run, console) -> None:
 
 
 # what defines a run is stored with it; --resume takes those, so naming any of them again is a contradiction
-_PLAN_OPTIONS = ("catalogue", "layer", "layout", "network", "model", "input_shape", "peers", "methods", "algorithms", "target", "tune", "preset",
+_PLAN_OPTIONS = ("catalogue", "layer", "layout", "network", "model", "input_shape", "peers", "runner", "methods", "algorithms", "target", "tune", "preset",
                  "device", "threads", "malloc", "repetitions", "min_time", "seed", "verify_only", "profile",
                  "accounting", "counters", "compile_timeout", "run_timeout", "no_save")
 

@@ -40,6 +40,7 @@ class CollectContext:
     static_summary: Callable[[], dict]              # the module's static summary (iree-static)
     rebuild: Callable[[Callable[[list[str]], list[str]]], Path]   # flags -> flags': the rebuilt module's vmfb
     env: dict[str, str] = field(default_factory=dict)             # the timed processes' extra environment
+    launcher: object = None                                        # targets.edge.Launcher (None: this host)
 
     def command(self, tool: str = "iree-run-module", device: str | None = None,
                 vmfb: Path | None = None) -> list[str]:
@@ -47,7 +48,7 @@ class CollectContext:
         from targets.iree_run import module_command
         extra = ["--output="] if tool == "iree-run-module" else []
         return module_command(tool, vmfb or self.vmfb, self.runtime_flags(device or self.device), [self.x_path],
-                              extra)
+                              extra, self.launcher)
 
 
 @dataclass(frozen=True)
