@@ -137,9 +137,22 @@ _RESULT_SCHEMA = {
 }
 
 
+_MANIFEST_SCHEMA = {
+    "type": "object", "required": ["bundle_id", "target", "seed", "compile_flags", "preset", "versions", "workloads"],
+    "properties": {"workloads": {"type": "array", "items": {
+        "type": "object", "required": ["id", "layer", "method", "reference", "tolerance", "compile_command", "static"],
+        "properties": {"static": {"type": "object", "required": ["dispatches"]}}}}},
+}
+
+
 def _check_result(res: dict, manifest: dict, path: Path) -> None:
     """A device's result file is data from elsewhere: every field the record takes is checked."""
     import jsonschema
+    try:
+        jsonschema.validate(manifest, _MANIFEST_SCHEMA)
+    except jsonschema.ValidationError as e:
+        where = "/".join(map(str, e.absolute_path)) or "(top)"
+        raise UserError(f"the bundle's manifest.json is not a suite bundle manifest at {where}: {e.message}") from None
     try:
         jsonschema.validate(res, _RESULT_SCHEMA)
     except jsonschema.ValidationError as e:

@@ -98,10 +98,16 @@ def test_nan_in_a_record_or_a_result_is_refused_and_never_passes_a_check(store, 
     assert [c.verdict for c in regressions(lat, latency_fails=False)] == ["invalid"]
 
 
+MANIFEST = {"bundle_id": "B1", "target": "aarch64-a72", "seed": 0, "compile_flags": [], "preset": "default",
+            "versions": {"iree-base-compiler": "3.13.0", "iree-base-runtime": "3.13.0", "torch": "2.13.0"},
+            "workloads": [{"id": "L/C-SP", "layer": "L", "layer_name": None, "method": "C-SP", "algorithm": None,
+                           "reference": "C-SP", "tolerance": 1e-5, "compile_command": "iree-compile ...",
+                           "static": {"dispatches": []}}]}
+
+
 def _bundle(tmp: Path, workloads: list[dict]) -> Path:
     (tmp / "b").mkdir()
-    (tmp / "b" / "manifest.json").write_text(json.dumps({"bundle_id": "B1", "target": "llvm-cpu", "seed": 0,
-                                                         "workloads": [{"id": "L/C-SP"}]}))
+    (tmp / "b" / "manifest.json").write_text(json.dumps(MANIFEST))
     (tmp / "b" / "bundle-result.json").write_text(json.dumps({
         "schema": "upsampling-suite/bundle-result", "schema_version": 1, "bundle": "B1", "machine":
         {"arch": "aarch64", "cpu": "Cortex-A72", "cpus_usable": 4}, "runtime": "3.13", "device": "local-task",
@@ -118,12 +124,32 @@ def _bundle(tmp: Path, workloads: list[dict]) -> Path:
     ([{"id": "L/C-SP", "status": "ok", "reason": "", "samples_ms": ["1"], "iterations": [1]}], "not of type"),
     ([{"id": "L/nope", "status": "ok", "reason": "", "samples_ms": [1.0], "iterations": [1]}], "not in the bundle"),
     ([{"id": "L/C-SP", "status": "ok", "reason": "", "samples_ms": [1.0], "iterations": [1]}] * 2, "appears twice"),
+    ("no-manifest-static", "not a suite bundle manifest"),
 ])
 def test_import_checks_what_it_reads(tmp_path, workloads, message, capsys):
-    result = _bundle(tmp_path, workloads)
+    if workloads == "no-manifest-static":                        # a manifest that lost a field
+        result = _bundle(tmp_path, [{"id": "L/C-SP", "status": "ok", "reason": "", "samples_ms": [1.0],
+                                     "iterations": [1]}])
+        doc = json.loads((tmp_path / "b" / "manifest.json").read_text())
+        del doc["workloads"][0]["static"]
+        (tmp_path / "b" / "manifest.json").write_text(json.dumps(doc))
+    else:
+        result = _bundle(tmp_path, workloads)
     assert main(["import", str(result), "--results-dir", str(tmp_path / "runs")]) == 2
     assert message in _err(capsys)
     assert not list((tmp_path / "runs").glob("*.json")) if (tmp_path / "runs").exists() else True
+
+
+def test_the_same_result_is_not_imported_twice(tmp_path, capsys):
+    result = _bundle(tmp_path, [{"id": "L/C-SP", "status": "ok", "reason": "", "samples_ms": [1.5, 1.6],
+                                 "iterations": [3, 3]}])
+    runs = tmp_path / "runs"
+    assert main(["import", str(result), "--results-dir", str(runs)]) == 0
+    (stored,) = runs.glob("*.json")
+    before = stored.read_bytes()
+    assert main(["import", str(result), "--results-dir", str(runs)]) == 2
+    assert "was imported already" in _err(capsys) and list(runs.glob("*.json")) == [stored]
+    assert stored.read_bytes() == before
 
 
 MARKUP_CPU = "AMD [/bold] EPYC [bold red]loud[/] \x1b[31mred"

@@ -113,7 +113,10 @@ def test_show_and_history(two_runs, capsys):
     assert "results-tiny" in capsys.readouterr().out
     assert main(["history", "D-SP/REVD2", "--results-dir", str(tmp)]) == 0
     out = capsys.readouterr().out
-    assert out.count("ok") >= 2 and "ms" in out
+    # one row per stored run (the A/A pair), each ok with its median
+    medians = {f"{load_record(tmp / f)['workloads'][2]['stats_ms']['median']:.3f} ms" for f in ("a.out", "b.out")}
+    rows = [ln for ln in out.splitlines() if "D-SP/REVD2" in ln or " ok " in ln]
+    assert sum(" ok " in ln for ln in rows) == 2 and all(m in out for m in medians), out
 
 
 def test_an_old_version_still_loads():
