@@ -64,17 +64,6 @@ def _image(image: str, shape: tuple[int, ...]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class OnnxInfo:
-    """Stands where a LayerConfig stands: grouping and naming of one model's rows."""
-    id: str
-    name: str
-
-    @property
-    def label(self) -> str:
-        return self.name
-
-
-@dataclass(frozen=True)
 class OnnxWorkload:
     """An ONNX model as trained, or deployed with one algorithm; verified against onnxruntime."""
     name: str                           # the model's display name
@@ -85,8 +74,9 @@ class OnnxWorkload:
     image: str | None = None            # a real input shipped with the model (TensorProto)
 
     @property
-    def layer(self) -> OnnxInfo:
-        return OnnxInfo(f"onnx-{self.name}-{'x'.join(map(str, self.shape))}", self.name)
+    def layer(self):
+        from workloads.networks import NetworkInfo      # a network's grouping and naming, for files too
+        return NetworkInfo(f"onnx-{self.name}-{'x'.join(map(str, self.shape))}", self.name)
 
     @property
     def id(self) -> str:
