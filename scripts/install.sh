@@ -29,6 +29,15 @@ python3 -m venv .venv
 # torch first, pinned: 2.13.0 is the CPU wheel these machines carry; anything unpinned pulls CUDA builds
 .venv/bin/pip install -q torch==2.13.0
 .venv/bin/pip install -q -e ".[$extras]"
+if [ "$extras" = "onnx,peers,test" ] && ! [ -x /usr/sbin/sshd ]; then
+    # the SSH runner's tests start a real sshd on 127.0.0.1 with throwaway keys
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client) \
+            >/dev/null || echo "install.sh: could not install openssh-server; the SSH tests will say why" >&2
+    else
+        echo "install.sh: no root apt-get: install openssh-server for the SSH runner's tests" >&2
+    fi
+fi
 if [ "$edge" = 1 ]; then
     # qemu-user runs aarch64 binaries here; libc6/libstdc++6-arm64-cross are their C runtime (/usr/aarch64-linux-gnu)
     if ! command -v qemu-aarch64 >/dev/null || [ ! -d /usr/aarch64-linux-gnu/lib ]; then

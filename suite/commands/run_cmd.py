@@ -32,9 +32,13 @@ def add_parser(sub) -> None:
                           "target's search space, decided once per testbed and kept in a tuning database; full: "
                           "search again; none: IREE's defaults (the default when --preset or --layout is given, "
                           "which otherwise narrow the search to their product)")
-    how.add_argument("--runner", default="local", choices=("local", "qemu"),
-                     help="where modules run: local (this host), or qemu (a cross target's modules under qemu-user "
-                          "with IREE's runtime for that architecture; verified, timings labelled emulated)")
+    how.add_argument("--runner", default="local", metavar="local|qemu|ssh://USER@HOST[:PORT]",
+                     help="where modules run: local (this host); qemu (a cross target's modules under qemu-user "
+                          "with IREE's runtime for that architecture; verified, timings labelled emulated); or a "
+                          "device over SSH (compiled here, run, verified and timed there)")
+    how.add_argument("--ssh-key", type=Path, help="private key for --runner ssh:// (default: the agent and ~/.ssh keys)")
+    how.add_argument("--known-hosts", type=Path,
+                     help="known_hosts file holding the device's host key (default: ~/.ssh/known_hosts)")
     how.add_argument("--peers", default="auto",
                      help="peer runtimes timed beside IREE on every layer (llvm-cpu): 'auto' (default: every one "
                           "installed), 'none', or a list of eager, eager-cl, onnxruntime, executorch-xnnpack")
@@ -113,6 +117,8 @@ def main(args) -> int:
     else:
         _check_outputs(args)                              # paths first: nothing is done for a run that cannot be kept
         plan = plan_from_args(args)
+        if plan.runner.startswith("ssh://"):
+            return _run_remote(plan, args, console)
         run = Run(plan, storage_from_args(args), say=say)
     if run.compile_only:
         console.print(f"[yellow]{run.plan.target}: {run.compile_only}[/]; compiling (and counting statically) only")
@@ -135,6 +141,24 @@ def main(args) -> int:
         print(f"suite: interrupted; {len(run.record['workloads'])} finished workloads are kept"
               + (f"; finish with: suite run --resume {paths[0]}" if paths else ""), file=sys.stderr)
     return run.exit_code
+
+
+def _run_remote(plan, args, console) -> int:
+    """A device over SSH: the whole run happens there; the record comes back here."""
+    from suite.record import default_path, write_record
+    from suite.remote import run_over_ssh
+    from suite.report import print_run
+    from suite.rows import is_ok
+    record = run_over_ssh(plan, plan.runner, args.ssh_key, args.known_hosts, args.cache_dir, say=console.print)
+    paths = []
+    if not args.no_save:
+        paths.append(write_record(record, default_path(record, args.results_dir)))
+    if args.json:
+        paths.append(write_record(record, args.json))
+    print_run(record, console)
+    for p in paths:
+        console.print(f"run record: {p}")
+    return 0 if all(is_ok(w) for w in record["workloads"]) else 1
 
 
 def _execute_with_progress(run, console) -> None:

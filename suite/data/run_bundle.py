@@ -37,9 +37,17 @@ def machine():
                     cpu = line.split(":", 1)[1].strip()
     except OSError:
         pass
+    governor = None
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor") as f:
+            governor = f.read().strip()
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"hostname": platform.node(), "arch": platform.machine(), "cpu": cpu or platform.processor() or "unknown",
-            "cpu_flags": [], "cpus_online": os.cpu_count(), "cpus_usable": os.cpu_count(), "memory_bytes": None,
-            "os": platform.platform(), "python": platform.python_version()}
+            "cpu_flags": [], "cpus_online": os.cpu_count(), "cpus_usable": usable, "memory_bytes": None,
+            "os": platform.platform(), "kernel": platform.release(), "governor": governor,
+            "python": platform.python_version()}
 
 
 def main():

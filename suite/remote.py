@@ -1,0 +1,175 @@
+"""One real device over SSH: compile here, push a bundle (modules, inputs, expected outputs, the
+stdlib-only runner) and, when missing, IREE's runtime tools for the device's architecture; run,
+verify and time there; bring the result back as an ordinary run record with the device's own
+fingerprint; remove what was pushed for the run.
+
+SSH is paramiko's: the device's host key must be known (``--known-hosts``, default
+~/.ssh/known_hosts; an unknown or changed key is refused), and only key authentication is used
+(``--ssh-key``, or the agent and the default keys); never a password.
+"""
+from __future__ import annotations
+
+import shlex
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from suite.errors import UserError
+
+TOOLS = ("iree-run-module", "iree-benchmark-module")
+
+
+@dataclass(frozen=True)
+class SshDevice:
+    user: str
+    host: str
+    port: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
+
+def parse(url: str) -> SshDevice:
+    """ssh://user@host[:port] -> SshDevice, or one clear line."""
+    u = urlparse(url)
+    if u.scheme != "ssh" or not u.hostname or not u.username or u.password or u.path not in ("", "/"):
+        raise UserError(f"--runner: {url!r} is not ssh://user@host[:port] (no password, no path)")
+    try:
+        port = u.port or 22
+    except ValueError:
+        raise UserError(f"--runner: {url!r} has an invalid port") from None
+    return SshDevice(u.username, u.hostname, port)
+
+
+def _connect(dev: SshDevice, key: Path | None, known_hosts: Path | None, timeout: float = 15.0):
+    import paramiko
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())       # host keys are checked, never trusted blindly
+    hosts = known_hosts or Path.home() / ".ssh" / "known_hosts"
+    try:
+        client.load_host_keys(str(hosts))
+    except OSError:
+        raise UserError(f"cannot read the known hosts file {hosts}: the device's host key must be known") from None
+    try:
+        client.connect(dev.host, dev.port, dev.user, key_filename=str(key) if key else None, timeout=timeout,
+                       banner_timeout=timeout, auth_timeout=timeout, allow_agent=key is None,
+                       look_for_keys=key is None, password=None)
+    except paramiko.SSHException as e:
+        client.close()
+        raise UserError(f"ssh {dev.label}: {type(e).__name__}: {e or 'refused'} (host key and key authentication "
+                        "only; no password)") from None
+    except OSError as e:
+        client.close()
+        raise UserError(f"ssh {dev.label}: cannot connect: {e.strerror or e}") from None
+    return client
+
+
+def _exec(client, command: str, timeout: float) -> tuple[int, str, str]:
+    _, out, err = client.exec_command(command, timeout=timeout)
+    code = out.channel.recv_exit_status()
+    return code, out.read().decode(errors="replace"), err.read().decode(errors="replace")
+
+
+def _arch_of(target: str) -> str:
+    import platform
+    return {"llvm-cpu": platform.machine(), "aarch64-a72": "aarch64", "riscv64": "riscv64"}.get(target, "?")
+
+
+def local_tools(target: str) -> Path:
+    """IREE's runtime tools for the target's architecture, here: this host's, or the unpacked aarch64 ones."""
+    if target == "llvm-cpu":
+        from targets.iree_tools import runtime_tool
+        return Path(runtime_tool("iree-run-module")).parent
+    from targets.edge import QEMU, tools_dir
+    if target in QEMU:
+        path = tools_dir(target)
+        if (path / TOOLS[0]).is_file():
+            return path
+        raise UserError(f"IREE's {target} runtime is not here to push ({path}): run scripts/install.sh --edge")
+    raise UserError(f"no IREE runtime tools for target {target!r} to push to a device")
+
+
+def run_over_ssh(plan, url: str, key: Path | None, known_hosts: Path | None, cache_dir: Path | None,
+                 say=lambda text: None) -> dict:
+    """The plan's workloads compiled here, run on the device; returns the imported run record."""
+    from suite.bundle import import_result, make_bundle
+    from suite.cache import CompileCache
+    from suite.selection import check_target
+    from targets.iree_tools import versions
+    dev = parse(url)
+    target, device = check_target(plan.target, plan.device, plan.threads)
+    tools_here = local_tools(target.name)
+    client = _connect(dev, key, known_hosts)                     # unreachable or refused: before any compile
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            bundle = Path(tmp) / "bundle"
+            say(f"compiling {len(plan.workloads())} workloads for {target.name}")
+            out = make_bundle(plan.workloads(), target, device, bundle, CompileCache(cache_dir), plan.seed,
+                              plan.presets[0])
+            for f in out["failures"]:
+                say(f"[yellow]not bundled[/] {f}")
+            code, said, err = _exec(client, 'mktemp -d /tmp/upsampling-suite.XXXXXX && uname -m && echo "$HOME"', 30)
+            if code != 0:
+                raise UserError(f"ssh {dev.label}: cannot make a work folder: {err.strip()[:200]}")
+            remote, arch, home = said.split()
+            want = _arch_of(target.name)
+            if arch != want:
+                _exec(client, f"rm -rf {shlex.quote(remote)}", 30)
+                raise UserError(f"ssh {dev.label} is an {arch} machine; target {target.name} builds {want} code "
+                                f"(choose --target {'aarch64-a72' if arch == 'aarch64' else 'llvm-cpu'})")
+            try:
+                sftp = client.open_sftp()
+                tools = _tools_on_device(client, sftp, tools_here, versions().get("iree-base-runtime", "?"), arch,
+                                         target.name, home, say)
+                say(f"pushing the bundle to {dev.label}:{remote}")
+                _put_tree(sftp, bundle, remote)
+                say(f"running on {dev.label}")
+                cmd = (f"cd {shlex.quote(remote)} && python3 run_bundle.py --tools {shlex.quote(tools)} "
+                       f"--repetitions {plan.repetitions} --min-time {plan.min_time} -o bundle-result.json")
+                code, stdout, err = _exec(client, cmd, plan.run_timeout * max(1, len(out["manifest"]["workloads"])))
+                result = Path(tmp) / "bundle-result.json"
+                try:
+                    sftp.get(f"{remote}/bundle-result.json", str(result))
+                except OSError:
+                    raise UserError(f"ssh {dev.label}: the run left no result (exit {code}): "
+                                    f"{(err.strip().splitlines() or ['?'])[-1][:200]}") from None
+                record = import_result(result, bundle)
+            finally:
+                _exec(client, f"rm -rf {shlex.quote(remote)}", 60)     # the run's files; the tools stay cached
+    finally:
+        client.close()
+    record["target"].update({"runner": url, "device_host": dev.label})
+    record["settings"]["plan"] = plan.to_json()
+    return record
+
+
+def _tools_on_device(client, sftp, tools_here: Path, version: str, arch: str, target: str, home: str, say) -> str:
+    """The remote folder holding IREE's runtime tools (pushed once per version and architecture)."""
+    folder = f"{home}/.cache/upsampling-suite/iree-runtime-{version}-{arch}"
+    code, _, _ = _exec(client, " && ".join(f"test -x {shlex.quote(folder + '/' + t)}" for t in TOOLS), 30)
+    if code == 0:
+        return folder
+    say(f"pushing IREE {version} runtime tools for {arch} ({target})")
+    _exec(client, f"mkdir -p {shlex.quote(folder)}", 30)
+    for t in TOOLS:
+        try:
+            sftp.put(str(tools_here / t), f"{folder}/{t}")
+        except OSError as e:
+            raise UserError(f"cannot push {t} to the device: {e.strerror or e} (no room on its disk?)") from None
+        sftp.chmod(f"{folder}/{t}", 0o755)
+    return folder
+
+
+def _put_tree(sftp, local: Path, remote: str) -> None:
+    for path in sorted(local.rglob("*")):
+        dest = f"{remote}/{path.relative_to(local).as_posix()}"
+        try:
+            if path.is_dir():
+                sftp.mkdir(dest)
+            else:
+                sftp.put(str(path), dest)
+        except OSError as e:
+            raise UserError(f"cannot push {path.name} to the device: {e.strerror or e} (no room on its disk?)") \
+                from None
