@@ -222,7 +222,8 @@ class Tuner:
             worst = next((e for e in entries if e.result.status == "wrong"), entries[0])
             return self._relabel(w, worst, {"source": "search", "candidates": [e.summary() for e in entries]})
         self._race(w, live, on_progress)
-        winner = min((e for e in live if e.state != "failed"), key=lambda e: e.median, default=None)
+        # the winner comes from the race: an abandoned candidate's one probe is no match for raced samples
+        winner = min((e for e in live if e.state == "raced"), key=lambda e: e.median, default=None)
         table = [e.summary() for e in entries]
         if winner is None:
             return self._relabel(w, live[0], {"source": "search", "candidates": table})
