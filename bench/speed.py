@@ -167,7 +167,7 @@ def call_overhead_ms(target, cache: CompileCache, runtime_flags: list[str], env:
 
 def cpu_time_of(w, preset: str, runner: Runner, cache: CompileCache) -> list[str]:
     """Where a missed goal's CPU time goes, dispatch by dispatch (the cpu-samples collector), if perf can sample here."""
-    from suite.report import cpu_split
+    from targets.collectors.cpu_samples import cpu_split
     from targets.collectors import get_collector
     a = get_collector("cpu-samples").availability()
     if not a.usable:

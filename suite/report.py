@@ -10,8 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from suite.text import display_copy
-from suite.rows import STATUS_COMPILED, STATUS_OK, STATUS_WRONG, best_per_workload, is_ok
-from targets.collectors.cpu_samples import KERNEL
+from targets.collectors import COLLECTORS, report_columns
+from suite.rows import STATUS_COMPILED, STATUS_OK, STATUS_WRONG, best_per_workload, column_value, is_ok
 
 STATUS_STYLE = {STATUS_OK: "green", STATUS_WRONG: "bold red", STATUS_COMPILED: "cyan"}
 
@@ -70,15 +70,12 @@ def layer_table(all_rows: list[dict], title: str, emulated: bool = False) -> Tab
         ("vs trained" if network else "vs C-SP", "right")] + ([] if network else [("vs C-NN", "right")])
     if with_model:
         cols += [("model ms", "right"), ("x model", "right")]
-    with_static = any(_static_bytes(r) is not None for r in rows)
-    if with_static:
-        cols += [("static B", "right"), ("÷ model B", "right")]
-    with_dev = any(_counter(r, "device_ms") is not None for r in rows)
-    if with_dev:
-        cols += [("device ms", "right")]
-    with_sim = any(_sim_bytes(r) is not None for r in rows)
-    if with_sim:
-        cols += [("sim DRAM B", "right"), ("÷ model B ", "right")]
+    # each collector's own columns (targets.collectors.Column), where any row has a value
+    shown = [(name, col) for name, col in report_columns() if any(column_value(r, name, col) is not None for r in rows)]
+    for i, (_, col) in enumerate(shown):
+        cols.append((col.header, "right"))
+        if col.vs_model:
+            cols.append(("÷ model B" + " " * i, "right"))        # rich needs distinct headers
     tuned = any(r.get("tuning") for r in rows)
     if sweep or tuned:
         cols.insert(2, ("lowering" if tuned else "best preset", "left"))
@@ -96,38 +93,29 @@ def layer_table(all_rows: list[dict], title: str, emulated: bool = False) -> Tab
             m = r.get("model") or {}
             x = s.get("median") / m["t_ms"] if m and s.get("median") else None
             cells += [_ms(m.get("t_ms")), "-" if x is None else f"{x:.1f}x"]
-        if with_static:
-            sb = _static_bytes(r)
+        for name, col in shown:
+            v = column_value(r, name, col)
+            if col.unit == "ms":
+                cells.append(_ms(v))
+                continue
             mb = (r.get("model") or {}).get("bytes")
-            cells += ["-" if sb is None else si(sb).strip(), "-" if not (sb and mb) else f"{sb / mb:.2f}"]
-        if with_dev:
-            cells.append(_ms(_counter(r, "device_ms")))
-        if with_sim:
-            sb = _sim_bytes(r)
-            mb = (r.get("model") or {}).get("bytes")
-            cells += ["-" if sb is None else si(sb).strip(), "-" if not (sb and mb) else f"{sb / mb:.2f}"]
+            cells.append("-" if v is None else si(v).strip())
+            if col.vs_model:
+                cells.append("-" if not (v and mb) else f"{v / mb:.2f}")
         if sweep or tuned:
             cells.insert(2, lowering_label(r))
         t.add_row(*cells)
     return t
 
 
-def _counter(r: dict, name: str) -> float | None:
-    vals = [c["value"] for c in r.get("counters", []) if c["name"] == name and not c.get("dispatch")]
-    return vals[0] if vals else None
-
-
-def _sim_bytes(r: dict) -> float | None:
-    """Simulated DRAM bytes read + written by the dispatches (cachegrind), or None."""
-    vals = [c["value"] for c in r.get("counters", []) if c["collector"] == "cachegrind" and not c["dispatch"]
-            and c["name"] in ("sim_dram_bytes_read", "sim_dram_bytes_written")]
-    return sum(vals) if vals else None
-
-
 def traffic_claim(rows: list[dict]) -> str | None:
     """The paper's claim on compiled code: C-SP and C-NN bytes over the least-traffic deconvolution."""
-    for kind, get in (("simulated DRAM", _sim_bytes), ("static", _static_bytes)):
-        have = {(r["method"], r["algorithm"]): get(r) for r in rows if get(r) is not None}
+    for name, col in report_columns():
+        if not col.traffic:
+            continue
+        kind = col.traffic
+        have = {(r["method"], r["algorithm"]): column_value(r, name, col) for r in rows
+                if column_value(r, name, col) is not None}
         deconv = {k: v for k, v in have.items() if k[0].startswith("D-")}
         if not deconv or not any(m in (k[0] for k in have) for m in ("C-SP", "C-NN")):
             continue
@@ -136,14 +124,6 @@ def traffic_claim(rows: list[dict]) -> str | None:
                  for m in ("C-SP", "C-NN") if (m, None) in have]
         return f"{kind} bytes: " + ", ".join(parts) + f" of the least-traffic deconvolution ({dm} {da}, {si(best).strip()}B)"
     return None
-
-
-def _static_bytes(r: dict) -> float | None:
-    """Static bytes read + written by the module's dispatches (iree-static), or None."""
-    vals = {c["name"]: c["value"] for c in r.get("counters", []) if c["collector"] == "iree-static" and not c["dispatch"]}
-    if "bytes_read" not in vals:
-        return None
-    return vals["bytes_read"] + vals["bytes_written"]
 
 
 def _preset_tag(r: dict) -> str:
@@ -155,37 +135,6 @@ def lowering_label(r: dict) -> str:
     """The preset, and the layout the tuner ran it in where it chose one: 'channels-last/nhwc'."""
     preset = r.get("preset", "default")
     return f"{preset}/{r['layout']}" if r.get("layout") else preset
-
-
-def short_dispatch(name: str) -> str:
-    """main$async_dispatch_1_conv_2x161x488x16x3x3x32_f32 -> d1 conv_2x161x488x16x3x3x32_f32"""
-    m = re.match(r".*?dispatch_(\d+)_?(.*)", name)
-    return f"d{m.group(1)} {m.group(2) or '(unnamed)'}".strip() if m else name
-
-
-def cpu_split(r: dict, top: int = 5) -> str:
-    """'d1 conv_... 62% 17.9 ms, ...' from the cpu-samples counters of one workload, largest first."""
-    ms = {c["dispatch"]: c["value"] for c in r.get("counters", []) if c["collector"] == "cpu-samples"
-          and c["name"] == "cpu_ms" and c.get("dispatch")}
-    share = {c["dispatch"]: c["value"] for c in r.get("counters", []) if c["collector"] == "cpu-samples"
-             and c["name"] == "cpu_share" and c.get("dispatch")}
-    parts = [f"{short_dispatch(d)} {share[d]:.0%} ({ms[d]:.3g} ms)" for d in sorted(share, key=share.get, reverse=True)
-             if d in ms][:top]
-    return ", ".join(parts)
-
-
-def page_fault_hint(rows: list[dict], malloc: str, threshold: float = 0.25) -> str | None:
-    """A line for workloads whose sampled CPU time is mostly the OS kernel's under the system allocator:
-    on big layers that is page faults of each call's fresh buffers, which --malloc retain removes."""
-    if malloc != "system":
-        return None
-    heavy = [r for r in rows for c in r.get("counters", []) if c["collector"] == "cpu-samples"
-             and c["name"] == "cpu_share" and c.get("dispatch") == KERNEL and c["value"] >= threshold]
-    if not heavy:
-        return None
-    return (f"{len(heavy)} workload(s) spent over {threshold:.0%} of their CPU time in the OS kernel: with the "
-            "allocator as it comes that is usually page faults of each call's fresh buffers; "
-            "--malloc retain times the steady state (see suite/malloc.py)")
 
 
 def print_run(record: dict, console: Console | None = None) -> None:
@@ -224,14 +173,15 @@ def print_run(record: dict, console: Console | None = None) -> None:
         claim = traffic_claim(best_per_workload(group))
         if claim:
             console.print(f"  {claim}")
-        for r in group:
-            split = cpu_split(r)
-            if split:
-                console.print(f"  CPU time of {r['method']}{'/' + r['algorithm'] if r.get('algorithm') else ''}"
-                              f"{_preset_tag(r)} (sampled): {split}")
-        hint = page_fault_hint(group, record["settings"].get("malloc", "system"))
-        if hint:
-            console.print(f"  [yellow]{escape(hint)}[/]")
+        for collector in COLLECTORS.values():              # what each collector has to say under the table
+            for r in group:
+                note = collector.row_note(r) if collector.row_note else None
+                if note:
+                    console.print(f"  {collector.row_note_label} of {r['method']}"
+                                  f"{'/' + r['algorithm'] if r.get('algorithm') else ''}{_preset_tag(r)}: {note}")
+            hint = collector.layer_note(group, record["settings"]) if collector.layer_note else None
+            if hint:
+                console.print(f"  [yellow]{escape(hint)}[/]")
         agree = (record.get("model") or {}).get("layers", {}).get(layer)
         if agree:
             tau = "n/a" if agree["kendall_tau"] is None else f"{agree['kendall_tau']:+.2f}"

@@ -27,3 +27,15 @@ def best_per_workload(rows: list[dict]) -> list[dict]:
 
 def _median(row: dict) -> float:
     return row["stats_ms"]["median"] if row.get("stats_ms") else float("inf")
+
+
+def counter_total(row: dict, collector: str, names: tuple[str, ...]) -> float | None:
+    """The sum of a row's whole-call counters ``names`` from ``collector``; None unless all are there."""
+    vals = {c["name"]: c["value"] for c in row.get("counters", [])
+            if c["collector"] == collector and not c.get("dispatch") and c["name"] in names}
+    return float(sum(vals.values())) if len(vals) == len(names) else None
+
+
+def column_value(row: dict, collector: str, column) -> float | None:
+    """A collector's report column (targets.collectors.Column) for one row."""
+    return counter_total(row, collector, column.names)

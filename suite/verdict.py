@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from suite.rows import is_ok
+from suite.rows import column_value, is_ok
 
 PAIRS = (("D-SP", "C-SP"), ("D-NN", "C-NN"), ("deployed", "trained"))     # the last: whole networks
 LAYOUT_SUFFIXES = ("-nhwc-blocked", "-nhwc")
@@ -93,10 +93,11 @@ def ratio_ci(trained: list[float], deployed: list[float], confidence: float = CO
     return float(stat(a, b)), float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def _counter_total(row: dict, collector: str, names: tuple[str, ...]) -> float | None:
-    vals = [c["value"] for c in row.get("counters", []) if c["collector"] == collector and not c.get("dispatch")
-            and c["name"] in names]
-    return float(sum(vals)) if len(vals) == len(names) else None
+def _bytes(row: dict, kind: str) -> float | None:
+    """The row's bytes of one kind ("static", "simulated DRAM"), from the collector that reports it."""
+    from targets.collectors import traffic_column
+    found = traffic_column(kind)
+    return None if found is None else column_value(row, *found)
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -129,10 +130,8 @@ def verdicts(rows: list[dict]) -> list[Verdict]:
                 continue
             speedup, low, high = ratio_ci(t["samples_ms"], d["samples_ms"])
             model = _ratio((t.get("model") or {}).get("t_ms"), (d.get("model") or {}).get("t_ms"))
-            static = _ratio(_counter_total(t, "iree-static", ("bytes_read", "bytes_written")),
-                            _counter_total(d, "iree-static", ("bytes_read", "bytes_written")))
-            simulated = _ratio(_counter_total(t, "cachegrind", ("sim_dram_bytes_read", "sim_dram_bytes_written")),
-                               _counter_total(d, "cachegrind", ("sim_dram_bytes_read", "sim_dram_bytes_written")))
+            static = _ratio(_bytes(t, "static"), _bytes(d, "static"))
+            simulated = _ratio(_bytes(t, "simulated DRAM"), _bytes(d, "simulated DRAM"))
             model_bytes = _ratio((t.get("model") or {}).get("bytes"), (d.get("model") or {}).get("bytes"))
             paper = PAPER_RATIOS.get(name or "", {}).get(deployed)
             outcome, sentence = _sentence(d, t, speedup, low, high, paper)

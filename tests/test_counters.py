@@ -114,7 +114,7 @@ def test_static_summary_keeps_each_dispatchs_lowering_choice(counted):
 def test_cpu_samples_split_a_calls_cpu_time_over_its_dispatches(tmp_path):
     """perf's cpu-clock is a timer, so this runs in PMU-less VMs too; skipped only without perf."""
     from suite.cache import CompileCache
-    from suite.report import cpu_split, short_dispatch
+    from targets.collectors.cpu_samples import cpu_split, short_dispatch
     a = COLLECTORS["cpu-samples"].availability()
     if not a.usable:
         pytest.skip(f"cpu-samples: {a.reason}")

@@ -72,7 +72,7 @@ def test_a_retain_run_records_the_policy_and_its_command_reproduces_it(tmp_path,
 
 
 def test_a_kernel_heavy_cpu_split_points_to_retain_only_under_the_system_allocator():
-    from suite.report import page_fault_hint
+    from targets.collectors.cpu_samples import page_fault_hint
     from targets.collectors.cpu_samples import KERNEL
 
     def row(kernel_share):

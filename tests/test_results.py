@@ -114,7 +114,8 @@ def test_show_and_history(two_runs, capsys):
     assert main(["history", "D-SP/REVD2", "--results-dir", str(tmp)]) == 0
     out = capsys.readouterr().out
     # one row per stored run (the A/A pair), each ok with its median
-    medians = {f"{load_record(tmp / f)['workloads'][2]['stats_ms']['median']:.3f} ms" for f in ("a.out", "b.out")}
+    medians = {f"{w['stats_ms']['median']:.3f} ms" for f in ("a.out", "b.out")
+               for w in load_record(tmp / f)["workloads"] if w["id"].endswith("D-SP/REVD2")}
     rows = [ln for ln in out.splitlines() if "D-SP/REVD2" in ln or " ok " in ln]
     assert sum(" ok " in ln for ln in rows) == 2 and all(m in out for m in medians), out
 

@@ -94,9 +94,8 @@ def _speedups(rows: list[dict], wid: str) -> list[str]:
     for base in ("C-SP", "C-NN"):
         b = by.get(base)
         out.append(f"{b['stats_ms']['median'] / t:.2f}x" if b and is_ok(b) else "-")
-    static = [c["value"] for c in r.get("counters", []) if c["name"] in ("bytes_read", "bytes_written")
-              and c["collector"] == "iree-static" and not c.get("dispatch")]
-    out.append(si(sum(static)).strip() if static else "-")
+    static = _static_bytes(r)
+    out.append(si(static).strip() if static is not None else "-")
     return out
 
 
@@ -126,12 +125,19 @@ def _side_by_side_without_latency(recs: list[dict], console) -> int:
             if w is None:
                 cells += ["-", "-", "-"]
                 continue
-            static = [c["value"] for c in w.get("counters", []) if c["collector"] == "iree-static"
-                      and c["name"] in ("bytes_read", "bytes_written") and not c.get("dispatch")]
+            static = _static_bytes(w)
             cells += [w["status"], "-" if w.get("max_abs_err") is None else f"{w['max_abs_err']:.1e}",
-                      si(sum(static)).strip() if static else "-"]
+                      si(static).strip() if static is not None else "-"]
         t.add_row(*cells)
     console.print(t)
     for i, rec in enumerate(recs):
         console.print(f"[{i}] {_label(rec)}" + ("  (emulated)" if rec["target"].get("emulated") else ""))
     return 0
+
+
+def _static_bytes(row: dict) -> float | None:
+    """The row's static bytes, from whichever collector reports that kind (targets.collectors)."""
+    from suite.rows import column_value
+    from targets.collectors import traffic_column
+    found = traffic_column("static")
+    return None if found is None else column_value(row, *found)

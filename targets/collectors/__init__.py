@@ -52,6 +52,16 @@ class CollectContext:
 
 
 @dataclass(frozen=True)
+class Column:
+    """A column a collector contributes to the result tables: the sum of whole-call counters."""
+    header: str
+    names: tuple[str, ...]                 # counters summed (all must be present)
+    unit: str = "B"                        # B | ms
+    vs_model: bool = False                 # also show it over the model's bytes
+    traffic: str = ""                      # a kind of bytes for the traffic claim and the verdict
+
+
+@dataclass(frozen=True)
 class Collector:
     name: str
     source: str
@@ -59,6 +69,10 @@ class Collector:
     probe: Callable[[], Availability]
     collect: Callable[..., list[CounterValue]]     # (context: CollectContext) -> values
     cost: str = "free"                             # free | cheap | expensive (runs the module simulated)
+    columns: tuple[Column, ...] = ()               # what the reports show of it (suite/report.py names none)
+    row_note: Callable[[dict], str] | None = None  # a line under a layer's table for one row ("" for none)
+    row_note_label: str = ""
+    layer_note: Callable[[list[dict], dict], str | None] | None = None     # (rows, settings) -> a hint or None
 
     def availability(self) -> Availability:
         return self.probe()
@@ -70,6 +84,15 @@ COLLECTORS: dict[str, Collector] = {}
 def register(c: Collector) -> Collector:
     COLLECTORS[c.name] = c
     return c
+
+
+def report_columns() -> list[tuple[str, Column]]:
+    """(collector, column) of every registered collector, in registry order."""
+    return [(name, col) for name, c in COLLECTORS.items() for col in c.columns]
+
+
+def traffic_column(kind: str) -> tuple[str, Column] | None:
+    return next(((n, c) for n, c in report_columns() if c.traffic == kind), None)
 
 
 def get_collector(name: str) -> Collector:

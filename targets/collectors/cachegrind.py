@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from targets import Availability
-from targets.collectors import Collector, CounterValue, register
+from targets.collectors import Collector, Column, CounterValue, register
 
 # name -> valgrind cache specs (size,associativity,line): I1, D1, LL
 CACHE_PROFILES = {
@@ -139,4 +139,6 @@ def _collect(ctx, profile: str = DEFAULT_PROFILE) -> list[CounterValue]:
 
 
 CACHEGRIND = register(Collector("cachegrind", "simulated", "valgrind-simulated DRAM bytes per dispatch",
-                                _probe, _collect, cost="expensive"))
+                                _probe, _collect, cost="expensive",
+                                columns=(Column("sim DRAM B", ("sim_dram_bytes_read", "sim_dram_bytes_written"),
+                                                vs_model=True, traffic="simulated DRAM"),)))

@@ -125,5 +125,38 @@ def _collect(ctx) -> list[CounterValue]:
     return out
 
 
+def short_dispatch(name: str) -> str:
+    """main$async_dispatch_1_conv_2x161x488x16x3x3x32_f32 -> d1 conv_2x161x488x16x3x3x32_f32"""
+    m = re.match(r".*?dispatch_(\d+)_?(.*)", name)
+    return f"d{m.group(1)} {m.group(2) or '(unnamed)'}".strip() if m else name
+
+
+def cpu_split(r: dict, top: int = 5) -> str:
+    """'d1 conv_... 62% 17.9 ms, ...' from the cpu-samples counters of one workload, largest first."""
+    ms = {c["dispatch"]: c["value"] for c in r.get("counters", []) if c["collector"] == "cpu-samples"
+          and c["name"] == "cpu_ms" and c.get("dispatch")}
+    share = {c["dispatch"]: c["value"] for c in r.get("counters", []) if c["collector"] == "cpu-samples"
+             and c["name"] == "cpu_share" and c.get("dispatch")}
+    parts = [f"{short_dispatch(d)} {share[d]:.0%} ({ms[d]:.3g} ms)" for d in sorted(share, key=share.get, reverse=True)
+             if d in ms][:top]
+    return ", ".join(parts)
+
+
+def page_fault_hint(rows: list[dict], malloc: str, threshold: float = 0.25) -> str | None:
+    """A line for workloads whose sampled CPU time is mostly the OS kernel's under the system allocator:
+    on big layers that is page faults of each call's fresh buffers, which --malloc retain removes."""
+    if malloc != "system":
+        return None
+    heavy = [r for r in rows for c in r.get("counters", []) if c["collector"] == "cpu-samples"
+             and c["name"] == "cpu_share" and c.get("dispatch") == KERNEL and c["value"] >= threshold]
+    if not heavy:
+        return None
+    return (f"{len(heavy)} workload(s) spent over {threshold:.0%} of their CPU time in the OS kernel: with the "
+            "allocator as it comes that is usually page faults of each call's fresh buffers; "
+            "--malloc retain times the steady state (see suite/malloc.py)")
+
+
 CPU_SAMPLES = register(Collector("cpu-samples", "hardware", "per-dispatch CPU time by perf cpu-clock sampling",
-                                 _probe, _collect, cost="expensive"))
+                                 _probe, _collect, cost="expensive",
+                                 row_note=cpu_split, row_note_label="CPU time (sampled)",
+                                 layer_note=lambda rows, settings: page_fault_hint(rows, settings.get("malloc", "system"))))

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from targets import Availability
-from targets.collectors import Collector, CounterValue, register
+from targets.collectors import Collector, Column, CounterValue, register
 
 CALLS = 20
 
@@ -47,4 +47,5 @@ def _collect(ctx) -> list[CounterValue]:
 
 
 DEVICE_TIMESTAMPS = register(Collector("device-timestamps", "hardware", "per-dispatch device time (HAL profiling)",
-                                       _probe, _collect, cost="cheap"))
+                                       _probe, _collect, cost="cheap",
+                                       columns=(Column("device ms", ("device_ms",), unit="ms"),)))

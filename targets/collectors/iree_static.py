@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from targets import Availability
-from targets.collectors import Collector, CounterValue, register
+from targets.collectors import Collector, Column, CounterValue, register
 
 DUMP_FLAGS = ("--iree-hal-dump-executable-sources-to={dir}", "--iree-scheduling-dump-statistics-format=json",
               "--iree-scheduling-dump-statistics-file={dir}/statistics.json",
@@ -108,4 +108,6 @@ def _probe() -> Availability:
 
 
 IREE_STATIC = register(Collector("iree-static", "static", "dispatch count and bytes bound by each dispatch",
-                                 _probe, _collect, cost="free"))
+                                 _probe, _collect, cost="free",
+                                 columns=(Column("static B", ("bytes_read", "bytes_written"), vs_model=True,
+                                                 traffic="static"),)))
