@@ -218,7 +218,7 @@ class Runner:
                 self._count_all(built, x_path, res, say)
                 return res, None, None
             say("verify")
-            self._verify(built.vmfb, x_path, self.data.reference(w), res)
+            self._verify(built.vmfb, x_path, self.data.reference(w), res, getattr(w, "output_step", 0.0))
             if res.status == STATUS_WRONG:
                 return res, None, None
             if self.options.verify_only:
@@ -290,12 +290,14 @@ class Runner:
             res.counter_errors[name] = f"{type(e).__name__}: {e}"
 
 
-    def _verify(self, vmfb: Path, x_path: Path, ref: np.ndarray, res: WorkloadResult) -> None:
+    def _verify(self, vmfb: Path, x_path: Path, ref: np.ndarray, res: WorkloadResult, step: float = 0.0) -> None:
+        """``step``: one quantization step of a quantized model's output, which a different summation
+        order may flip (workloads.onnx_models)."""
         o = self.options
         y, cmd = run_module(vmfb, x_path, o.runtime_flags(), o.run_timeout_s, o.runtime_env(), o.launcher)
         res.commands["verify"] = cmd
         res.output_shape = list(y.shape)
-        v = verify(y, ref)
+        v = verify(y, ref, step)
         res.max_abs_err, res.tolerance, res.psnr_db = v.max_abs_err, v.tolerance, v.psnr_db
         if not v.ok:
             res.status, res.reason = STATUS_WRONG, v.reason

@@ -193,3 +193,20 @@ def test_the_case_study_runs_through_iree_verified_on_the_real_image(tmp_path):
     verdicts = {v["layer"]: v for v in rec["verdict"]["layers"]}
     assert {v["deployed"] for v in verdicts.values()} == {"deployed"} and len(verdicts) == 2
     json.dumps(rec, allow_nan=False)
+
+
+@pytest.mark.parametrize("variant", ["subpixel", "nn_resize"])
+def test_the_quantized_models_convert_with_qonnx_and_deploy_within_one_output_step(variant):
+    """QONNX Quant nodes become QuantizeLinear/Clip/DequantizeLinear (qonnx's QuantToQCDQ); the rewritten
+    conv's weights fold to the float values they stand for; the deployment matches the quantized model
+    under onnxruntime's fake-quant semantics up to one output step (float sums rounding the other way)."""
+    image = read_tensor(IMAGE)
+    model = with_input_shape(load(qonnx_file(f"{QONNX_ESPCN}/{variant}/quant_model.onnx")), [1, 3, 128, 128])
+    ops = {n.op_type for n in model.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops and "Quant" not in ops and "BatchNormalization" not in ops
+    d = deploy(model, "TDCF", image)
+    assert [c.algorithm for c in d.changes] == ["TDCF"]
+    diff = np.abs(run_ort(d.model, image) - run_ort(model, image))
+    assert diff.max() <= 1 / 255 + 1e-6 and (diff > 1e-6).mean() < 1e-3
+    # the other convs keep their quantized weights: only the rewritten one was folded
+    assert sum(n.op_type == "DequantizeLinear" for n in d.model.graph.node) > 0

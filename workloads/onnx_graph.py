@@ -37,6 +37,8 @@ def load(path: Path | str):
         raise UserError(f"{p} is not an ONNX model (or it is truncated): {type(e).__name__}") from None
     if not model.graph.node:
         raise UserError(f"{p} is not an ONNX model: it has no graph nodes")
+    if any(n.domain in QONNX_DOMAINS for n in model.graph.node):
+        model = from_qonnx(model, p)
     try:
         onnx.checker.check_model(model)
     except Exception as e:                                   # noqa: BLE001
@@ -45,6 +47,31 @@ def load(path: Path | str):
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise UserError(f"{p} uses ONNX opset {opset}; the suite handles opsets {MIN_OPSET}-{MAX_OPSET}")
     return model
+
+
+QONNX_DOMAINS = ("onnx.brevitas", "qonnx.custom_op.general", "finn.custom_op.general")
+
+
+def from_qonnx(model, where):
+    """QONNX's Quant nodes (Brevitas exports) as standard QuantizeLinear-Clip-DequantizeLinear, by
+    qonnx's own transformations, so that onnxruntime and IREE's importer can read the model. Their
+    BatchNormalization nodes become Mul + Add (qonnx's BatchNormToAffine): IREE 3.13's importer does
+    not lower an opset-13 BatchNormalization ("failed to legalize operation 'torch.operator'")."""
+    need("qonnx")
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.batchnorm_to_affine import BatchNormToAffine
+    from qonnx.transformation.qonnx_to_qcdq import QuantToQCDQ
+    from qonnx.util.cleanup import cleanup_model
+    try:
+        converted = cleanup_model(ModelWrapper(model)).transform(BatchNormToAffine()).transform(QuantToQCDQ()).model
+    except Exception as e:                                   # noqa: BLE001 - qonnx's errors vary
+        raise UserError(f"{where}: its QONNX nodes could not be converted to standard ONNX: "
+                        f"{type(e).__name__}: {str(e)[:200]}") from None
+    left = sorted({f"{n.domain}.{n.op_type}" for n in converted.graph.node if n.domain in QONNX_DOMAINS})
+    if left:
+        raise UserError(f"{where}: {', '.join(left)} have no standard ONNX form (qonnx's QuantToQCDQ takes "
+                        "Quant nodes of 2-8 bits only)")
+    return converted
 
 
 def opset_of(model) -> int:
@@ -135,6 +162,10 @@ def run_ort(model, x: np.ndarray, threads: int | None = None) -> np.ndarray:
     ort = need("onnxruntime")
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
+    if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node):
+        # a QDQ model means its fake-quant float semantics (ONNX's definition); ORT's default fusion into
+        # QLinearConv computes in int8 instead and differs by rounding (0.055 on the ESPCN quant model)
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     if threads:
         opts.intra_op_num_threads = threads
     try:

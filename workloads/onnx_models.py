@@ -27,6 +27,12 @@ ONNX_NETWORKS = {
           f"{QONNX_ESPCN}/test_data/input_0.pb"),
          ("nn_resize", f"{QONNX_ESPCN}/nn_resize/float_model.onnx", (1, 3, 128, 128),
           f"{QONNX_ESPCN}/test_data/input_0.pb")]),
+    "espcn-bsd300-quant": (
+        "the same, quantized with Brevitas (QONNX Quant nodes, converted to QuantizeLinear/DequantizeLinear by qonnx)",
+        [("subpixel", f"{QONNX_ESPCN}/subpixel/quant_model.onnx", (1, 3, 128, 128),
+          f"{QONNX_ESPCN}/test_data/input_0.pb"),
+         ("nn_resize", f"{QONNX_ESPCN}/nn_resize/quant_model.onnx", (1, 3, 128, 128),
+          f"{QONNX_ESPCN}/test_data/input_0.pb")]),
 }
 
 
@@ -84,6 +90,13 @@ class OnnxWorkload:
 
     reference_method = "trained"
 
+    @property
+    def output_step(self) -> float:
+        """One quantization step of the output of a quantized (QDQ) model, else 0: verification allows
+        a flip of one step (see suite.verify)."""
+        from workloads.onnx_deploy import _output_step
+        return _output_step(_trained(self.path, self.shape))
+
     def input(self, seed: int):
         import torch
         if self.image:
@@ -111,14 +124,14 @@ def model_workloads(path: str, shape: list[int] | None, algorithms: list[str] | 
     """The model as trained and deployed with each algorithm that has a graph form; checked now
     (a bad file, a shape that does not fit: one clear line before any work)."""
     from workloads.algorithms import TORCH_ALGORITHMS, algorithm
-    from workloads.onnx_deploy import find_patterns
+    from workloads.onnx_deploy import find_patterns, fold_constant_dequantize
     from workloads.onnx_graph import data_input, load, with_input_shape
     static = with_input_shape(load(path), list(shape) if shape else None)   # dynamic and no shape: a clear line
     shape = tuple(d.dim_value for d in data_input(static).type.tensor_type.shape.dim)
     trained = _trained(str(path), shape)
     name = name or Path(path).stem
     out = [OnnxWorkload(name, str(path), shape, "trained", None, image)]
-    matches, _ = find_patterns(trained)
+    matches, _ = find_patterns(fold_constant_dequantize(trained))     # quantized weights count as constants
     if not matches:
         return out
     algos = [algorithm(a).name for a in algorithms] if algorithms else list(TORCH_ALGORITHMS)
