@@ -200,6 +200,8 @@ class Run:
         from workloads.networks import NetworkWorkload
         planned = plan.workloads()
         self.networks = {w.id: w for w in planned if isinstance(w, NetworkWorkload)}
+        from workloads.onnx_models import OnnxWorkload
+        self.onnx = {w.id: w for w in planned if isinstance(w, OnnxWorkload)}
         if plan.tuned:                                      # one row per workload, at its chosen lowering
             done_ids = {i for i, _ in self.done}
             self.pending = [w for w in planned if w.id not in done_ids]
@@ -280,6 +282,9 @@ class Run:
             from workloads.networks import network_model_counts
             return entry_from_counts(network_model_counts(self.networks[result.id], self.plan.seed),
                                      self.profile, "full")
+        if result.id in self.onnx:
+            from workloads.onnx_graph import graph_counts
+            return entry_from_counts(graph_counts(self.onnx[result.id].model()), self.profile, "full")
         return None
 
     def execute(self, on_progress: Callable | None = None, on_row: Callable[[dict], None] | None = None) -> None:

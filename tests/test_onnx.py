@@ -210,3 +210,10 @@ def test_the_quantized_models_convert_with_qonnx_and_deploy_within_one_output_st
     assert diff.max() <= 1 / 255 + 1e-6 and (diff > 1e-6).mean() < 1e-3
     # the other convs keep their quantized weights: only the rewritten one was folded
     assert sum(n.op_type == "DequantizeLinear" for n in d.model.graph.node) > 0
+
+
+def test_the_graph_model_counts_the_trained_espcn_by_hand():
+    from workloads.onnx_graph import graph_counts
+    model = with_input_shape(load(SUBPIXEL), [1, 3, 128, 128])
+    px = 128 * 128                                  # every conv keeps 128x128; MACs = pixels * C_out * C_in * K^2
+    assert graph_counts(model).macs == px * (64 * 3 * 25 + 64 * 64 * 9 + 32 * 64 * 9 + 27 * 32 * 9)

@@ -205,3 +205,33 @@ def read_tensor(path: Path | str) -> np.ndarray:
         return numpy_helper.to_array(t)
     except Exception as e:                                   # noqa: BLE001
         raise UserError(f"{path} is not a serialized ONNX tensor: {type(e).__name__}") from None
+
+
+def graph_counts(model):
+    """The analytical model of a whole ONNX graph, as workloads/network_model.py counts a torch one:
+    each Conv / ConvTranspose counts its MACs and moves input, weights and output; every other node
+    moves its inputs and outputs; constants are not charged. Full accounting, no fusion assumed."""
+    import math
+
+    from workloads.counts import Counts, Traffic
+    onnx = need("onnx")
+    m = onnx.shape_inference.infer_shapes(model)
+    consts = {t.name for t in m.graph.initializer} | {n.output[0] for n in m.graph.node if n.op_type == "Constant"}
+    size = lambda name: math.prod(shape_of(m, name) or [0]) if name and name not in consts else 0  # noqa: E731
+    macs, traffic = 0, []
+    for n in m.graph.node:
+        if n.op_type == "Constant":
+            continue
+        out = sum(size(o) for o in n.output)
+        read = sum(size(i) for i in n.input)
+        if n.op_type in ("Conv", "ConvTranspose"):
+            w = constant_value(m, n.input[1])
+            if w is not None:
+                read += w.size
+                # Conv: each output takes C_in/group * K^2 MACs (weight dim 1 is C_in/group);
+                # ConvTranspose: each input pixel scatters C_out/group * K^2 (weight dim 1 is C_out/group)
+                per = w.shape[1] * math.prod(w.shape[2:])
+                macs += (out if n.op_type == "Conv" else size(n.input[0])) * per
+        traffic += [Traffic(n.name or n.op_type, "activation", "read", read, True),
+                    Traffic(n.name or n.op_type, "activation", "write", out, True)]
+    return Counts(macs, tuple(traffic), 4, "ONNX graph: every node's inputs and outputs charged (no fusion assumed)")
