@@ -20,19 +20,17 @@ from workloads.errors import UserError
 
 # name -> (description, [(variant, path inside the qonnx package, input shape, test input inside the package)])
 QONNX_ESPCN = "data/onnx/bsd300x3-espcn"
+def _espcn_bsd300(kind: str) -> list[tuple]:
+    """Both ESPCN variants of the qonnx package, one kind (float or quant), at the real crop's size."""
+    return [(v, f"{QONNX_ESPCN}/{v}/{kind}_model.onnx", (1, 3, 128, 128), f"{QONNX_ESPCN}/test_data/input_0.pb")
+            for v in ("subpixel", "nn_resize")]
+
+
 ONNX_NETWORKS = {
-    "espcn-bsd300": (
-        "the paper's ESPCN x3, trained on BSD300 by its first author (qonnx package), on a BSD300 crop",
-        [("subpixel", f"{QONNX_ESPCN}/subpixel/float_model.onnx", (1, 3, 128, 128),
-          f"{QONNX_ESPCN}/test_data/input_0.pb"),
-         ("nn_resize", f"{QONNX_ESPCN}/nn_resize/float_model.onnx", (1, 3, 128, 128),
-          f"{QONNX_ESPCN}/test_data/input_0.pb")]),
-    "espcn-bsd300-quant": (
-        "the same, quantized with Brevitas (QONNX Quant nodes, converted to QuantizeLinear/DequantizeLinear by qonnx)",
-        [("subpixel", f"{QONNX_ESPCN}/subpixel/quant_model.onnx", (1, 3, 128, 128),
-          f"{QONNX_ESPCN}/test_data/input_0.pb"),
-         ("nn_resize", f"{QONNX_ESPCN}/nn_resize/quant_model.onnx", (1, 3, 128, 128),
-          f"{QONNX_ESPCN}/test_data/input_0.pb")]),
+    "espcn-bsd300": ("the paper's ESPCN x3, trained on BSD300 by its first author (qonnx package), on a BSD300 "
+                     "crop", _espcn_bsd300("float")),
+    "espcn-bsd300-quant": ("the same, quantized with Brevitas (QONNX Quant nodes, converted to "
+                           "QuantizeLinear/DequantizeLinear by qonnx)", _espcn_bsd300("quant")),
 }
 
 
