@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from targets import Availability
@@ -33,6 +33,7 @@ class Peer:
     module: str                        # the targets.peers module that builds it
     requires: tuple[str, ...]          # Python distributions it needs
     settings: str                      # how it is configured, stated in every record
+    options: dict = field(default_factory=dict)     # keyword arguments of its module's build()
 
     def availability(self) -> Availability:
         for dist in self.requires:
@@ -47,17 +48,14 @@ class Peer:
 
     def build(self, module, example, threads: int | None) -> Built:
         return importlib.import_module(f"targets.peers.{self.module}").build(module, example, threads,
-                                                                              **self.options())
-
-    def options(self) -> dict:
-        return {"channels_last": True} if self.name == "eager-cl" else {}
+                                                                              **self.options)
 
 
 PEERS: dict[str, Peer] = {p.name: p for p in (
     Peer("eager", "PyTorch eager, NCHW", "eager", ("torch",),
          "torch.set_num_threads(threads); no_grad; contiguous NCHW"),
     Peer("eager-cl", "PyTorch eager, channels_last (oneDNN's NHWC kernels)", "eager", ("torch",),
-         "torch.set_num_threads(threads); no_grad; module and input in channels_last"),
+         "torch.set_num_threads(threads); no_grad; module and input in channels_last", {"channels_last": True}),
     Peer("onnxruntime", "ONNX Runtime, CPU execution provider", "onnxruntime_peer", ("onnxruntime", "onnx"),
          "exported by torch.onnx (opset 17); graph optimisation ORT_ENABLE_ALL; intra-op threads = threads, "
          "inter-op 1, sequential execution; CPU memory arena and memory-pattern planning on"),
