@@ -92,29 +92,59 @@ def import_result(result_path: Path, bundle_dir: Path) -> dict:
     if res.get("bundle") != manifest.get("bundle_id"):
         raise UserError(f"{result_path} comes from bundle {res.get('bundle')}, not from {bundle_dir} "
                         f"({manifest.get('bundle_id')})")
-    rec = new_record(manifest["target"], res["device"], None, {
-        "imported_from": str(result_path), "bundle": manifest["bundle_id"], "seed": manifest["seed"],
-        "import_sha256": hashlib.sha256(text.encode()).hexdigest(),
+    rec = device_record(manifest, res, res["device"], {
+        "imported_from": str(result_path), "import_sha256": hashlib.sha256(text.encode()).hexdigest()})
+    for r in res["workloads"]:
+        add_device_row(rec, manifest, r)
+    rec["complete"] = res.get("complete", True)         # a device's run cut short imports as incomplete
+    return rec
+
+
+def device_record(manifest: dict, about: dict, device: str, settings: dict) -> dict:
+    """The record (schema v2) of a bundle's run on a device described by ``about`` (its machine
+    fingerprint and runtime version, from ``run_bundle.py --describe``); rows come by add_device_row."""
+    rec = new_record(manifest["target"], device, None, {
+        **settings, "bundle": manifest["bundle_id"], "seed": manifest["seed"],
         "compile_flags": manifest["compile_flags"], "presets": {manifest["preset"]: []},
         "timer": "iree-benchmark-module real_time on the device"})
-    rec["machine"] = res["machine"]
-    rec["versions"] = {**manifest["versions"], "iree-base-runtime": res["runtime"] or "unknown",
+    rec["machine"] = about["machine"]
+    rec["versions"] = {**manifest["versions"], "iree-base-runtime": about["runtime"] or "unknown",
                        "measured_on": "the device that ran the bundle"}
-    rec["target"].update({"runs_here": True, "note": f"measured on {res['machine']['cpu']} via suite bundle"})
-    by_id = {w["id"]: w for w in manifest["workloads"]}
-    for r in res["workloads"]:
-        m = by_id[r["id"]]
-        row = WorkloadResult(                      # the same row type as a run's own results
-            id=r["id"], layer=m["layer"], layer_name=m["layer_name"], method=m["method"], algorithm=m["algorithm"],
-            reference=m["reference"], preset=manifest["preset"], status=r["status"], reason=r["reason"],
-            tolerance=m["tolerance"], samples_ms=r["samples_ms"], iterations=r["iterations"],
-            stats_ms=summarize(r["samples_ms"]) if r["samples_ms"] else None,
-            commands={"compile": m["compile_command"]},
-            counters=[v.to_json() for v in values_from_summary(m["static"])])
-        rec["workloads"].append(row.to_json())
-    rec["complete"] = True
+    rec["target"].update({"runs_here": True, "note": f"measured on {about['machine']['cpu']} via suite bundle"})
+    rec["complete"] = False
     assert rec["schema"] == SCHEMA and rec["schema_version"] == SCHEMA_VERSION
     return rec
+
+
+def add_device_row(rec: dict, manifest: dict, r: dict) -> dict:
+    """A device's result row (checked: it is data from elsewhere) as an ordinary run row."""
+    import jsonschema
+    try:
+        jsonschema.validate(r, _ROW_SCHEMA)
+    except jsonschema.ValidationError as e:
+        raise UserError(f"the device sent an invalid result row: {e.message}") from None
+    m = next((w for w in manifest["workloads"] if w["id"] == r["id"]), None)
+    if m is None:
+        raise UserError(f"the device sent a row for {r['id']!r}, which is not in the bundle")
+    row = WorkloadResult(                      # the same row type as a run's own results
+        id=r["id"], layer=m["layer"], layer_name=m["layer_name"], method=m["method"], algorithm=m["algorithm"],
+        reference=m["reference"], preset=manifest["preset"], status=r["status"], reason=r["reason"],
+        tolerance=m["tolerance"], samples_ms=r["samples_ms"], iterations=r["iterations"],
+        stats_ms=summarize(r["samples_ms"]) if r["samples_ms"] else None,
+        commands={"compile": m["compile_command"]},
+        counters=[v.to_json() for v in values_from_summary(m["static"])]).to_json()
+    rec["workloads"].append(row)
+    return row
+
+
+_ROW_SCHEMA = {
+    "type": "object", "required": ["id", "status", "reason", "samples_ms", "iterations"],
+    "properties": {
+        "id": {"type": "string"},
+        "status": {"enum": ["ok", "wrong", "run-failed", "time-failed"]},
+        "reason": {"type": "string"},
+        "samples_ms": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}},
+        "iterations": {"type": "array", "items": {"type": "integer", "minimum": 1}}}}
 
 
 _RESULT_SCHEMA = {
@@ -125,14 +155,8 @@ _RESULT_SCHEMA = {
         "machine": {"type": "object", "required": ["arch", "cpu", "cpus_usable"],
                     "properties": {"arch": {"type": "string"}, "cpu": {"type": "string"},
                                    "cpus_usable": {"type": ["integer", "null"]}}},
-        "workloads": {"type": "array", "items": {
-            "type": "object", "required": ["id", "status", "reason", "samples_ms", "iterations"],
-            "properties": {
-                "id": {"type": "string"},
-                "status": {"enum": ["ok", "wrong", "run-failed", "time-failed"]},
-                "reason": {"type": "string"},
-                "samples_ms": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}},
-                "iterations": {"type": "array", "items": {"type": "integer", "minimum": 1}}}}},
+        "complete": {"type": "boolean"},
+        "workloads": {"type": "array", "items": _ROW_SCHEMA},
     },
 }
 

@@ -91,58 +91,147 @@ def local_tools(target: str) -> Path:
     raise UserError(f"no IREE runtime tools for target {target!r} to push to a device")
 
 
-def run_over_ssh(plan, url: str, key: Path | None, known_hosts: Path | None, cache_dir: Path | None,
-                 say=lambda text: None) -> dict:
-    """The plan's workloads compiled here, run on the device; returns the imported run record."""
-    from suite.bundle import import_result, make_bundle
+def run_over_ssh(plan, url: str, key: Path | None, known_hosts: Path | None, storage,
+                 say=lambda text: None, resume: tuple[dict, Path | None] | None = None) -> tuple[dict, Path | None]:
+    """The plan's workloads compiled here, run on the device; returns the run record and where it is
+    stored. Each finished workload comes back as it finishes and is saved at once, so a connection
+    that drops leaves a valid incomplete record; ``resume`` (that record and its path) runs only what
+    it lacks, after removing what the cut-short run left on the device."""
+    from suite.bundle import make_bundle
     from suite.cache import CompileCache
     from suite.selection import check_target
     from targets.iree_tools import versions
     dev = parse(url)
     target, device = check_target(plan.target, plan.device, plan.threads)
     tools_here = local_tools(target.name)
+    record, path = resume or (None, None)
+    done = {w["id"] for w in record["workloads"]} if record else set()
+    todo = [w for w in plan.workloads() if w.id not in done]
     client = _connect(dev, key, known_hosts)                     # unreachable or refused: before any compile
     try:
+        if record and record["settings"].get("remote", {}).get("folder"):
+            _remove_run(client, record["settings"]["remote"]["folder"])
         with tempfile.TemporaryDirectory() as tmp:
             bundle = Path(tmp) / "bundle"
-            say(f"compiling {len(plan.workloads())} workloads for {target.name}")
-            out = make_bundle(plan.workloads(), target, device, bundle, CompileCache(cache_dir), plan.seed,
+            say(f"compiling {len(todo)} workloads for {target.name}")
+            out = make_bundle(todo, target, device, bundle, CompileCache(storage.cache_dir), plan.seed,
                               plan.presets[0])
             for f in out["failures"]:
                 say(f"[yellow]not bundled[/] {f}")
-            code, said, err = _exec(client, 'mktemp -d /tmp/upsampling-suite.XXXXXX && uname -m && echo "$HOME"', 30)
-            if code != 0:
-                raise UserError(f"ssh {dev.label}: cannot make a work folder: {err.strip()[:200]}")
-            remote, arch, home = said.split()
-            want = _arch_of(target.name)
-            if arch != want:
-                _exec(client, f"rm -rf {shlex.quote(remote)}", 30)
-                raise UserError(f"ssh {dev.label} is an {arch} machine; target {target.name} builds {want} code "
-                                f"(choose --target {'aarch64-a72' if arch == 'aarch64' else 'llvm-cpu'})")
+            remote, arch, home = _work_folder(client, dev)
             try:
+                want = _arch_of(target.name)
+                if arch != want:
+                    raise UserError(f"ssh {dev.label} is an {arch} machine; target {target.name} builds {want} code "
+                                    f"(choose --target {'aarch64-a72' if arch == 'aarch64' else 'llvm-cpu'})")
                 sftp = client.open_sftp()
                 tools = _tools_on_device(client, sftp, tools_here, versions().get("iree-base-runtime", "?"), arch,
                                          target.name, home, say)
                 say(f"pushing the bundle to {dev.label}:{remote}")
                 _put_tree(sftp, bundle, remote)
+                record, path = _start_record(client, dev, url, plan, storage, out["manifest"], remote, tools,
+                                             key, known_hosts, record, path)
                 say(f"running on {dev.label}")
-                cmd = (f"cd {shlex.quote(remote)} && python3 run_bundle.py --tools {shlex.quote(tools)} "
-                       f"--repetitions {plan.repetitions} --min-time {plan.min_time} -o bundle-result.json")
-                code, stdout, err = _exec(client, cmd, plan.run_timeout * max(1, len(out["manifest"]["workloads"])))
-                result = Path(tmp) / "bundle-result.json"
-                try:
-                    sftp.get(f"{remote}/bundle-result.json", str(result))
-                except OSError:
-                    raise UserError(f"ssh {dev.label}: the run left no result (exit {code}): "
-                                    f"{(err.strip().splitlines() or ['?'])[-1][:200]}") from None
-                record = import_result(result, bundle)
-            finally:
-                _exec(client, f"rm -rf {shlex.quote(remote)}", 60)     # the run's files; the tools stay cached
+                _stream_rows(client, dev, plan, remote, tools, out["manifest"], record, path)
+            except BaseException:
+                if client.get_transport() and client.get_transport().is_active():
+                    _remove_run(client, remote)
+                raise
+            _remove_run(client, remote)                          # the run's files; the tools stay cached
     finally:
         client.close()
-    record["target"].update({"runner": url, "device_host": dev.label})
-    record["settings"]["plan"] = plan.to_json()
-    return record
+    record["complete"] = True
+    record["settings"]["remote"]["folder"] = None
+    _save(record, path, storage)
+    return record, path
+
+
+def _work_folder(client, dev: SshDevice) -> tuple[str, str, str]:
+    code, said, err = _exec(client, 'mktemp -d /tmp/upsampling-suite.XXXXXX && uname -m && echo "$HOME"', 30)
+    if code != 0:
+        raise UserError(f"ssh {dev.label}: cannot make a work folder: {err.strip()[:200]}")
+    remote, arch, home = said.split()
+    return remote, arch, home
+
+
+def _remove_run(client, remote: str) -> None:
+    """A run's folder on the device, and its runner if it is still going (a dropped connection does
+    not stop it)."""
+    runner = shlex.quote(f"{remote}/[r]un_bundle.py")        # [r]: the pattern must not match this shell itself
+    _exec(client, f"pkill -f {runner} ; rm -rf {shlex.quote(remote)}", 60)
+
+
+def _start_record(client, dev, url, plan, storage, manifest, remote, tools, key, known_hosts, record, path):
+    """The run's record, saved before the first row: new, or the resumed one."""
+    from suite.bundle import device_record
+    from suite.record import default_path
+    code, said, err = _exec(client, f"python3 {shlex.quote(remote + '/run_bundle.py')} --describe "
+                                    f"--tools {shlex.quote(tools)}", 60)
+    if code != 0:
+        raise UserError(f"ssh {dev.label}: cannot run python3 there: {(err.strip().splitlines() or ['?'])[-1][:200]}")
+    import json
+    about = json.loads(said)
+    if record is None:
+        record = device_record(manifest, about, manifest["device"], {"plan": plan.to_json()})
+        record["target"].update({"runner": url, "device_host": dev.label})
+        path = default_path(record, storage.results_dir) if storage.save else storage.json_path
+    record["settings"]["remote"] = {"folder": remote, "ssh_key": str(key) if key else None,
+                                    "known_hosts": str(known_hosts) if known_hosts else None}
+    record["settings"].setdefault("bundles", []).append(manifest["bundle_id"])
+    _save(record, path, storage)
+    return record, path
+
+
+def _stream_rows(client, dev, plan, remote, tools, manifest, record, path) -> None:
+    """Run the bundle there; each `ROW` line the runner prints becomes a saved row here at once."""
+    import json
+    from suite.bundle import add_device_row
+    cmd = (f"python3 {shlex.quote(remote + '/run_bundle.py')} --tools {shlex.quote(tools)} "
+           f"--repetitions {plan.repetitions} --min-time {plan.min_time} -o {shlex.quote(remote + '/result.json')}")
+    chan = client.get_transport().open_session()
+    chan.set_combine_stderr(True)
+    chan.settimeout(plan.run_timeout)                 # per line: one workload may take at most this long
+    chan.exec_command(cmd)
+    last, got = "", 0
+    try:
+        for line in chan.makefile("r"):
+            if line.startswith("ROW "):
+                add_device_row(record, manifest, json.loads(line[4:]))
+                got += 1
+                _save(record, path)
+            elif line.strip():
+                last = line.strip()
+    except TimeoutError:
+        chan.close()
+        raise DeviceLost(f"ssh {dev.label}: no workload finished within --run-timeout {plan.run_timeout:g} s "
+                         f"(after {got} of {len(manifest['workloads'])})", path) from None
+    except (OSError, EOFError):                        # the connection gone mid-line
+        pass
+    code = chan.recv_exit_status()                     # -1: the channel closed without one (connection lost)
+    alive = client.get_transport() is not None and client.get_transport().is_active()
+    total = len(manifest["workloads"])
+    if code == -1 or not alive:
+        raise DeviceLost(f"ssh {dev.label}: the connection was lost after {got} of {total} workloads", path)
+    if got < total:
+        raise DeviceLost(f"ssh {dev.label}: the runner stopped (exit {code}) after {got} of {total} workloads: "
+                         f"{last[:200]}", path)
+
+
+class DeviceLost(UserError):
+    """The device went away mid-run; the record at ``path`` keeps every finished row."""
+
+    def __init__(self, message: str, path: Path | None):
+        hint = f"; {path} keeps the finished workloads: finish with suite run --resume {path}" if path else ""
+        super().__init__(message + hint)
+        self.path = path
+
+
+def _save(record: dict, path: Path | None, storage=None) -> None:
+    from suite.record import write_record
+    if path:
+        write_record(record, path)
+    if storage is not None and storage.json_path and Path(storage.json_path) != path:
+        write_record(record, storage.json_path)
 
 
 def _tools_on_device(client, sftp, tools_here: Path, version: str, arch: str, target: str, home: str, say) -> str:

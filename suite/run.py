@@ -223,15 +223,8 @@ class Run:
 
     @classmethod
     def resume(cls, spec: str, storage: Storage, say: Callable[[str], None] = lambda text: None) -> "Run":
-        from suite.record import load_record
-        path = find_run(spec, storage.results_dir)
-        record = load_record(path)
-        if record.get("complete"):
-            raise UserError(f"{path} is complete; nothing to resume")
-        plan = record["settings"].get("plan")
-        if not plan:
-            raise UserError(f"{path} was written by a suite that cannot resume it")
-        return cls(RunPlan.from_json(plan), storage, record, path, say)
+        plan, record, path = load_resumable(spec, storage)
+        return cls(plan, storage, record, path, say)
 
     def _new_record(self, avail) -> dict:
         from suite.record import new_record
@@ -361,6 +354,19 @@ class Run:
             return EXIT_INTERRUPTED
         good = (STATUS_COMPILED,) if self.compile_only else (STATUS_OK,)
         return EXIT_OK if all(r["status"] in good for r in self.record["workloads"]) else EXIT_FAILED
+
+
+def load_resumable(spec: str, storage: Storage) -> tuple[RunPlan, dict, Path]:
+    """An incomplete stored run: its plan, record and path (a run that cannot be resumed: one line)."""
+    from suite.record import load_record
+    path = find_run(spec, storage.results_dir)
+    record = load_record(path)
+    if record.get("complete"):
+        raise UserError(f"{path} is complete; nothing to resume")
+    plan = record["settings"].get("plan")
+    if not plan:
+        raise UserError(f"{path} was written by a suite that cannot resume it")
+    return RunPlan.from_json(plan), record, path
 
 
 def profile_summary(p) -> dict:

@@ -9,9 +9,10 @@ from suite.errors import UserError
 
 
 def csv_list(value: str | list[str] | None) -> list[str] | None:
-    """'a,b' -> [a, b]; a repeated option (a list of such strings) adds up rather than the last winning."""
+    """'a,b' -> [a, b]; a repeated option (a list of such strings) adds up rather than the last
+    winning, and a name given twice counts once (it would otherwise run twice)."""
     values = [value] if isinstance(value, str) else value or []
-    out = [v.strip() for text in values for v in text.split(",") if v.strip()]
+    out = list(dict.fromkeys(v.strip() for text in values for v in text.split(",") if v.strip()))
     return out or None
 
 

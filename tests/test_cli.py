@@ -144,6 +144,14 @@ def test_repeated_preset_and_layout_options_add_up(tmp_path):
         (False, "channels-last"), (False, "default"), (True, "channels-last"), (True, "default")]
 
 
+def test_a_name_given_twice_in_repeated_options_runs_once():
+    from suite.run import make_plan
+    plan = make_plan(layers=[TINY], methods=["C-SP,D-SP", "D-SP,C-NN"], algorithms=["TDCF", "TDCF"],
+                     profile="none", tune="none")
+    assert plan.methods == ["C-SP", "D-SP", "C-NN"] and plan.algorithms == ["TDCF"]
+    assert len({w.id for w in plan.workloads()}) == len(plan.workloads()) == 3
+
+
 def test_preset_names_survive_rich_markup_under_the_table(cli_run):
     """'[channels-last]' looks like a rich style tag; the failure line must show it, not swallow it."""
     from rich.console import Console

@@ -107,3 +107,40 @@ def test_an_unreachable_device_is_one_line(sshd, capsys):
     assert main(_args(tmp, _free_port())) == 2
     err = capsys.readouterr().err
     assert "cannot connect" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_dropped_connection_leaves_an_incomplete_record_that_resume_finishes(sshd, tmp_path):
+    """The device goes away mid-run (its sshd session is killed): the rows finished so far are a
+    valid, incomplete record; --resume reconnects, removes what the cut-short run left there and runs
+    only what is missing."""
+    import signal
+    import sys
+    from suite.record import validate
+    tmp, port = sshd
+    runs = tmp_path / "runs"
+    before = set(Path("/tmp").glob("upsampling-suite.*"))
+    args = _args(tmp, port)[:-1] + ["-m", "C-NN,D-NN", "--min-time", "0.2", "--results-dir", str(runs)]
+    proc = subprocess.Popen([sys.executable, "-m", "suite.cli", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    listener = int((tmp / "sshd.pid").read_text())
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        records = list(runs.glob("*.json"))
+        if records and load_record(records[0])["workloads"]:
+            break
+        time.sleep(0.05)
+    subprocess.run(["pkill", "-KILL", "-P", str(listener)])     # every session of the device's sshd: the link drops
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 2, err
+    assert "connection was lost after" in err and "--resume" in err and len(err.strip().splitlines()) == 1
+    path = next(runs.glob("*.json"))
+    rec = load_record(path)
+    validate(rec)
+    kept = [w["id"] for w in rec["workloads"]]
+    assert not rec["complete"] and 1 <= len(kept) < 4 and all(w["status"] == "ok" for w in rec["workloads"])
+    assert main(["run", "--resume", str(path), "--results-dir", str(runs), "--cache-dir", str(tmp / "cache")]) == 0
+    rec = load_record(path)
+    assert rec["complete"] and [w["id"] for w in rec["workloads"]][:len(kept)] == kept
+    assert sorted(w["method"] for w in rec["workloads"]) == ["C-NN", "C-SP", "D-NN", "D-SP"]
+    assert all(w["status"] == "ok" for w in rec["workloads"]) and len(rec["settings"]["bundles"]) == 2
+    assert set(Path("/tmp").glob("upsampling-suite.*")) == before      # the cut-short run's folder too

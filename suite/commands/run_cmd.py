@@ -113,7 +113,11 @@ def main(args) -> int:
         if args.json:
             from suite import outputs
             outputs.new_file(args.json, "--json", args.force)
-        run = Run.resume(args.resume, storage_from_args(args), say)
+        from suite.run import load_resumable
+        plan, record, path = load_resumable(args.resume, storage_from_args(args))
+        if plan.runner.startswith("ssh://"):
+            return _run_remote(plan, args, console, resume=(record, path))
+        run = Run(plan, storage_from_args(args), record, path, say)
     else:
         _check_outputs(args)                              # paths first: nothing is done for a run that cannot be kept
         plan = plan_from_args(args)
@@ -143,20 +147,21 @@ def main(args) -> int:
     return run.exit_code
 
 
-def _run_remote(plan, args, console) -> int:
-    """A device over SSH: the whole run happens there; the record comes back here."""
-    from suite.record import default_path, write_record
+def _run_remote(plan, args, console, resume=None) -> int:
+    """A device over SSH: the whole run happens there; each row comes back as it finishes. Resuming
+    takes the key and known-hosts paths the run was started with unless they are named again."""
     from suite.remote import run_over_ssh
     from suite.report import print_run
     from suite.rows import is_ok
-    record = run_over_ssh(plan, plan.runner, args.ssh_key, args.known_hosts, args.cache_dir, say=console.print)
-    paths = []
-    if not args.no_save:
-        paths.append(write_record(record, default_path(record, args.results_dir)))
-    if args.json:
-        paths.append(write_record(record, args.json))
+    stored = resume[0]["settings"].get("remote", {}) if resume else {}
+    key = args.ssh_key or (Path(stored["ssh_key"]) if stored.get("ssh_key") else None)
+    known = args.known_hosts or (Path(stored["known_hosts"]) if stored.get("known_hosts") else None)
+    if resume:
+        console.print(f"resuming {resume[1]}: {len(resume[0]['workloads'])} results kept")
+    record, path = run_over_ssh(plan, plan.runner, key, known, storage_from_args(args), say=console.print,
+                                resume=resume)
     print_run(record, console)
-    for p in paths:
+    for p in dict.fromkeys(x for x in (path, args.json) if x):
         console.print(f"run record: {p}")
     return 0 if all(is_ok(w) for w in record["workloads"]) else 1
 
