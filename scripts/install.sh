@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the suite needs into .venv, on a fresh machine.
-#   scripts/install.sh          the suite with its ONNX extra (onnx, onnxruntime, qonnx) and the peer
-#                               runtimes (executorch with XNNPACK; onnxruntime; torch eager)
+#   scripts/install.sh          the suite with its ONNX extra (onnx, onnxruntime, qonnx), the peer
+#                               runtimes (executorch with XNNPACK; onnxruntime; torch eager) and the
+#                               fleet extra (Dask distributed, for suite run --cluster)
 #   scripts/install.sh --test   the same and the test tools
 #   scripts/install.sh --edge   (with either) also qemu-user, the arm64 C library and IREE's aarch64 runtime
 #                               (.edge/), so `suite run --target aarch64-a72 --runner qemu` runs here
@@ -17,10 +18,10 @@ if ! ldconfig -p 2>/dev/null | grep -q libvulkan.so.1 || ! command -v vulkaninfo
         echo "install.sh: no root apt-get: install mesa-vulkan-drivers and vulkan-tools for the vulkan target" >&2
     fi
 fi
-edge=0; extras="onnx,peers"
+edge=0; extras="onnx,peers,fleet"
 for arg in "$@"; do
     case "$arg" in
-        --test) extras="onnx,peers,test" ;;
+        --test) extras="onnx,peers,fleet,test" ;;
         --edge) edge=1 ;;
         *) echo "install.sh: unknown option $arg (--test, --edge)" >&2; exit 2 ;;
     esac
@@ -29,7 +30,7 @@ python3 -m venv .venv
 # torch first, pinned: 2.13.0 is the CPU wheel these machines carry; anything unpinned pulls CUDA builds
 .venv/bin/pip install -q torch==2.13.0
 .venv/bin/pip install -q -e ".[$extras]"
-if [ "$extras" = "onnx,peers,test" ] && ! [ -x /usr/sbin/sshd ]; then
+if [ "$extras" = "onnx,peers,fleet,test" ] && ! [ -x /usr/sbin/sshd ]; then
     # the SSH runner's tests start a real sshd on 127.0.0.1 with throwaway keys
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
         (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client) \

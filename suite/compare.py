@@ -48,9 +48,15 @@ def emulated(record: dict) -> bool:
     return bool(record["target"].get("emulated"))
 
 
+def under_qemu(record: dict) -> bool:
+    """A device's code run under qemu-user (here, or on a fleet's emulated device): correct, not timed."""
+    t = record["target"]
+    return bool(t.get("emulated")) and (t.get("runner") == "qemu" or t.get("emulator") == "qemu-user")
+
+
 def same_testbed(a: dict, b: dict) -> bool:
     """Latencies compare only within one testbed, and never when either side was emulated."""
-    return testbed(a) == testbed(b) and not (emulated(a) and a["target"].get("runner") == "qemu")
+    return testbed(a) == testbed(b) and not under_qemu(a)
 
 
 def _rows(record: dict) -> dict[tuple[str, str], dict]:

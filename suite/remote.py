@@ -140,8 +140,10 @@ def run_over_ssh(plan, url: str, key: Path | None, known_hosts: Path | None, sto
             _remove_run(client, remote)                          # the run's files; the tools stay cached
     finally:
         client.close()
+    from suite.verdict import record_verdict
     record["complete"] = True
     record["settings"]["remote"]["folder"] = None
+    record["verdict"] = record_verdict(record)
     _save(record, path, storage)
     return record, path
 

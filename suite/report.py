@@ -148,7 +148,8 @@ def print_run(record: dict, console: Console | None = None) -> None:
     console.print(f"[bold]{tg['name']}[/] ({tg['device']}{threads}) on {m['cpu']} "
                   f"({m['cpus_usable']} CPUs) - IREE {record['versions'].get('iree-base-compiler')}, "
                   f"torch {record['versions'].get('torch')}, seed {record['settings'].get('seed')}")
-    if tg.get("emulated") and tg.get("runner") == "qemu":
+    from suite.compare import under_qemu
+    if under_qemu(record):
         console.print(f"[bold yellow]{tg.get('device_name')}: emulated: not a device time. The outputs are the "
                       "real cross-compiled code's, verified; every latency below is qemu's, not the device's[/]")
     elif tg.get("emulated"):
@@ -163,7 +164,7 @@ def print_run(record: dict, console: Console | None = None) -> None:
         group = list(group)
         name = group[0].get("layer_name")
         console.print(layer_table(group, f"{name}  [dim]{layer}[/]" if name else layer,
-                                  emulated=bool(tg.get("emulated") and tg.get("runner") == "qemu")))
+                                  emulated=under_qemu(record)))
         peers_here = [r for r in peer_rows if r["layer"] == layer]
         if peers_here:
             console.print(peer_table(group, peers_here))

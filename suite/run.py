@@ -241,6 +241,8 @@ class Run:
         record["target"].update({"device_name": avail.device_name, "emulated": avail.emulated,
                                  "runs_here": avail.usable, "note": avail.reason, "compile_flags": target.flags(),
                                  "runner": plan.runner})
+        if self.launcher.emulated:
+            record["target"]["emulator"] = "qemu-user"
         record["counters"] = self.collector_notes
         if self.profile:
             record["model"] = {"profile": profile_summary(self.profile), "accounting": plan.accounting}
@@ -330,16 +332,11 @@ class Run:
         """The model's agreement with the measurement; the record written where it belongs."""
         from suite.model_check import agreement
         from suite.record import write_record
-        from suite.verdict import summary, verdicts
+        from suite.verdict import record_verdict
         iree = [r for r in self.record["workloads"] if not r.get("runtime")]       # the peers have rows of their own
         if self.profile or self.record.get("model"):
             self.record["model"].update(agreement(best_per_workload(iree)))
-        if self.launcher.emulated:            # qemu's times are not the device's: no claim is judged on them
-            self.record["verdict"] = {"layers": [], "summary": {}, "note": "emulated run: latencies are not device "
-                                                                         "times, so the claim is not judged"}
-        else:
-            vs = verdicts(iree)
-            self.record["verdict"] = {"layers": [v.to_json() for v in vs], "summary": summary(vs)}
+        self.record["verdict"] = record_verdict(self.record)
         paths = []
         if self.path:
             paths.append(write_record(self.record, self.path))

@@ -187,3 +187,13 @@ def runtime_ratios(rows: list[dict]) -> list[dict]:
             if ratios:
                 out.append({"layer": name, "claim": f"{deployed} vs {trained}", "ratios": ratios})
     return out
+
+
+def record_verdict(record: dict) -> dict:
+    """The record's verdict entry: IREE's rows judged per layer, unless the times are qemu's."""
+    from suite.compare import under_qemu
+    if under_qemu(record):
+        return {"layers": [], "summary": {}, "note": "emulated run: latencies are not device times, so the claim "
+                                                     "is not judged"}
+    vs = verdicts([r for r in record["workloads"] if not r.get("runtime")])     # the peers have rows of their own
+    return {"layers": [v.to_json() for v in vs], "summary": summary(vs)}

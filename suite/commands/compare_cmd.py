@@ -22,7 +22,8 @@ def add_parser(sub) -> None:
 
 def _label(rec: dict) -> str:
     t = rec["target"]
-    return f"{rec['id'][:16]} {rec['machine']['cpu'][:20]} {t['name']}/{t['device']}"
+    where = f" on {t['device_host']}" if t.get("device_host") else ""          # an SSH or fleet device
+    return f"{rec['id'][:16]} {rec['machine']['cpu'][:20]} {t['name']}/{t['device']}{where}"
 
 
 def main(args) -> int:

@@ -39,6 +39,16 @@ def add_parser(sub) -> None:
     how.add_argument("--ssh-key", type=Path, help="private key for --runner ssh:// (default: the agent and ~/.ssh keys)")
     how.add_argument("--known-hosts", type=Path,
                      help="known_hosts file holding the device's host key (default: ~/.ssh/known_hosts)")
+    how.add_argument("--cluster", metavar="ADDRESS",
+                     help="a fleet on Dask distributed: its scheduler (tcp://HOST:PORT, or a scheduler file). Every "
+                          "device its workers advertise (dask worker --resources device:NAME=1) runs every workload; "
+                          "one run record per device (README: 'A fleet')")
+    how.add_argument("--cluster-devices", metavar="NAMES", help="only these devices of --cluster (comma-separated)")
+    how.add_argument("--device-grace", type=float_arg("--device-grace", low=0, high=3600), default=15.0, metavar="S",
+                     help="how long a --cluster device may have no worker before its remaining jobs are recorded "
+                          "as failed (default: 15)")
+    how.add_argument("--cluster-timeout", type=float_arg("--cluster-timeout", low=0, high=3600, low_open=True),
+                     default=10.0, metavar="S", help="how long to wait for the --cluster scheduler (default: 10)")
     how.add_argument("--peers", default="auto",
                      help="peer runtimes timed beside IREE on every layer (llvm-cpu): 'auto' (default: every one "
                           "installed), 'none', or a list of eager, eager-cl, onnxruntime, executorch-xnnpack")
@@ -120,6 +130,8 @@ def main(args) -> int:
         run = Run(plan, storage_from_args(args), record, path, say)
     else:
         _check_outputs(args)                              # paths first: nothing is done for a run that cannot be kept
+        if args.cluster:
+            return _run_fleet(args, console)
         plan = plan_from_args(args)
         if plan.runner.startswith("ssh://"):
             return _run_remote(plan, args, console)
@@ -166,6 +178,29 @@ def _run_remote(plan, args, console, resume=None) -> int:
     return 0 if all(is_ok(w) for w in record["workloads"]) else 1
 
 
+def _run_fleet(args, console) -> int:
+    """A fleet: every device of the cluster runs the plan; one record per device, saved row by row."""
+    from suite.fleet import run_on_cluster
+    from suite.report import print_run
+    from suite.rows import is_ok
+    from suite.selection import csv_list
+    if args.runner != "local":
+        raise UserError("--cluster and --runner are two ways of saying where modules run; give one")
+    if args.json:
+        raise UserError("--json takes one record; a --cluster run stores one per device in --results-dir")
+    args.runner = f"cluster:{args.cluster}"
+    plan = plan_from_args(args)
+    devices = run_on_cluster(plan, args.cluster, storage_from_args(args), say=console.print,
+                             names=csv_list(args.cluster_devices), grace_s=args.device_grace,
+                             timeout_s=args.cluster_timeout)
+    for d in devices:
+        console.rule(f"device {d.name}")
+        print_run(d.record, console)
+        if d.path:
+            console.print(f"run record: {d.path}")
+    return 0 if devices and all(is_ok(w) for d in devices for w in d.record["workloads"]) else 1
+
+
 def _execute_with_progress(run, console) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     # Ctrl-C and SIGTERM stop the run and keep what is done. The flag makes the stop stick even if
@@ -199,7 +234,7 @@ def _execute_with_progress(run, console) -> None:
 
 
 # what defines a run is stored with it; --resume takes those, so naming any of them again is a contradiction
-_PLAN_OPTIONS = ("catalogue", "layer", "layout", "network", "model", "input_shape", "peers", "runner", "methods", "algorithms", "target", "tune", "preset",
+_PLAN_OPTIONS = ("cluster", "catalogue", "layer", "layout", "network", "model", "input_shape", "peers", "runner", "methods", "algorithms", "target", "tune", "preset",
                  "device", "threads", "malloc", "repetitions", "min_time", "seed", "verify_only", "profile",
                  "accounting", "counters", "compile_timeout", "run_timeout", "no_save")
 

@@ -17,7 +17,6 @@ SUITE_LAUNCHER (a command prefix such as "qemu-aarch64 -L /usr/aarch64-linux-gnu
 (the IREE target its device runs, e.g. aarch64-a72).
 """
 import argparse
-import base64
 import json
 import os
 import platform
@@ -120,14 +119,14 @@ def worker_describe():
 
 
 def worker_job(job):
-    """One (module, device) job on a fleet worker: the files travel inside the job (base64)."""
+    """One (module, device) job on a fleet worker: the files travel inside the job, as bytes."""
     tools_dir, prefix = _worker_device()
     with tempfile.TemporaryDirectory(prefix="upsampling-suite-job.") as folder:
         entry = dict(job["entry"])
         for key in ("module", "input", "expected"):
             name = os.path.basename(entry[key])
             with open(os.path.join(folder, name), "wb") as f:
-                f.write(base64.b64decode(job["files"][key]))
+                f.write(job["files"][key])
             entry[key] = name
         return run_one(entry, folder, tools_dir, job["device"], job["repetitions"], job["min_time"], prefix)
 
