@@ -17,10 +17,10 @@ BARE = [sys.executable, "-I", "-S"]            # isolated, no site-packages: the
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
+def bundle(tmp_path_factory, shared_cache_dir):
     tmp = tmp_path_factory.mktemp("bundle")
     assert main(["bundle", "-t", "llvm-cpu", "-o", str(tmp / "b"), "-l", "tiny-r2", "-m", "C-SP,D-SP",
-                 "-a", "REVD2,TDC", "--cache-dir", str(tmp / "cache")]) == 0
+                 "-a", "REVD2,TDC", "--cache-dir", str(shared_cache_dir)]) == 0
     return tmp
 
 

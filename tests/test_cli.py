@@ -19,13 +19,13 @@ def run_cli(*args, cache_dir):
 
 
 @pytest.fixture(scope="module")
-def cli_run(tmp_path_factory):
+def cli_run(tmp_path_factory, shared_cache_dir):
     tmp = tmp_path_factory.mktemp("cli")
     # repeated -m / -a add up (a comma list and a second flag): 4 workloads, not just the last flag's
     proc = run_cli("run", "--layer", TINY, "--methods", "C-SP,C-NN", "-m", "D-SP", "--algorithms", "REVD2", "-a", "STRD",
                    "--repetitions", "9", "--min-time", "0.005", "--results-dir", str(tmp / "runs"),
                    "--json", str(tmp / "out.json"), "--profile", "rpi4-a72", "--tune", "none", "--peers", "none",
-                   cache_dir=tmp / "cache")
+                   cache_dir=shared_cache_dir)
     return proc, tmp
 
 
@@ -134,10 +134,10 @@ def test_list_and_targets(capsys):
     assert "yes" in rows["llvm-cpu"] and "compile-only" in rows["aarch64-a72"] and "compile-only" in rows["riscv64"]
 
 
-def test_repeated_preset_and_layout_options_add_up(tmp_path):
+def test_repeated_preset_and_layout_options_add_up(tmp_path, shared_cache_dir):
     proc = run_cli("run", "--layer", TINY, "-m", "C-SP", "--preset", "default", "--preset", "channels-last",
                    "--layout", "nchw", "--layout", "nhwc", "--verify-only", "--no-save", "--json", str(tmp_path / "r.json"),
-                   "--profile", "none", "--counters", "none", cache_dir=tmp_path / "cache")
+                   "--profile", "none", "--counters", "none", cache_dir=shared_cache_dir)
     assert proc.returncode == 0, proc.stderr
     rows = json.loads((tmp_path / "r.json").read_text())["workloads"]
     assert sorted((r["layer"].endswith("-nhwc"), r["preset"]) for r in rows) == [

@@ -23,9 +23,9 @@ ARGS = ["-l", "tiny-r2", "-m", "C-SP,C-NN,D-SP", "-a", "TDCF,REVD2", "--profile"
 
 
 @needs_qemu
-def test_aarch64_modules_run_under_qemu_and_verify(tmp_path, capsys):
+def test_aarch64_modules_run_under_qemu_and_verify(tmp_path, capsys, shared_cache_dir):
     out = tmp_path / "a72.json"
-    assert main(["run", *ARGS, "--target", "aarch64-a72", "--runner", "qemu", "--cache-dir", str(tmp_path / "c"),
+    assert main(["run", *ARGS, "--target", "aarch64-a72", "--runner", "qemu", "--cache-dir", str(shared_cache_dir),
                  "--no-save", "--json", str(out)]) == 0
     text = " ".join(capsys.readouterr().out.split())
     rec = load_record(out)
@@ -43,8 +43,8 @@ def test_aarch64_modules_run_under_qemu_and_verify(tmp_path, capsys):
 
 
 @needs_qemu
-def test_compare_and_check_never_treat_emulated_times_as_latency(tmp_path, capsys):
-    common = [*ARGS, "-m", "C-SP", "--tune", "none", "--cache-dir", str(tmp_path / "c"), "--no-save"]
+def test_compare_and_check_never_treat_emulated_times_as_latency(tmp_path, capsys, shared_cache_dir):
+    common = [*ARGS, "-m", "C-SP", "--tune", "none", "--cache-dir", str(shared_cache_dir), "--no-save"]
     assert main(["run", *common, "--target", "aarch64-a72", "--runner", "qemu", "--json", str(tmp_path / "q.json")]) == 0
     assert main(["run", *common, "--json", str(tmp_path / "h.json")]) == 0
     capsys.readouterr()

@@ -90,12 +90,13 @@ def _rows(runs: Path, target: str) -> list[dict]:
     return []
 
 
-def test_a_fleet_runs_every_workload_on_each_device_and_survives_a_dead_worker_and_a_lost_device(fleet, tmp_path):
+def test_a_fleet_runs_every_workload_on_each_device_and_survives_a_dead_worker_and_a_lost_device(fleet, tmp_path,
+                                                                                                   shared_cache_dir):
     sched, client, workers = fleet
     runs = tmp_path / "runs"
     proc = subprocess.Popen([sys.executable, "-m", "suite.cli", "run", "--cluster", str(sched), "-l", "tiny-r2",
-                             "-m", "C-SP,D-SP,C-NN", "-a", "TDCF", "--repetitions", "9", "--min-time", "0.05",
-                             "--device-grace", "12", "--results-dir", str(runs), "--cache-dir", str(tmp_path / "c")],
+                             "-m", "C-SP,D-SP,C-NN", "-a", "TDCF", "--repetitions", "9", "--min-time", "0.02",
+                             "--device-grace", "8", "--results-dir", str(runs), "--cache-dir", str(shared_cache_dir)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     host_killed = device_gone = False
     deadline = time.time() + 240

@@ -49,10 +49,10 @@ def test_retain_keeps_freed_memory_in_the_child_process():
 
 
 @glibc
-def test_a_retain_run_records_the_policy_and_its_command_reproduces_it(tmp_path, capsys):
+def test_a_retain_run_records_the_policy_and_its_command_reproduces_it(tmp_path, capsys, shared_cache_dir):
     args = ["run", "--layer", "cin=2,cout=2,h=6,w=5,k=3,r=2,name=malloc-tiny", "-m", "D-SP", "-a", "TDC",
             "--repetitions", "9", "--min-time", "0.005", "--profile", "none", "--malloc", "retain", "--tune", "none", "--peers", "none",
-            "--results-dir", str(tmp_path), "--cache-dir", str(tmp_path / "cache"), "--json", str(tmp_path / "r.json")]
+            "--results-dir", str(tmp_path), "--cache-dir", str(shared_cache_dir), "--json", str(tmp_path / "r.json")]
     assert main(args) == 0
     assert "malloc retain" in capsys.readouterr().out
     rec = json.loads((tmp_path / "r.json").read_text())

@@ -174,12 +174,12 @@ def test_bad_onnx_input_is_one_line_and_exit_2(tmp_path, capsys):
         assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (argv, err)
 
 
-def test_the_case_study_runs_through_iree_verified_on_the_real_image(tmp_path):
+def test_the_case_study_runs_through_iree_verified_on_the_real_image(tmp_path, shared_cache_dir):
     """`suite run -n espcn-bsd300`: both trained models and their TDCF deployments through IREE's
     ONNX importer, verified against onnxruntime on the BSD300 crop, with the per-network verdict."""
     out = tmp_path / "bsd.json"
     assert main(["run", "-n", "espcn-bsd300", "-a", "TDCF", "--tune", "none", "--peers", "none", "--profile", "none",
-                 "--repetitions", "9", "--min-time", "0.01", "--cache-dir", str(tmp_path / "cache"),
+                 "--repetitions", "9", "--min-time", "0.01", "--cache-dir", str(shared_cache_dir),
                  "--no-save", "--json", str(out)]) == 0
     rec = load_record(out)
     rows = {w["id"]: w for w in rec["workloads"]}

@@ -58,11 +58,11 @@ def test_a_peer_that_is_not_installed_gives_its_reason():
         resolve("tvm")
 
 
-def test_a_run_stores_peers_as_rows_and_compares_the_claim_per_runtime(tmp_path, capsys):
+def test_a_run_stores_peers_as_rows_and_compares_the_claim_per_runtime(tmp_path, capsys, shared_cache_dir):
     out = tmp_path / "r.json"
     assert main(["run", "--layer", "cin=4,cout=2,h=6,w=7,k=3,r=2,name=peer-tiny", "-m", "C-SP,D-SP", "-a", "TDCF",
                  "--tune", "none", "--profile", "none", "--repetitions", "9", "--min-time", "0.001",
-                 "--peers", "eager,onnxruntime", "--cache-dir", str(tmp_path / "c"), "--no-save",
+                 "--peers", "eager,onnxruntime", "--cache-dir", str(shared_cache_dir), "--no-save",
                  "--json", str(out)]) == 0
     text = " ".join(capsys.readouterr().out.split())
     rec = load_record(out)

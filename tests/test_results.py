@@ -14,12 +14,12 @@ TINY = "cin=2,cout=2,h=8,w=8,k=3,r=2,name=results-tiny"
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory):
+def two_runs(tmp_path_factory, shared_cache_dir):
     """Two real runs of the same workloads, back to back (an A/A pair)."""
     tmp = tmp_path_factory.mktemp("results")
     args = ["run", "--layer", TINY, "-m", "C-SP,D-SP", "-a", "REVD2,TDC", "--device", "local-sync",
             "--repetitions", "15", "--min-time", "0.01", "--results-dir", str(tmp), "--profile", "none", "--tune", "none", "--peers", "none",
-            "--cache-dir", str(tmp / "cache")]
+            "--cache-dir", str(shared_cache_dir)]
     assert main(args + ["--json", str(tmp / "a.out")]) == 0
     assert main(args + ["--json", str(tmp / "b.out")]) == 0
     return load_record(tmp / "a.out"), load_record(tmp / "b.out"), tmp

@@ -27,10 +27,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
+def sshd(tmp_path_factory, shared_cache_dir):
     if why_not:
         pytest.skip(why_not)
     tmp = tmp_path_factory.mktemp("sshd")
+    (tmp / "cache").symlink_to(shared_cache_dir)
     for name in ("host_key", "user_key", "other_key"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp / name)], check=True)
     (tmp / "authorized_keys").write_text((tmp / "user_key.pub").read_text())
@@ -119,7 +120,7 @@ def test_a_dropped_connection_leaves_an_incomplete_record_that_resume_finishes(s
     tmp, port = sshd
     runs = tmp_path / "runs"
     before = set(Path("/tmp").glob("upsampling-suite.*"))
-    args = _args(tmp, port)[:-1] + ["-m", "C-NN,D-NN", "--min-time", "0.2", "--results-dir", str(runs)]
+    args = _args(tmp, port)[:-1] + ["-m", "C-NN,D-NN", "--min-time", "0.1", "--results-dir", str(runs)]
     proc = subprocess.Popen([sys.executable, "-m", "suite.cli", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     listener = int((tmp / "sshd.pid").read_text())
