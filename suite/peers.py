@@ -44,82 +44,173 @@ def time_callable(run, x, repetitions: int, min_time_s: float, warmup_s: float) 
     return samples, iterations
 
 
-def measure(peer, module, x, ref, threads, repetitions: int, min_time_s: float, warmup_s: float) -> dict:
-    """Build the peer, verify its output against ``ref``, and time it only if it verified."""
+def build_and_verify(peer, module, x, ref, threads) -> tuple[dict, object]:
+    """Build the peer and verify its output against ``ref``: (the row so far, the built runtime --
+    None unless it verified and may be timed)."""
     from suite.verify import verify
     out = {"status": "build-failed", "reason": "", "samples_ms": [], "iterations": []}
     try:
         built = peer.build(module, x, threads)
     except Exception as e:                                 # noqa: BLE001 - a runtime refusing is its row's result
         out["reason"] = f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
-        return out
+        return out, None
     out["note"], out["fallback"] = built.note, built.fallback
     try:
         y = built.run(x).detach().numpy()
     except Exception as e:                                 # noqa: BLE001
         out.update(status="run-failed", reason=f"{type(e).__name__}: {str(e)[:300]}")
-        return out
+        return out, None
     v = verify(y, ref)
     out.update(max_abs_err=v.max_abs_err, tolerance=v.tolerance, output_shape=list(y.shape))
     if not v.ok:
         out.update(status=STATUS_WRONG, reason=v.reason)
-        return out
-    out["samples_ms"], out["iterations"] = time_callable(built.run, x, repetitions, min_time_s, warmup_s)
+        return out, None
     out["status"] = STATUS_OK
+    return out, built
+
+
+def measure(peer, module, x, ref, threads, repetitions: int, min_time_s: float, warmup_s: float) -> dict:
+    """Build the peer, verify its output against ``ref``, and time it only if it verified."""
+    out, built = build_and_verify(peer, module, x, ref, threads)
+    if built is not None:
+        out["samples_ms"], out["iterations"] = time_callable(built.run, x, repetitions, min_time_s, warmup_s)
     return out
 
 
+class PeerSession:
+    """One peer on one layer, in its own process (``python -m suite.peers JOB``): every method is
+    built and verified when it starts; then samples are asked for a few at a time, so that a run can
+    time IREE and the peers in alternating rounds. A runtime that crashes costs only its rows."""
+
+    def __init__(self, peer, layer, methods: list[str], options, timeout: float):
+        import dataclasses
+        from targets.iree_run import child_environ, command_line
+        self.peer, self.layer, self.methods, self.timeout = peer, layer, methods, timeout
+        self.tmp = tempfile.TemporaryDirectory()
+        job = {"peer": peer.name, "layer": dataclasses.asdict(layer), "methods": methods, "seed": options.seed,
+               "threads": options.threads, "min_time": options.min_time_s, "warmup": options.warmup_s}
+        jp = Path(self.tmp.name) / "job.json"
+        jp.write_text(json.dumps(job))
+        cmd = [sys.executable, "-m", "suite.peers", str(jp)]
+        self.command = command_line(cmd, options.runtime_env())
+        self.failure = ""
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=open(Path(self.tmp.name) / "stderr", "w"), text=True,
+                                     env=child_environ(options.runtime_env()))
+        import queue
+        import threading
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()      # replies are awaited with a timeout
+        self.rows: dict[str, dict] = self._reply(timeout * max(1, len(methods))) or {}
+
+    def _reply(self, timeout: float):
+        """The child's next answer (a `REPLY {json}` line; anything else it prints is skipped)."""
+        import queue
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self._fail(f"timed out after {timeout:g} s")
+                return None
+            if line is None:                               # end of its output: the process is gone
+                self.proc.wait()
+                err = (Path(self.tmp.name) / "stderr").read_text().strip().splitlines()
+                self._fail(f"the peer's process died: {(err or [f'exit code {self.proc.returncode}'])[-1][:300]}")
+                return None
+            if line.startswith("REPLY "):
+                return json.loads(line[6:])
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def _fail(self, why: str) -> None:
+        self.failure = self.failure or why
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def ready(self, method: str) -> bool:
+        return not self.failure and self.rows.get(method, {}).get("status") == STATUS_OK
+
+    def sample(self, method: str, repetitions: int) -> tuple[list[float], list[int]]:
+        """``repetitions`` more samples of a verified method; RuntimeError if the runtime is gone."""
+        if self.failure:
+            raise RuntimeError(self.failure)
+        try:
+            self.proc.stdin.write(json.dumps({"method": method, "repetitions": repetitions}) + "\n")
+            self.proc.stdin.flush()
+        except OSError:                                    # its end of the pipe is gone: so is the process
+            pass
+        doc = self._reply(self.timeout)
+        if doc is None:
+            raise RuntimeError(self.failure)
+        return doc["samples_ms"], doc["iterations"]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()                    # end of input: the child exits
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.tmp.cleanup()
+
+    def result(self, method: str, samples: list[float], iterations: list[int], failed: str = ""):
+        """The method's row, as an ordinary WorkloadResult with ``runtime`` set."""
+        from suite.runner import WorkloadResult
+        from suite.stats import summarize
+        from workloads.methods import DEPLOYED
+        layer = self.layer
+        res = WorkloadResult(id=f"{layer.id}/{method}@{self.peer.name}", layer=layer.id, layer_name=layer.name,
+                             method=method, algorithm=None, reference=DEPLOYED.get(method, method))
+        res.runtime, res.runtime_version = self.peer.name, self.peer.version()
+        res.runtime_settings = self.peer.settings
+        res.commands["time"] = self.command
+        doc = self.rows.get(method)
+        if doc is None:
+            res.status, res.reason = "run-failed", self.failure or "no result"
+            return res
+        res.status, res.reason = doc["status"], doc["reason"]
+        res.max_abs_err, res.tolerance = doc.get("max_abs_err"), doc.get("tolerance")
+        res.output_shape = doc.get("output_shape")
+        res.runtime_note = ("fallback: " if doc.get("fallback") else "") + doc.get("note", "")
+        if failed:
+            res.status, res.reason = "time-failed", failed
+        elif res.status == STATUS_OK:
+            res.samples_ms, res.iterations = samples, iterations
+            res.stats_ms = summarize(samples) if samples else None
+        return res
+
+
 def run_peers(layer, methods: list[str], peers, options, timeout: float) -> list:
-    """One WorkloadResult per (method, peer); one child process per peer and layer (its imports and
-    the runtime's start-up paid once), so a crashing runtime costs only that peer's rows."""
-    import dataclasses
-    from suite.runner import WorkloadResult
-    from suite.stats import summarize
-    from targets.iree_run import child_environ, command_line
-    from workloads.methods import DEPLOYED
+    """One WorkloadResult per (method, peer), each timed in one go (no IREE rows to alternate with)."""
     results = []
     for peer in peers:
-        job = {"peer": peer.name, "layer": dataclasses.asdict(layer), "methods": methods, "seed": options.seed,
-               "threads": options.threads, "repetitions": options.repetitions, "min_time": options.min_time_s,
-               "warmup": options.warmup_s}
-        docs, failure = {}, ""
-        with tempfile.TemporaryDirectory() as tmp:
-            jp, op = Path(tmp) / "job.json", Path(tmp) / "out.json"
-            jp.write_text(json.dumps(job))
-            cmd = [sys.executable, "-m", "suite.peers", str(jp), str(op)]
-            shown = command_line(cmd, options.runtime_env())
-            try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout * len(methods),
-                                      env=child_environ(options.runtime_env()))
-                if op.exists():
-                    docs = json.loads(op.read_text())
-                if proc.returncode != 0 or len(docs) < len(methods):
-                    tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-                    failure = f"the peer's process died: {tail[:300]}"
-            except subprocess.TimeoutExpired:
-                failure = f"timed out after {timeout * len(methods):g} s"
-        for method in methods:
-            res = WorkloadResult(id=f"{layer.id}/{method}@{peer.name}", layer=layer.id, layer_name=layer.name,
-                                 method=method, algorithm=None, reference=DEPLOYED.get(method, method))
-            res.runtime, res.runtime_version, res.runtime_settings = peer.name, peer.version(), peer.settings
-            res.commands["time"] = shown
-            doc = docs.get(method)
-            if doc is None:
-                res.status, res.reason = "run-failed", failure or "no result"
-            else:
-                res.status, res.reason = doc["status"], doc["reason"]
-                res.max_abs_err, res.tolerance = doc.get("max_abs_err"), doc.get("tolerance")
-                res.output_shape = doc.get("output_shape")
-                res.runtime_note = ("fallback: " if doc.get("fallback") else "") + doc.get("note", "")
-                res.samples_ms, res.iterations = doc["samples_ms"], doc["iterations"]
-                res.stats_ms = summarize(res.samples_ms) if res.samples_ms else None
-            results.append(res)
+        session = PeerSession(peer, layer, methods, options, timeout)
+        try:
+            for method in methods:
+                samples, iterations, failed = [], [], ""
+                if session.ready(method):
+                    try:
+                        samples, iterations = session.sample(method, options.repetitions)
+                    except RuntimeError as e:
+                        failed = str(e)
+                results.append(session.result(method, samples, iterations, failed))
+        finally:
+            session.close()
     return results
 
 
-def _child(job_path: str, out_path: str) -> int:
-    """The child process: each method of the layer built in the peer, verified, timed; results
-    written after every method, so a crash keeps what was done."""
+def _child(job_path: str) -> int:
+    """The child process: each method of the layer built in the peer and verified (one `REPLY` with
+    every method's row); then, per request line on stdin, that many samples of one method."""
     import torch
     from targets.peers import get_peer
     from workloads.layer import LayerConfig
@@ -128,15 +219,20 @@ def _child(job_path: str, out_path: str) -> int:
     layer = LayerConfig(**job["layer"])
     peer = get_peer(job["peer"])
     x = make_input(layer, job["seed"])
-    done = {}
+    rows, built = {}, {}
     for method in job["methods"]:
         with torch.no_grad():
             ref = trained_layer(layer, DEPLOYED.get(method, method), job["seed"])(x).numpy()
-        done[method] = measure(peer, peer_module(layer, method, job["seed"]), x, ref, job["threads"],
-                               job["repetitions"], job["min_time"], job["warmup"])
-        Path(out_path).write_text(json.dumps(done, allow_nan=False))
+        rows[method], built[method] = build_and_verify(peer, peer_module(layer, method, job["seed"]), x, ref,
+                                                       job["threads"])
+    print("REPLY " + json.dumps(rows, allow_nan=False), flush=True)
+    for line in sys.stdin:
+        ask = json.loads(line)
+        samples, iterations = time_callable(built[ask["method"]].run, x, ask["repetitions"], job["min_time"],
+                                            job["warmup"])
+        print("REPLY " + json.dumps({"samples_ms": samples, "iterations": iterations}), flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(_child(*sys.argv[1:3]))
+    sys.exit(_child(sys.argv[1]))

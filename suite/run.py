@@ -17,6 +17,7 @@ from suite.rows import STATUS_COMPILED, STATUS_OK, best_per_workload
 from suite.selection import check_target, csv_list, resolve_collectors, resolve_layers, resolve_profile
 
 MIN_REPETITIONS = 9
+ROUNDS_NOTE = "a layer's IREE rows and peers take their samples in alternating rounds (suite.rounds)"
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
@@ -283,50 +284,125 @@ class Run:
         return None
 
     def execute(self, on_progress: Callable | None = None, on_row: Callable[[dict], None] | None = None) -> None:
-        """Run every pending workload with every preset. KeyboardInterrupt (raised by a callback or a
-        signal handler) stops the run and keeps what is done."""
+        """Run every pending workload with every preset, and the peers beside each layer: a layer's
+        IREE rows and its peers are timed in alternating rounds (suite.rounds). KeyboardInterrupt
+        (raised by a callback or a signal handler) stops the run and keeps what is done."""
         from suite.runner import Runner
         runner = Runner(self.options, self.cache)
+        tuner = None
+        if self.plan.tuned and not self.plan.verify_only and not self.compile_only:
+            from suite.tuning import Candidate, Tuner
+            tuner = Tuner(runner, tuple(Candidate(*c) for c in self.plan.space), self.tuning_db, self.plan.tune)
+        peers = self._peers()
 
         def on_result(res):
             row = self.add(res)
             if row is not None and on_row:
                 on_row(row)
         try:
-            if self.plan.tuned and not self.plan.verify_only and not self.compile_only:
-                from suite.tuning import Candidate, Tuner
-                space = tuple(Candidate(*c) for c in self.plan.space)
-                Tuner(runner, space, self.tuning_db, self.plan.tune).run(
-                    self.pending, on_progress, on_result, skip={i for i, _ in self.done})
+            rest = self.pending
+            if peers:
+                from suite.rounds import ROUNDS
+                self.record["settings"]["rounds"] = {"rounds": ROUNDS, "how": ROUNDS_NOTE,
+                                                     "peers": [p.name for p in peers]}
+                for layer in self.layers.values():
+                    ws = [w for w in self.pending if w.layer.id == layer.id]
+                    self._layer_in_rounds(layer, ws, runner, tuner, peers, on_progress, on_result)
+                rest = [w for w in self.pending if w.layer.id not in self.layers]     # networks, ONNX models
+            if tuner:
+                tuner.run(rest, on_progress, on_result, skip={i for i, _ in self.done})
             else:
-                runner.run(self.pending, on_progress, on_result, skip=self.done)
-            self._run_peers(on_progress, on_result)
+                runner.run(rest, on_progress, on_result, skip=self.done)
             self.record["complete"] = True
         except KeyboardInterrupt:
             self.interrupted = True
 
-    def _run_peers(self, on_progress, on_result) -> None:
-        """Each layer's methods in every peer runtime, after IREE's rows (host CPU targets only)."""
-        from suite.peers import run_peers
+    def _peers(self) -> list:
+        """The peer runtimes that run beside IREE here (host CPU targets, timed runs); every peer asked
+        for is noted in the record, with its reason where it is not used."""
         from targets.peers import resolve
-        from workloads.methods import METHODS
         peers, missing = resolve(self.plan.peers)
         self.record["peers"] = {**{name: {"used": False, "reason": why} for name, why in missing.items()},
                                 **{p.name: {"used": True, "version": p.version(), "settings": p.settings}
                                    for p in peers}}
-        if not peers or self.plan.verify_only or self.compile_only or self.plan.target != "llvm-cpu":
-            return
-        methods = self.plan.methods or list(METHODS)
-        for layer in self.layers.values():
-            todo = [m for m in methods if any((f"{layer.id}/{m}@{p.name}", "default") not in self.done
-                                              for p in peers)]
-            if not todo:
+        if self.plan.verify_only or self.compile_only or self.plan.target != "llvm-cpu":
+            return []
+        return peers
+
+    def _layer_in_rounds(self, layer, ws: list, runner, tuner, peers, on_progress, on_result) -> None:
+        """One layer: IREE's rows built and verified (at their tuned lowering), each peer started
+        and verified, then every verified row timed in alternating rounds."""
+        from suite.peers import PeerSession
+        from suite.rounds import Side, alternate, order
+        from targets.iree_run import StageError
+        from workloads.methods import METHODS
+        iree = []                                          # (workload, built, input, row, the row to report)
+        for w in ws:
+            if tuner:
+                entry, tuning = tuner.choose(w, on_progress)
+                final = (lambda w=w, entry=entry, tuning=tuning: tuner._relabel(w, entry, tuning))
+                if entry.built is None:
+                    on_result(final())
+                    continue
+                iree.append((entry.workload, entry.built, entry.x_path, entry.result, final))
                 continue
+            try:
+                exported = runner.export(w)
+            except StageError as e:
+                exported = e
+            for preset in [p for p in self.plan.presets if (w.id, p) not in self.done]:
+                res, built, x_path = runner.prepare(w, preset, exported, on_progress)
+                if built is None:
+                    on_result(res)
+                    continue
+                iree.append((w, built, x_path, res, (lambda res=res: res)))
+        methods = self.plan.methods or list(METHODS)
+        todo = [m for m in methods if any((f"{layer.id}/{m}@{p.name}", "default") not in self.done for p in peers)]
+        if not iree and not todo:
+            return
+        if on_progress and todo:
+            from types import SimpleNamespace
+            on_progress(SimpleNamespace(id=f"{layer.id}: {', '.join(p.name for p in peers)}"), "peers")
+        sessions = [PeerSession(p, layer, todo, self.options, self.plan.run_timeout) for p in peers] if todo else []
+        try:
+            def iree_take(built, x_path):
+                def take(k):
+                    t = runner.time(built, x_path, k)
+                    return t.samples_ms, t.iterations, t.command
+                return take
+
+            def peer_take(session, method):
+                def take(k):
+                    samples, iterations = session.sample(method, k)
+                    return samples, iterations, session.command
+                return take
+            iree_sides = [Side(res.method, iree_take(built, x_path)) for _, built, x_path, res, _ in iree]
+            peer_sides = {(s.peer.name, m): Side(m, peer_take(s, m), iree=False)
+                          for s in sessions for m in todo if s.ready(m)}
             if on_progress:
                 from types import SimpleNamespace
-                on_progress(SimpleNamespace(id=f"{layer.id}: {', '.join(p.name for p in peers)}"), "peers")
-            for res in run_peers(layer, todo, peers, self.options, self.plan.run_timeout):
-                on_result(res)
+
+                def between(i):
+                    on_progress(SimpleNamespace(id=f"{layer.id}: IREE and peers"), f"round {i + 1}")
+            alternate(order(iree_sides + list(peer_sides.values()), methods), self.plan.repetitions,
+                      between=between if on_progress else None)
+            for (w, built, x_path, res, final), side in zip(iree, iree_sides):
+                if isinstance(side.failed, StageError):
+                    runner.failed(res, side.failed)
+                elif side.failed is not None:
+                    res.status, res.reason = "time-failed", f"{type(side.failed).__name__}: {side.failed}"
+                else:
+                    runner.record_timing(w, built, x_path, res, side.samples, side.iterations, side.command,
+                                         on_progress)
+                on_result(final())
+            for s in sessions:
+                for m in todo:
+                    side = peer_sides.get((s.peer.name, m))
+                    failed = str(side.failed) if side is not None and side.failed is not None else ""
+                    on_result(s.result(m, side.samples if side else [], side.iterations if side else [], failed))
+        finally:
+            for s in sessions:
+                s.close()
 
     def finish(self) -> list[Path]:
         """The model's agreement with the measurement; the record written where it belongs."""

@@ -234,20 +234,37 @@ class Runner:
     def measure(self, w: Workload, built: Built, x_path: Path, res: WorkloadResult,
                 on_progress: Callable[[Workload, str], None] | None = None) -> WorkloadResult:
         """Time a verified module with the run's repetitions, then count it."""
-        say = self._say(w, res.preset, on_progress)
+        self._say(w, res.preset, on_progress)("time")
         try:
-            say("time")
-            o = self.options
-            t = benchmark_module(built.vmfb, x_path, o.runtime_flags(), o.repetitions, o.min_time_s, o.warmup_s,
-                                 o.run_timeout_s, o.runtime_env(), o.launcher)
-            res.samples_ms, res.iterations, res.commands["time"] = t.samples_ms, t.iterations, t.command
-            res.stats_ms = summarize(t.samples_ms)
-            res.status = STATUS_OK
-            self._count_all(built, x_path, res, say)  # after timing: counting never disturbs the samples
+            t = self.time(built, x_path, self.options.repetitions)
         except StageError as e:
-            res.status, res.reason = f"{e.stage}-failed", str(e)
-            if e.command:
-                res.commands.setdefault(e.stage, e.command)
+            return self.failed(res, e)
+        return self.record_timing(w, built, x_path, res, t.samples_ms, t.iterations, t.command, on_progress)
+
+    def time(self, built: Built, x_path: Path, repetitions: int):
+        """``repetitions`` samples of a verified module, with the run's warm-up and minimum time per
+        sample (a Timing); StageError if it fails. A run that alternates IREE with the peers calls
+        this once per round (suite.rounds)."""
+        o = self.options
+        return benchmark_module(built.vmfb, x_path, o.runtime_flags(), repetitions, o.min_time_s, o.warmup_s,
+                                o.run_timeout_s, o.runtime_env(), o.launcher)
+
+    def record_timing(self, w: Workload, built: Built, x_path: Path, res: WorkloadResult, samples_ms: list[float],
+                      iterations: list[int], command: str,
+                      on_progress: Callable[[Workload, str], None] | None = None) -> WorkloadResult:
+        """A verified module's samples into its row, then its counters (after timing: counting never
+        disturbs the samples)."""
+        res.samples_ms, res.iterations, res.commands["time"] = samples_ms, iterations, command
+        res.stats_ms = summarize(samples_ms)
+        res.status = STATUS_OK
+        self._count_all(built, x_path, res, self._say(w, res.preset, on_progress))
+        return res
+
+    @staticmethod
+    def failed(res: WorkloadResult, e: StageError) -> WorkloadResult:
+        res.status, res.reason = f"{e.stage}-failed", str(e)
+        if e.command:
+            res.commands.setdefault(e.stage, e.command)
         return res
 
     def sample(self, built: Built, x_path: Path, repetitions: int, min_time_s: float) -> list[float]:

@@ -208,28 +208,37 @@ class Tuner:
         return results
 
     def tune(self, w, on_progress: Callable | None = None):
+        entry, tuning = self.choose(w, on_progress)
+        if entry.built is None:                        # nothing to time: the row is final
+            return self._relabel(w, entry, tuning)
+        return self._finish(w, entry, tuning, on_progress)
+
+    def choose(self, w, on_progress: Callable | None = None) -> tuple[Entry, dict]:
+        """The lowering to report for ``w``: from the database, or searched and raced now; with its
+        module built and verified (``entry.built``) unless no candidate verified. Timing it is the
+        caller's: :meth:`tune` times it at once, a run with peers in rounds (suite.rounds)."""
         candidates = [c for c in self.space if applies(c, w)]
         known = self.db.get(w.id) if (self.db and self.mode == "auto") else None
         if known is not None and known in candidates:
             entry = self._prepare(w, known, on_progress)
             if entry.built is not None:
-                return self._finish(w, entry, {"source": "database", "candidates":
-                                               self.db.entries[w.id]["candidates"]}, on_progress)
+                return entry, {"source": "database", "candidates": self.db.entries[w.id]["candidates"]}
             # the stored winner no longer verifies (a new compiler, a changed workload): search again
         entries = [self._prepare(w, c, on_progress) for c in candidates]
         live = [e for e in entries if e.built is not None]
         if not live:                                  # nothing verified: report the most telling failure
             worst = next((e for e in entries if e.result.status == "wrong"), entries[0])
-            return self._relabel(w, worst, {"source": "search", "candidates": [e.summary() for e in entries]})
+            return worst, {"source": "search", "candidates": [e.summary() for e in entries]}
         self._race(w, live, on_progress)
         # the winner comes from the race: an abandoned candidate's one probe is no match for raced samples
         winner = min((e for e in live if e.state == "raced"), key=lambda e: e.median, default=None)
         table = [e.summary() for e in entries]
         if winner is None:
-            return self._relabel(w, live[0], {"source": "search", "candidates": table})
+            live[0].built = None                       # every candidate failed its race: nothing to time
+            return live[0], {"source": "search", "candidates": table}
         if self.db:
             self.db.put(w.id, winner.candidate, table)
-        return self._finish(w, winner, {"source": "search", "candidates": table}, on_progress)
+        return winner, {"source": "search", "candidates": table}
 
     def _prepare(self, w, c: Candidate, on_progress) -> Entry:
         v = variant(w, c.layout)

@@ -74,3 +74,47 @@ def test_a_run_stores_peers_as_rows_and_compares_the_claim_per_runtime(tmp_path,
     assert "vs best peer" in text and "the claim in each runtime" in text
     assert [v["deployed"] for v in rec["verdict"]["layers"]] == ["D-SP"]       # the verdict is IREE's rows
     assert importlib.metadata.version("onnxruntime") in peers[1]["runtime_version"] + peers[3]["runtime_version"]
+    # IREE and the peers were timed in alternating rounds, each with the run's repetitions in all
+    assert rec["settings"]["rounds"]["peers"] == ["eager", "onnxruntime"]
+    assert all(len(w["samples_ms"]) == 9 for w in rec["workloads"])
+    iree = [w for w in rec["workloads"] if not w.get("runtime")]
+    assert all("--benchmark_repetitions=3" in w["commands"]["time"] for w in iree)      # 9 samples = 3 rounds of 3
+
+
+def test_rounds_alternate_method_by_method_iree_first_and_a_failing_side_stops_alone():
+    from suite.rounds import Side, alternate, order, split
+    assert split(10) == [4, 3, 3] and split(9) == [3, 3, 3] and split(2) == [1, 1]
+    calls = []
+
+    def side(method, iree, fail_at=None):
+        def take(k):
+            calls.append((method, iree, k))
+            if fail_at is not None and len([c for c in calls if c[:2] == (method, iree)]) == fail_at:
+                raise RuntimeError("gone")
+            return [1.0] * k, [1] * k, "cmd"
+        return Side(method, take, iree)
+    sides = order([side("D-SP", False, fail_at=2), side("C-SP", False), side("D-SP", True), side("C-SP", True)],
+                  ["C-SP", "D-SP"])
+    alternate(sides, 9)
+    assert calls[:4] == [("C-SP", True, 3), ("C-SP", False, 3), ("D-SP", True, 3), ("D-SP", False, 3)]
+    assert [len(s.samples) for s in sides] == [9, 9, 9, 3] and str(sides[3].failed) == "gone"
+    assert len(calls) == 3 * 4 - 1                      # the failed side is not asked again
+
+
+def test_a_peer_process_that_dies_is_one_reason_on_its_rows(tmp_path):
+    from suite.peers import PeerSession
+    from suite.runner import RunOptions
+    from targets import get_target
+    session = PeerSession(PEERS["eager"], LAYER, ["C-SP", "D-SP"], RunOptions(get_target("llvm-cpu"), "local-task",
+                                                                              min_time_s=0.001), timeout=60)
+    try:
+        assert session.ready("C-SP") and session.ready("D-SP")
+        samples, iterations = session.sample("C-SP", 2)
+        assert len(samples) == len(iterations) == 2
+        session.proc.kill()
+        with pytest.raises(RuntimeError, match="died"):
+            session.sample("D-SP", 2)
+        row = session.result("D-SP", [], [], "the peer's process died")
+        assert row.status == "time-failed" and row.runtime == "eager" and not row.samples_ms
+    finally:
+        session.close()

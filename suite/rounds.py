@@ -1,0 +1,60 @@
+"""Timing in rounds, so that IREE and the peer runtimes are compared fairly on a shared machine.
+
+A layer's rows -- IREE's chosen lowerings and every peer's native form -- are first built and
+verified; then their samples are taken a few at a time, in rounds, method by method: IREE's rows of
+a method, then each peer's, then the next method. Load that drifts during the run (another job,
+thermal throttling, a noisy neighbour VM) then lands on both sides alike rather than on whichever
+ran last. Each side keeps the same warm-up and minimum time per sample as a plain run, and the
+same total of repetitions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+ROUNDS = 3          # a sample set split in three: enough to interleave, few enough start-up costs
+
+
+@dataclass
+class Side:
+    """One row being timed in rounds."""
+    method: str
+    take: Callable[[int], tuple[list[float], list[int], str]]      # k -> (samples ms, iterations, command)
+    iree: bool = True
+    samples: list[float] = field(default_factory=list)
+    iterations: list[int] = field(default_factory=list)
+    command: str = ""
+    failed: Exception | None = None
+
+
+def split(repetitions: int, rounds: int = ROUNDS) -> list[int]:
+    """10 samples in 3 rounds -> [4, 3, 3]."""
+    rounds = max(1, min(rounds, repetitions))
+    base, extra = divmod(repetitions, rounds)
+    return [base + (1 if i < extra else 0) for i in range(rounds)]
+
+
+def order(sides: list[Side], methods: list[str]) -> list[Side]:
+    """Method by method, IREE's rows first, then the peers'."""
+    rank = {m: i for i, m in enumerate(methods)}
+    return sorted(sides, key=lambda s: (rank.get(s.method, len(rank)), not s.iree))
+
+
+def alternate(sides: list[Side], repetitions: int, rounds: int = ROUNDS,
+              between: Callable[[int], None] | None = None) -> None:
+    """Every side's samples, taken round by round in the given order; a side that fails stops
+    there (its ``failed`` says why) and the others go on."""
+    for i, k in enumerate(split(repetitions, rounds)):
+        if between:
+            between(i)
+        for s in sides:
+            if s.failed is not None:
+                continue
+            try:
+                samples, iterations, command = s.take(k)
+            except Exception as e:                        # noqa: BLE001 - one side failing costs only its row
+                s.failed = e
+                continue
+            s.samples += samples
+            s.iterations += iterations
+            s.command = command
