@@ -11,7 +11,37 @@ import tempfile
 import time
 from pathlib import Path
 
-from suite.rows import STATUS_OK, STATUS_WRONG
+from dataclasses import dataclass
+
+from suite.rows import STATUS_OK, STATUS_REFUSED, STATUS_WRONG
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a peer runs: one layer (each method), or a whole network or ONNX model, as trained and
+    as deployed (its upsampling in the runtime's own transposed convolution)."""
+    id: str
+    name: str
+    job: dict                         # how the child process rebuilds it (JSON)
+
+    @property
+    def whole(self) -> bool:
+        return self.job["kind"] != "layer"
+
+
+def layer_subject(layer) -> Subject:
+    import dataclasses
+    return Subject(layer.id, layer.name, {"kind": "layer", "layer": dataclasses.asdict(layer)})
+
+
+def network_subject(w) -> Subject:
+    """The subject of a network workload (workloads.networks) or an ONNX model's (workloads.onnx_models)."""
+    from workloads.onnx_models import OnnxWorkload
+    if isinstance(w, OnnxWorkload):
+        return Subject(w.layer.id, w.layer.name, {"kind": "onnx", "name": w.name, "path": w.path,
+                                                  "shape": list(w.shape), "image": w.image})
+    return Subject(w.layer.id, w.layer.name, {"kind": "network", "network": w.network})
+
 
 def peer_module(layer, method: str, seed: int):
     """The method in every runtime's native form: the trained layer, or one transposed convolution."""
@@ -44,13 +74,18 @@ def time_callable(run, x, repetitions: int, min_time_s: float, warmup_s: float) 
     return samples, iterations
 
 
-def build_and_verify(peer, module, x, ref, threads) -> tuple[dict, object]:
-    """Build the peer and verify its output against ``ref``: (the row so far, the built runtime --
-    None unless it verified and may be timed)."""
+def build_and_verify(peer, module, x, ref, threads, step: float = 0.0) -> tuple[dict, object]:
+    """Build the peer (from a torch module, or an ONNX model) and verify its output against ``ref``
+    (``step``: a quantized model's output step, see suite.verify): (the row so far, the built
+    runtime -- None unless it verified and may be timed)."""
     from suite.verify import verify
+    from targets.peers import Refused
     out = {"status": "build-failed", "reason": "", "samples_ms": [], "iterations": []}
     try:
-        built = peer.build(module, x, threads)
+        built = (peer.build_onnx if type(module).__name__ == "ModelProto" else peer.build)(module, x, threads)
+    except Refused as e:
+        out.update(status=STATUS_REFUSED, reason=str(e))
+        return out, None
     except Exception as e:                                 # noqa: BLE001 - a runtime refusing is its row's result
         out["reason"] = f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
         return out, None
@@ -60,7 +95,7 @@ def build_and_verify(peer, module, x, ref, threads) -> tuple[dict, object]:
     except Exception as e:                                 # noqa: BLE001
         out.update(status="run-failed", reason=f"{type(e).__name__}: {str(e)[:300]}")
         return out, None
-    v = verify(y, ref)
+    v = verify(y, ref, step)
     out.update(max_abs_err=v.max_abs_err, tolerance=v.tolerance, output_shape=list(y.shape))
     if not v.ok:
         out.update(status=STATUS_WRONG, reason=v.reason)
@@ -82,12 +117,11 @@ class PeerSession:
     built and verified when it starts; then samples are asked for a few at a time, so that a run can
     time IREE and the peers in alternating rounds. A runtime that crashes costs only its rows."""
 
-    def __init__(self, peer, layer, methods: list[str], options, timeout: float):
-        import dataclasses
+    def __init__(self, peer, subject: Subject, methods: list[str], options, timeout: float):
         from targets.iree_run import child_environ, command_line
-        self.peer, self.layer, self.methods, self.timeout = peer, layer, methods, timeout
+        self.peer, self.subject, self.methods, self.timeout = peer, subject, methods, timeout
         self.tmp = tempfile.TemporaryDirectory()
-        job = {"peer": peer.name, "layer": dataclasses.asdict(layer), "methods": methods, "seed": options.seed,
+        job = {"peer": peer.name, "subject": subject.job, "methods": methods, "seed": options.seed,
                "threads": options.threads, "min_time": options.min_time_s, "warmup": options.warmup_s}
         jp = Path(self.tmp.name) / "job.json"
         jp.write_text(json.dumps(job))
@@ -167,9 +201,10 @@ class PeerSession:
         from suite.runner import WorkloadResult
         from suite.stats import summarize
         from workloads.methods import DEPLOYED
-        layer = self.layer
-        res = WorkloadResult(id=f"{layer.id}/{method}@{self.peer.name}", layer=layer.id, layer_name=layer.name,
-                             method=method, algorithm=None, reference=DEPLOYED.get(method, method))
+        sub = self.subject
+        res = WorkloadResult(id=f"{sub.id}/{method}@{self.peer.name}", layer=sub.id, layer_name=sub.name,
+                             method=method, algorithm=None,
+                             reference="trained" if sub.whole else DEPLOYED.get(method, method))
         res.runtime, res.runtime_version = self.peer.name, self.peer.version()
         res.runtime_settings = self.peer.settings
         res.commands["time"] = self.command
@@ -189,11 +224,11 @@ class PeerSession:
         return res
 
 
-def run_peers(layer, methods: list[str], peers, options, timeout: float) -> list:
+def run_peers(subject: Subject, methods: list[str], peers, options, timeout: float) -> list:
     """One WorkloadResult per (method, peer), each timed in one go (no IREE rows to alternate with)."""
     results = []
     for peer in peers:
-        session = PeerSession(peer, layer, methods, options, timeout)
+        session = PeerSession(peer, subject, methods, options, timeout)
         try:
             for method in methods:
                 samples, iterations, failed = [], [], ""
@@ -208,23 +243,50 @@ def run_peers(layer, methods: list[str], peers, options, timeout: float) -> list
     return results
 
 
-def _child(job_path: str) -> int:
-    """The child process: each method of the layer built in the peer and verified (one `REPLY` with
-    every method's row); then, per request line on stdin, that many samples of one method."""
+def _forms(job: dict) -> tuple[object, dict]:
+    """The child's input and, per method, (module or ONNX model, reference output, output step)."""
     import torch
-    from targets.peers import get_peer
-    from workloads.layer import LayerConfig
-    from workloads.methods import DEPLOYED, make_input, trained_layer
-    job = json.loads(Path(job_path).read_text())
-    layer = LayerConfig(**job["layer"])
-    peer = get_peer(job["peer"])
-    x = make_input(layer, job["seed"])
-    rows, built = {}, {}
-    for method in job["methods"]:
+    seed, sub, methods = job["seed"], job["subject"], job["methods"]
+    forms = {}
+    if sub["kind"] == "layer":
+        from workloads.layer import LayerConfig
+        from workloads.methods import DEPLOYED, make_input, trained_layer
+        layer = LayerConfig(**sub["layer"])
+        x = make_input(layer, seed)
+        for m in methods:
+            with torch.no_grad():
+                ref = trained_layer(layer, DEPLOYED.get(m, m), seed)(x).numpy()
+            forms[m] = (peer_module(layer, m, seed), ref, 0.0)
+    elif sub["kind"] == "network":
+        from workloads.deploy import deploy
+        from workloads.networks import build_network
+        net, x = build_network(sub["network"], seed)
         with torch.no_grad():
-            ref = trained_layer(layer, DEPLOYED.get(method, method), job["seed"])(x).numpy()
-        rows[method], built[method] = build_and_verify(peer, peer_module(layer, method, job["seed"]), x, ref,
-                                                       job["threads"])
+            ref = net(x).numpy()
+        for m in methods:                                  # deployed: the runtime's own transposed conv
+            forms[m] = (net.eval() if m == "trained" else deploy(net, x, "IREE").module.eval(), ref, 0.0)
+    else:
+        from workloads.onnx_models import OnnxWorkload
+        trained = OnnxWorkload(sub["name"], sub["path"], tuple(sub["shape"]), "trained", None, sub["image"])
+        x = trained.input(seed)
+        ref, step = trained.reference(x, seed).numpy(), trained.output_step
+        for m in methods:
+            w = trained if m == "trained" else OnnxWorkload(sub["name"], sub["path"], tuple(sub["shape"]),
+                                                            "deployed", "IREE", sub["image"])
+            forms[m] = (w.model(), ref, step)
+    return x, forms
+
+
+def _child(job_path: str) -> int:
+    """The child process: each method of the subject built in the peer and verified (one `REPLY`
+    with every method's row); then, per request line on stdin, that many samples of one method."""
+    from targets.peers import get_peer
+    job = json.loads(Path(job_path).read_text())
+    peer = get_peer(job["peer"])
+    x, forms = _forms(job)
+    rows, built = {}, {}
+    for method, (module, ref, step) in forms.items():
+        rows[method], built[method] = build_and_verify(peer, module, x, ref, job["threads"], step)
     print("REPLY " + json.dumps(rows, allow_nan=False), flush=True)
     for line in sys.stdin:
         ask = json.loads(line)

@@ -4,6 +4,7 @@ from __future__ import annotations
 STATUS_OK = "ok"
 STATUS_WRONG = "wrong"                 # ran, but its output is not the trained layer's
 STATUS_COMPILED = "compiled"           # compile-only target: built (and statically counted), not run
+STATUS_REFUSED = "refused"             # a peer runtime that cannot take the workload at all (the reason says why)
 # any other status is "<stage>-failed": export, compile, run, time, model
 
 

@@ -305,10 +305,11 @@ class Run:
                 from suite.rounds import ROUNDS
                 self.record["settings"]["rounds"] = {"rounds": ROUNDS, "how": ROUNDS_NOTE,
                                                      "peers": [p.name for p in peers]}
-                for layer in self.layers.values():
-                    ws = [w for w in self.pending if w.layer.id == layer.id]
-                    self._layer_in_rounds(layer, ws, runner, tuner, peers, on_progress, on_result)
-                rest = [w for w in self.pending if w.layer.id not in self.layers]     # networks, ONNX models
+                covered = set()
+                for subject, ws, methods in self._peer_subjects():
+                    self._in_rounds(subject, ws, methods, runner, tuner, peers, on_progress, on_result)
+                    covered |= {w.id for w in ws}
+                rest = [w for w in self.pending if w.id not in covered]
             if tuner:
                 tuner.run(rest, on_progress, on_result, skip={i for i, _ in self.done})
             else:
@@ -329,13 +330,27 @@ class Run:
             return []
         return peers
 
-    def _layer_in_rounds(self, layer, ws: list, runner, tuner, peers, on_progress, on_result) -> None:
-        """One layer: IREE's rows built and verified (at their tuned lowering), each peer started
-        and verified, then every verified row timed in alternating rounds."""
+    def _peer_subjects(self) -> list[tuple]:
+        """(peer subject, its pending IREE workloads, its methods): each layer with the plan's
+        methods, each network and ONNX model as trained and deployed."""
+        from suite.peers import layer_subject, network_subject
+        from workloads.methods import METHODS
+        out = [(layer_subject(layer), [w for w in self.pending if w.layer.id == layer.id],
+                self.plan.methods or list(METHODS)) for layer in self.layers.values()]
+        wholes = list(self.networks.values()) + list(self.onnx.values())
+        for group in dict.fromkeys(w.layer.id for w in wholes):
+            ws = [w for w in wholes if w.layer.id == group]
+            methods = ["trained"] + (["deployed"] if any(w.method == "deployed" for w in ws) else [])
+            out.append((network_subject(ws[0]), [w for w in self.pending if w.layer.id == group], methods))
+        return out
+
+    def _in_rounds(self, subject, ws: list, methods: list[str], runner, tuner, peers, on_progress,
+                   on_result) -> None:
+        """One layer or network: IREE's rows built and verified (at their tuned lowering), each peer
+        started and verified, then every verified row timed in alternating rounds."""
         from suite.peers import PeerSession
         from suite.rounds import Side, alternate, order
         from targets.iree_run import StageError
-        from workloads.methods import METHODS
         iree = []                                          # (workload, built, input, row, the row to report)
         for w in ws:
             if tuner:
@@ -356,14 +371,13 @@ class Run:
                     on_result(res)
                     continue
                 iree.append((w, built, x_path, res, (lambda res=res: res)))
-        methods = self.plan.methods or list(METHODS)
-        todo = [m for m in methods if any((f"{layer.id}/{m}@{p.name}", "default") not in self.done for p in peers)]
+        todo = [m for m in methods if any((f"{subject.id}/{m}@{p.name}", "default") not in self.done for p in peers)]
         if not iree and not todo:
             return
         if on_progress and todo:
             from types import SimpleNamespace
-            on_progress(SimpleNamespace(id=f"{layer.id}: {', '.join(p.name for p in peers)}"), "peers")
-        sessions = [PeerSession(p, layer, todo, self.options, self.plan.run_timeout) for p in peers] if todo else []
+            on_progress(SimpleNamespace(id=f"{subject.id}: {', '.join(p.name for p in peers)}"), "peers")
+        sessions = [PeerSession(p, subject, todo, self.options, self.plan.run_timeout) for p in peers] if todo else []
         try:
             def iree_take(built, x_path):
                 def take(k):
@@ -383,7 +397,7 @@ class Run:
                 from types import SimpleNamespace
 
                 def between(i):
-                    on_progress(SimpleNamespace(id=f"{layer.id}: IREE and peers"), f"round {i + 1}")
+                    on_progress(SimpleNamespace(id=f"{subject.id}: IREE and peers"), f"round {i + 1}")
             alternate(order(iree_sides + list(peer_sides.values()), methods), self.plan.repetitions,
                       between=between if on_progress else None)
             for (w, built, x_path, res, final), side in zip(iree, iree_sides):

@@ -177,7 +177,7 @@ def runtime_ratios(rows: list[dict]) -> list[dict]:
         if not any(r.get("runtime") for r in group):
             continue
         name = next((base_layer(r["layer_name"]) for r in group if r.get("layer_name")), layer)
-        for deployed, trained in PAIRS[:2]:
+        for deployed, trained in PAIRS:                 # whole networks too, as trained and deployed
             ratios = {}
             for runtime in dict.fromkeys(r.get("runtime") or "IREE" for r in group):
                 mine = [r for r in group if (r.get("runtime") or "IREE") == runtime]

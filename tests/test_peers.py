@@ -102,10 +102,10 @@ def test_rounds_alternate_method_by_method_iree_first_and_a_failing_side_stops_a
 
 
 def test_a_peer_process_that_dies_is_one_reason_on_its_rows(tmp_path):
-    from suite.peers import PeerSession
+    from suite.peers import PeerSession, layer_subject
     from suite.runner import RunOptions
     from targets import get_target
-    session = PeerSession(PEERS["eager"], LAYER, ["C-SP", "D-SP"], RunOptions(get_target("llvm-cpu"), "local-task",
+    session = PeerSession(PEERS["eager"], layer_subject(LAYER), ["C-SP", "D-SP"], RunOptions(get_target("llvm-cpu"), "local-task",
                                                                               min_time_s=0.001), timeout=60)
     try:
         assert session.ready("C-SP") and session.ready("D-SP")
@@ -118,3 +118,36 @@ def test_a_peer_process_that_dies_is_one_reason_on_its_rows(tmp_path):
         assert row.status == "time-failed" and row.runtime == "eager" and not row.samples_ms
     finally:
         session.close()
+
+
+def test_networks_and_onnx_models_run_in_the_peers_as_trained_and_deployed():
+    """A whole network in a peer: as trained, and deployed with its upsampling in the runtime's own
+    transposed convolution. An ONNX model runs as it is in onnxruntime; a torch-only runtime refuses
+    it with the reason."""
+    from suite.peers import PeerSession, network_subject
+    from suite.runner import RunOptions
+    from targets import get_target
+    from workloads.networks import NetworkWorkload
+    from workloads.onnx_models import network_workloads
+    opts = RunOptions(get_target("llvm-cpu"), "local-task", min_time_s=0.001)
+    onnx_model = network_subject(network_workloads("espcn-bsd300", ["TDCF"])[0])
+    cases = [(PEERS["onnxruntime"], network_subject(NetworkWorkload("decoder", "trained")), "ok"),
+             (PEERS["onnxruntime"], onnx_model, "ok"), (PEERS["eager"], onnx_model, "refused")]
+    for peer, subject, expect in cases:
+        session = PeerSession(peer, subject, ["trained", "deployed"], opts, timeout=180)
+        try:
+            for method in ("trained", "deployed"):
+                if expect == "ok":
+                    assert session.ready(method), session.rows
+                    samples, iterations = session.sample(method, 2)
+                    row = session.result(method, samples, iterations)
+                    assert row.status == "ok" and len(row.samples_ms) == 2 and row.reference == "trained"
+                    assert row.max_abs_err <= row.tolerance
+                else:
+                    row = session.result(method, [], [])
+                    assert row.status == "refused" and "no torch form" in row.reason
+                assert row.id == f"{subject.id}/{method}@{peer.name}" and row.layer == subject.id
+            if peer.name == "onnxruntime" and subject is onnx_model:
+                assert "ConvTranspose" in session.rows["deployed"]["note"]     # its native deconvolution
+        finally:
+            session.close()

@@ -50,6 +50,17 @@ class Peer:
         return importlib.import_module(f"targets.peers.{self.module}").build(module, example, threads,
                                                                               **self.options)
 
+    def build_onnx(self, model, example, threads: int | None) -> Built:
+        """An ONNX model as it is; a runtime that takes torch modules only refuses, saying so."""
+        mod = importlib.import_module(f"targets.peers.{self.module}")
+        if not hasattr(mod, "build_onnx"):
+            raise Refused(f"{self.name} runs torch modules; an ONNX model has no torch form to give it")
+        return mod.build_onnx(model, example, threads, **self.options)
+
+
+class Refused(Exception):
+    """A runtime that cannot take this workload at all (its row says why)."""
+
 
 PEERS: dict[str, Peer] = {p.name: p for p in (
     Peer("eager", "PyTorch eager, NCHW", "eager", ("torch",),
