@@ -5,7 +5,7 @@ A tuned `suite run` with every installed peer runtime (through the library: suit
     IREE ahead of every peer; where IREE is behind, the lowering IREE chose for its compute dispatch;
   - the paper's claim per runtime: best D-SP over C-SP and best D-NN over C-NN in IREE and each peer.
 
-IREE and the peers are timed one after the other, layer by layer, not yet in alternating rounds.
+IREE and the peers are timed in alternating rounds, layer by layer (suite/rounds.py).
 
 Usage: python bench/peers.py [--layer espcn --layer sweep-r2 ... | --layer cin=..,cout=..] [--peers auto]
 """
