@@ -177,7 +177,7 @@ def cpu_time_of(w, preset: str, runner: Runner, cache: CompileCache) -> list[str
     sampler = Runner(RunOptions(o.target, o.device, threads=o.threads, presets=(preset,), verify_only=True,
                                 collectors=("cpu-samples",), malloc=o.malloc), cache)
     r = sampler.run([w])[0]
-    split = cpu_split(r.to_json())
+    split = cpu_split(r.to_json()["counters"])
     return [f"CPU time (sampled, all threads): {split}" if split else
             f"(no per-dispatch CPU time: {r.counter_errors or r.reason})"]
 

@@ -14,7 +14,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from scipy.stats import mannwhitneyu
-from suite.rows import is_ok
+from suite.rows import Record, Row
 
 DETERMINISTIC_SOURCES = ("static", "simulated")
 REGRESSIONS = ("regressed", "broken", "invalid")     # invalid: a non-finite or non-positive number
@@ -45,13 +45,12 @@ def testbed(record: dict) -> tuple:
 
 def emulated(record: dict) -> bool:
     """Timed under an emulation (qemu-user, lavapipe): its latencies are not a device's."""
-    return bool(record["target"].get("emulated"))
+    return Record(record).emulated
 
 
 def under_qemu(record: dict) -> bool:
     """A device's code run under qemu-user (here, or on a fleet's emulated device): correct, not timed."""
-    t = record["target"]
-    return bool(t.get("emulated")) and (t.get("runner") == "qemu" or t.get("emulator") == "qemu-user")
+    return Record(record).under_qemu
 
 
 def same_testbed(a: dict, b: dict) -> bool:
@@ -59,13 +58,13 @@ def same_testbed(a: dict, b: dict) -> bool:
     return testbed(a) == testbed(b) and not under_qemu(a)
 
 
-def _rows(record: dict) -> dict[tuple[str, str], dict]:
-    return {(r["id"], r.get("preset", "default")): r for r in record["workloads"]}
+def _rows(record: dict) -> dict[tuple[str, str], Row]:
+    return {(r.id, r.preset): r for r in Record(record).rows}
 
 
-def _deterministic(r: dict) -> dict[str, float]:
+def _deterministic(r: Row) -> dict[str, float]:
     return {f"{c['collector']}:{c['name']}" + (f"@{c['dispatch']}" if c.get("dispatch") else ""): c["value"]
-            for c in r.get("counters", []) if c["source"] in DETERMINISTIC_SOURCES and not c.get("dispatch")}
+            for c in r.counters if c["source"] in DETERMINISTIC_SOURCES and not c.get("dispatch")}
 
 
 def latency_verdict(base: list[float], new: list[float], threshold: float, alpha: float,
@@ -96,15 +95,15 @@ def compare_records(base: dict, new: dict, threshold: float = 0.10, alpha: float
     for key in list(a) + [k for k in b if k not in a]:
         wid, preset = key
         if key not in b:
-            out.append(Change(wid, preset, "status", a[key]["status"], None, "missing", deterministic=True))
+            out.append(Change(wid, preset, "status", a[key].status, None, "missing", deterministic=True))
             continue
         if key not in a:
-            out.append(Change(wid, preset, "status", None, b[key]["status"], "new", deterministic=True))
+            out.append(Change(wid, preset, "status", None, b[key].status, "new", deterministic=True))
             continue
         ra, rb = a[key], b[key]
-        if ra["status"] != rb["status"]:
-            verdict = "broken" if is_ok(ra) else "fixed" if is_ok(rb) else "changed"
-            out.append(Change(wid, preset, "status", ra["status"], rb["status"], verdict, deterministic=True))
+        if ra.status != rb.status:
+            verdict = "broken" if ra.ok else "fixed" if rb.ok else "changed"
+            out.append(Change(wid, preset, "status", ra.status, rb.status, verdict, deterministic=True))
         da, db = _deterministic(ra), _deterministic(rb)
         for name in sorted(set(da) | set(db)):
             va, vb = da.get(name), db.get(name)
@@ -118,9 +117,9 @@ def compare_records(base: dict, new: dict, threshold: float = 0.10, alpha: float
                 verdict = "regressed" if vb > va else "improved"
             out.append(Change(wid, preset, name, va, vb, verdict,
                               ratio=(vb / va if va and vb is not None else None), deterministic=True))
-        if latency and is_ok(ra) and is_ok(rb) and ra["samples_ms"] and rb["samples_ms"]:
-            verdict, ratio, p = latency_verdict(ra["samples_ms"], rb["samples_ms"], threshold, alpha, min_delta_ms)
-            out.append(Change(wid, preset, "latency_ms", ra["stats_ms"]["median"], rb["stats_ms"]["median"],
+        if latency and ra.ok and rb.ok and ra.samples_ms and rb.samples_ms:
+            verdict, ratio, p = latency_verdict(ra.samples_ms, rb.samples_ms, threshold, alpha, min_delta_ms)
+            out.append(Change(wid, preset, "latency_ms", ra.median_ms, rb.median_ms,
                               verdict, ratio, p))
     return out
 

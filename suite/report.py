@@ -11,7 +11,8 @@ from rich.text import Text
 
 from suite.text import display_copy
 from targets.collectors import COLLECTORS, report_columns
-from suite.rows import STATUS_COMPILED, STATUS_OK, STATUS_WRONG, best_per_workload, column_value, is_ok
+from suite.rows import (STATUS_COMPILED, STATUS_OK, STATUS_WRONG, Record, Row, as_row, best_per_workload,
+                        column_value)
 
 STATUS_STYLE = {STATUS_OK: "green", STATUS_WRONG: "bold red", STATUS_COMPILED: "cyan"}
 
@@ -43,27 +44,26 @@ def _speedup(base: float | None, t: float | None) -> Text:
     return Text(f"{x:.2f}x", style="green" if x > 1.05 else "red" if x < 0.95 else "")
 
 
-def _psnr(r: dict) -> str:
-    if r.get("max_abs_err") is None:
+def _psnr(r: Row) -> str:
+    if r.max_abs_err is None:
         return "-"
-    return "exact" if r.get("psnr_db") is None else f"{r['psnr_db']:.1f}"
+    return "exact" if r.psnr_db is None else f"{r.psnr_db:.1f}"
 
 
-def _err(r: dict) -> str:
-    if r.get("max_abs_err") is None:
-        return "-"
-    return f"{r['max_abs_err']:.1e}"
+def _err(r: Row) -> str:
+    return "-" if r.max_abs_err is None else f"{r.max_abs_err:.1e}"
 
 
-def layer_table(all_rows: list[dict], title: str, emulated: bool = False) -> Table:
-    rows = best_per_workload(all_rows)
+def layer_table(all_rows: list, title: str, emulated: bool = False) -> Table:
+    rows = [as_row(r) for r in best_per_workload(all_rows)]
     sweep = len(rows) < len(all_rows)
-    by_method = {r["method"]: r for r in rows if r["algorithm"] is None and is_ok(r)}
-    base_sp = (by_method.get("C-SP") or by_method.get("trained") or {}).get("stats_ms") or {}
-    base_nn = by_method.get("C-NN", {}).get("stats_ms") or {}
+    by_method = {r.method: r for r in rows if r.algorithm is None and r.ok}
+    base = by_method.get("C-SP") or by_method.get("trained")
+    base_sp = base.median_ms if base else None
+    base_nn = by_method["C-NN"].median_ms if "C-NN" in by_method else None
     t = Table(title=title, title_justify="left", header_style="bold")
-    with_model = any(r.get("model") for r in rows)
-    network = rows[0]["method"] in ("trained", "deployed")
+    with_model = any(r.model for r in rows)
+    network = rows[0].method in ("trained", "deployed")
     cols = [("method", "left"), ("algorithm", "left"), ("status", "left"), ("max err", "right")] + (
         [("PSNR dB", "right")] if network else []) + [
         ("median ms (emulated)" if emulated else "median ms", "right"), ("IQR ms", "right"), ("p90 ms", "right"),
@@ -76,29 +76,28 @@ def layer_table(all_rows: list[dict], title: str, emulated: bool = False) -> Tab
         cols.append((col.header, "right"))
         if col.vs_model:
             cols.append(("÷ model B" + " " * i, "right"))        # rich needs distinct headers
-    tuned = any(r.get("tuning") for r in rows)
+    tuned = any(r.tuning for r in rows)
     if sweep or tuned:
         cols.insert(2, ("lowering" if tuned else "best preset", "left"))
     for col, just in cols:
         t.add_column(col, justify=just, no_wrap=True)
     for r in rows:
-        s = r.get("stats_ms") or {}
-        status = Text(r["status"], style=STATUS_STYLE.get(r["status"], "yellow"))
-        cells = [r["method"], r["algorithm"] or "-", status, _err(r)] + (
-            [_psnr(r)] if network else []) + [_ms(s.get("median")), _ms(s.get("iqr")),
-                                              _ms(s.get("p90")), _speedup(base_sp.get("median"), s.get("median"))]
+        s = r.stats
+        status = Text(r.status, style=STATUS_STYLE.get(r.status, "yellow"))
+        cells = [r.method, r.algorithm or "-", status, _err(r)] + (
+            [_psnr(r)] if network else []) + [_ms(r.median_ms), _ms(s.get("iqr")),
+                                              _ms(s.get("p90")), _speedup(base_sp, r.median_ms)]
         if not network:
-            cells.append(_speedup(base_nn.get("median"), s.get("median")))
+            cells.append(_speedup(base_nn, r.median_ms))
         if with_model:
-            m = r.get("model") or {}
-            x = s.get("median") / m["t_ms"] if m and s.get("median") else None
-            cells += [_ms(m.get("t_ms")), "-" if x is None else f"{x:.1f}x"]
+            x = r.median_ms / r.model_ms if r.model_ms and r.median_ms else None
+            cells += [_ms(r.model_ms), "-" if x is None else f"{x:.1f}x"]
         for name, col in shown:
             v = column_value(r, name, col)
             if col.unit == "ms":
                 cells.append(_ms(v))
                 continue
-            mb = (r.get("model") or {}).get("bytes")
+            mb = r.model_bytes
             cells.append("-" if v is None else si(v).strip())
             if col.vs_model:
                 cells.append("-" if not (v and mb) else f"{v / mb:.2f}")
@@ -108,13 +107,14 @@ def layer_table(all_rows: list[dict], title: str, emulated: bool = False) -> Tab
     return t
 
 
-def traffic_claim(rows: list[dict]) -> str | None:
+def traffic_claim(rows: list) -> str | None:
     """The paper's claim on compiled code: C-SP and C-NN bytes over the least-traffic deconvolution."""
+    rows = [as_row(r) for r in rows]
     for name, col in report_columns():
         if not col.traffic:
             continue
         kind = col.traffic
-        have = {(r["method"], r["algorithm"]): column_value(r, name, col) for r in rows
+        have = {(r.method, r.algorithm): column_value(r, name, col) for r in rows
                 if column_value(r, name, col) is not None}
         deconv = {k: v for k, v in have.items() if k[0].startswith("D-")}
         if not deconv or not any(m in (k[0] for k in have) for m in ("C-SP", "C-NN")):
@@ -126,15 +126,15 @@ def traffic_claim(rows: list[dict]) -> str | None:
     return None
 
 
-def _preset_tag(r: dict) -> str:
+def _preset_tag(r) -> str:
     """' [preset]' as rich text (the bracket escaped, so it is never read as a style)."""
     return f" \\[{lowering_label(r)}]" if lowering_label(r) != "default" else ""
 
 
-def lowering_label(r: dict) -> str:
+def lowering_label(r) -> str:
     """The preset, and the layout the tuner ran it in where it chose one: 'channels-last/nhwc'."""
-    preset = r.get("preset", "default")
-    return f"{preset}/{r['layout']}" if r.get("layout") else preset
+    r = as_row(r)
+    return f"{r.preset}/{r.layout}" if r.layout else r.preset
 
 
 def print_run(record: dict, console: Console | None = None) -> None:
@@ -148,8 +148,8 @@ def print_run(record: dict, console: Console | None = None) -> None:
     console.print(f"[bold]{tg['name']}[/] ({tg['device']}{threads}) on {m['cpu']} "
                   f"({m['cpus_usable']} CPUs) - IREE {record['versions'].get('iree-base-compiler')}, "
                   f"torch {record['versions'].get('torch')}, seed {record['settings'].get('seed')}")
-    from suite.compare import under_qemu
-    if under_qemu(record):
+    rec = Record(record)
+    if rec.under_qemu:
         console.print(f"[bold yellow]{tg.get('device_name')}: emulated: not a device time. The outputs are the "
                       "real cross-compiled code's, verified; every latency below is qemu's, not the device's[/]")
     elif tg.get("emulated"):
@@ -157,30 +157,27 @@ def print_run(record: dict, console: Console | None = None) -> None:
                       "not GPU numbers[/]")
     if tg.get("runs_here") is False:
         console.print(f"[yellow]compile-only: {tg.get('note')}[/]")
-    all_rows = record["workloads"]
-    rows = [r for r in all_rows if not r.get("runtime")]             # IREE's; peers get a table of their own
-    peer_rows = [r for r in all_rows if r.get("runtime")]
-    for layer, group in groupby(rows, key=lambda r: r["layer"]):
+    rows, peer_rows = rec.iree_rows, rec.peer_rows                 # IREE's; peers get a table of their own
+    for layer, group in groupby(rows, key=lambda r: r.layer):
         group = list(group)
-        name = group[0].get("layer_name")
-        console.print(layer_table(group, f"{name}  [dim]{layer}[/]" if name else layer,
-                                  emulated=under_qemu(record)))
-        peers_here = [r for r in peer_rows if r["layer"] == layer]
+        name = group[0].layer_name
+        console.print(layer_table(group, f"{name}  [dim]{layer}[/]" if name else layer, emulated=rec.under_qemu))
+        peers_here = [r for r in peer_rows if r.layer == layer]
         if peers_here:
             console.print(peer_table(group, peers_here))
-        for r in group:
-            if r["status"] not in (STATUS_OK, STATUS_COMPILED):
-                console.print(f"  [yellow]{r['id'] + _preset_tag(r)}[/]: {r['status']}: {r['reason']}")
+        for r in group + peers_here:
+            if r.status not in (STATUS_OK, STATUS_COMPILED):
+                console.print(f"  [yellow]{r.id + _preset_tag(r)}[/]: {r.status}: {r.reason}")
         claim = traffic_claim(best_per_workload(group))
         if claim:
             console.print(f"  {claim}")
         for collector in COLLECTORS.values():              # what each collector has to say under the table
             for r in group:
-                note = collector.row_note(r) if collector.row_note else None
+                note = collector.row_note(r.counters) if collector.row_note else None
                 if note:
-                    console.print(f"  {collector.row_note_label} of {r['method']}"
-                                  f"{'/' + r['algorithm'] if r.get('algorithm') else ''}{_preset_tag(r)}: {note}")
-            hint = collector.layer_note(group, record["settings"]) if collector.layer_note else None
+                    console.print(f"  {collector.row_note_label} of {r.method}"
+                                  f"{'/' + r.algorithm if r.algorithm else ''}{_preset_tag(r)}: {note}")
+            hint = collector.layer_note([r.counters for r in group], rec.settings) if collector.layer_note else None
             if hint:
                 console.print(f"  [yellow]{escape(hint)}[/]")
         agree = (record.get("model") or {}).get("layers", {}).get(layer)
@@ -203,16 +200,16 @@ def print_run(record: dict, console: Console | None = None) -> None:
     if used:
         console.print("counters: " + ", ".join(used) + ". 'static B' = bytes every dispatch binds (read + write), "
                       "from the compiled module; '÷ model B' = over the model's bytes.")
-    n_ok = sum(is_ok(r) for r in rows)
+    n_ok = sum(r.ok for r in rows)
     presets = record["settings"].get("presets", {})
     timed = not record["settings"].get("verify_only")
     tune = record["settings"].get("tune", "none")
     if tune != "none" and timed:
         wins, sources = {}, {}
         for r in rows:
-            if is_ok(r) and r.get("tuning"):
+            if r.ok and r.tuning:
                 wins[lowering_label(r)] = wins.get(lowering_label(r), 0) + 1
-                sources[r["tuning"]["source"]] = sources.get(r["tuning"]["source"], 0) + 1
+                sources[r.tuning["source"]] = sources.get(r.tuning["source"], 0) + 1
         console.print(f"tuned ({tune}): lowering chosen per workload: "
                       + ", ".join(f"{k} {v}" for k, v in sorted(wins.items(), key=lambda kv: -kv[1]))
                       + "; decided by " + ", ".join(f"{k} {v}" for k, v in sources.items())
@@ -221,20 +218,20 @@ def print_run(record: dict, console: Console | None = None) -> None:
     elif len(presets) > 1 and timed:
         wins = {}
         for r in best_per_workload(rows):
-            if is_ok(r):
-                wins[r["preset"]] = wins.get(r["preset"], 0) + 1
+            if r.ok:
+                wins[r.preset] = wins.get(r.preset, 0) + 1
         console.print("fastest preset per workload: " + ", ".join(f"{p} {wins.get(p, 0)}" for p in presets))
     if timed:
         print_verdicts(record, console)
         if peer_rows:
             print_runtime_claims(record, console)
-    n_compiled = sum(r["status"] == STATUS_COMPILED for r in rows)
+    n_compiled = sum(r.status == STATUS_COMPILED for r in rows)
     if n_compiled:
         console.print(f"{n_compiled}/{len(rows)} workloads compiled (compile-only target: not run here)")
         return
     console.print(f"{n_ok}/{len(rows)} workloads verified against their reference (PyTorch; onnxruntime for ONNX "
                   "models)" + (" and timed" if timed else "")
-                  + ("" if record.get("complete", True) else " [bold yellow](run incomplete)[/]"))
+                  + ("" if rec.complete else " [bold yellow](run incomplete)[/]"))
 
 
 def _x(v: float | None) -> str:
@@ -305,33 +302,34 @@ def verdict_markdown(record: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _best_median(rows: list[dict], method: str) -> dict | None:
-    timed = [r for r in rows if r["method"] == method and is_ok(r) and r.get("stats_ms")]
-    return min(timed, key=lambda r: r["stats_ms"]["median"], default=None)
+def _best_median(rows: list[Row], method: str) -> Row | None:
+    timed = [r for r in rows if r.method == method and r.ok and r.median_ms is not None]
+    return min(timed, key=lambda r: r.median_ms, default=None)
 
 
-def peer_table(iree_rows: list[dict], peer_rows: list[dict]) -> Table:
+def peer_table(iree_rows: list, peer_rows: list) -> Table:
     """Per method: IREE's best row against each peer's median, and IREE over the best peer."""
-    runtimes = list(dict.fromkeys(r["runtime"] for r in peer_rows))
+    iree_rows, peer_rows = [as_row(r) for r in iree_rows], [as_row(r) for r in peer_rows]
+    runtimes = list(dict.fromkeys(r.runtime for r in peer_rows))
     t = Table(title="  peer runtimes on the same layer (median ms; the same reference, threads, warm-up and "
                     "repetitions)", title_justify="left", header_style="bold")
     for col in ("method", "IREE best", *runtimes, "vs best peer"):
         t.add_column(col, justify="left" if col == "method" else "right", no_wrap=True)
-    for method in dict.fromkeys(r["method"] for r in peer_rows):
+    for method in dict.fromkeys(r.method for r in peer_rows):
         best = _best_median(iree_rows, method)
-        cells = [method, _ms(best["stats_ms"]["median"]) if best else "-"]
+        cells = [method, _ms(best.median_ms) if best else "-"]
         peers = {}
         for rt in runtimes:
-            row = next((r for r in peer_rows if r["method"] == method and r["runtime"] == rt), None)
+            row = next((r for r in peer_rows if r.method == method and r.runtime == rt), None)
             if row is None:
                 cells.append("-")
-            elif is_ok(row):
-                peers[rt] = row["stats_ms"]["median"]
-                cells.append(_ms(peers[rt]) + ("*" if (row.get("runtime_note") or "").startswith("fallback") else ""))
+            elif row.ok:
+                peers[rt] = row.median_ms
+                cells.append(_ms(peers[rt]) + ("*" if row.on_fallback else ""))
             else:
-                cells.append(Text(row["status"], style="yellow"))
+                cells.append(Text(row.status, style="yellow"))
         if best and peers:
-            ratio = best["stats_ms"]["median"] / min(peers.values())
+            ratio = best.median_ms / min(peers.values())
             cells.append(Text(f"{ratio:.2f}x", style="green" if ratio <= 1 else "red"))
         else:
             cells.append("-")
@@ -357,7 +355,6 @@ def print_runtime_claims(record: dict, console: Console) -> None:
             cells.append("-" if v is None else f"{v[0]:.2f}x ({v[1]:.2f}-{v[2]:.2f})")
         t.add_row(*cells)
     console.print(t)
-    notes = {f"{r['runtime']} {r['method']}: {r['runtime_note']}" for r in record["workloads"]
-             if r.get("runtime") and (r.get("runtime_note") or "").startswith("fallback")}
+    notes = {f"{r.runtime} {r.method}: {r.runtime_note}" for r in Record(record).peer_rows if r.on_fallback}
     for n in sorted(notes):
         console.print(f"  * {n}")

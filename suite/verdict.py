@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from suite.rows import column_value, is_ok
+from suite.rows import Row, as_row
 
 PAIRS = (("D-SP", "C-SP"), ("D-NN", "C-NN"), ("deployed", "trained"))     # the last: whole networks
 LAYOUT_SUFFIXES = ("-nhwc-blocked", "-nhwc")
@@ -59,20 +59,21 @@ def _layout(layer_id: str) -> str:
     return next((s[1:] for s in LAYOUT_SUFFIXES if layer_id.endswith(s)), "nchw")
 
 
-def _median(row: dict) -> float:
-    return float(np.median(row["samples_ms"]))
+def _median(row: Row) -> float:
+    return float(np.median(row.samples_ms))
 
 
-def _best(rows: list[dict], method: str) -> dict | None:
-    timed = [r for r in rows if r["method"] == method and is_ok(r) and len(r.get("samples_ms") or []) >= 2]
+def _best(rows: list[Row], method: str) -> Row | None:
+    timed = [r for r in rows if r.method == method and r.ok and len(r.samples_ms) >= 2]
     return min(timed, key=_median, default=None)
 
 
-def describe(row: dict) -> str:
-    parts = [row["method"]] + ([row["algorithm"]] if row.get("algorithm") else [])
-    if row.get("preset", "default") != "default":
-        parts.append(f"[{row['preset']}]")
-    layout = row.get("layout") or _layout(row["layer"])
+def describe(row: Row | dict) -> str:
+    row = as_row(row)
+    parts = [row.method] + ([row.algorithm] if row.algorithm else [])
+    if row.preset != "default":
+        parts.append(f"[{row.preset}]")
+    layout = row.layout or _layout(row.layer)
     if layout != "nchw":
         parts.append(layout)
     return " ".join(parts)
@@ -93,46 +94,47 @@ def ratio_ci(trained: list[float], deployed: list[float], confidence: float = CO
     return float(stat(a, b)), float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def _bytes(row: dict, kind: str) -> float | None:
+def _bytes(row: Row, kind: str) -> float | None:
     """The row's bytes of one kind ("static", "simulated DRAM"), from the collector that reports it."""
     from targets.collectors import traffic_column
     found = traffic_column(kind)
-    return None if found is None else column_value(row, *found)
+    return None if found is None else row.counter_total(found[0], found[1].names)
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def _top_dispatch(row: dict) -> str | None:
-    shares = [(c["value"], c["dispatch"]) for c in row.get("counters", [])
-              if c["collector"] == "cpu-samples" and c["name"] == "cpu_share" and c.get("dispatch")]
+def _top_dispatch(row: Row) -> str | None:
+    shares = row.dispatch_values("cpu-samples", "cpu_share")
     if not shares:
         return None
     share, name = max(shares)
     return f"{name} ({share:.0%} of its CPU time)"
 
 
-def verdicts(rows: list[dict]) -> list[Verdict]:
+def _by_layer(rows: list) -> dict[str, list[Row]]:
+    out: dict[str, list[Row]] = {}
+    for r in map(as_row, rows):
+        out.setdefault(base_layer(r.layer), []).append(r)
+    return out
+
+
+def verdicts(rows: list) -> list[Verdict]:
     """One verdict per layer and pair that has a timed, verified row on both sides (IREE's rows)."""
-    by_layer: dict[str, list[dict]] = {}
-    for r in rows:
-        if r.get("runtime"):
-            continue
-        by_layer.setdefault(base_layer(r["layer"]), []).append(r)
     out = []
-    for layer, group in by_layer.items():
-        name = next((r.get("layer_name") for r in group if r.get("layer_name")), None)
+    for layer, group in _by_layer([r for r in map(as_row, rows) if not r.is_peer]).items():
+        name = next((r.layer_name for r in group if r.layer_name), None)
         name = base_layer(name) if name else None
         for deployed, trained in PAIRS:
             d, t = _best(group, deployed), _best(group, trained)
             if d is None or t is None:
                 continue
-            speedup, low, high = ratio_ci(t["samples_ms"], d["samples_ms"])
-            model = _ratio((t.get("model") or {}).get("t_ms"), (d.get("model") or {}).get("t_ms"))
+            speedup, low, high = ratio_ci(t.samples_ms, d.samples_ms)
+            model = _ratio(t.model_ms, d.model_ms)
             static = _ratio(_bytes(t, "static"), _bytes(d, "static"))
             simulated = _ratio(_bytes(t, "simulated DRAM"), _bytes(d, "simulated DRAM"))
-            model_bytes = _ratio((t.get("model") or {}).get("bytes"), (d.get("model") or {}).get("bytes"))
+            model_bytes = _ratio(t.model_bytes, d.model_bytes)
             paper = PAPER_RATIOS.get(name or "", {}).get(deployed)
             outcome, sentence = _sentence(d, t, speedup, low, high, paper)
             out.append(Verdict(layer, name, deployed, trained, describe(d), describe(t), speedup, low, high, model,
@@ -140,9 +142,9 @@ def verdicts(rows: list[dict]) -> list[Verdict]:
     return out
 
 
-def _sentence(d: dict, t: dict, speedup: float, low: float, high: float, paper: float | None) -> tuple[str, str]:
+def _sentence(d: Row, t: Row, speedup: float, low: float, high: float, paper: float | None) -> tuple[str, str]:
     ci = f"{speedup:.2f}x, 95% CI {low:.2f}-{high:.2f}"
-    claim = f"{d['method']} faster than {t['method']}?"
+    claim = f"{d.method} faster than {t.method}?"
     if low > 1:
         outcome = "holds"
         text = f"holds: {describe(d)} is faster than {describe(t)} ({ci})"
@@ -167,23 +169,20 @@ def summary(vs: list[Verdict]) -> dict:
     return {o: sum(v.outcome == o for v in vs) for o in ("holds", "does not hold", "inconclusive")}
 
 
-def runtime_ratios(rows: list[dict]) -> list[dict]:
+def runtime_ratios(rows: list) -> list[dict]:
     """Per layer and pair: the speed-up (with its 95% interval) in IREE and in each peer runtime."""
-    by_layer: dict[str, list[dict]] = {}
-    for r in rows:
-        by_layer.setdefault(base_layer(r["layer"]), []).append(r)
     out = []
-    for layer, group in by_layer.items():
-        if not any(r.get("runtime") for r in group):
+    for layer, group in _by_layer(rows).items():
+        if not any(r.is_peer for r in group):
             continue
-        name = next((base_layer(r["layer_name"]) for r in group if r.get("layer_name")), layer)
+        name = next((base_layer(r.layer_name) for r in group if r.layer_name), layer)
         for deployed, trained in PAIRS:                 # whole networks too, as trained and deployed
             ratios = {}
-            for runtime in dict.fromkeys(r.get("runtime") or "IREE" for r in group):
-                mine = [r for r in group if (r.get("runtime") or "IREE") == runtime]
+            for runtime in dict.fromkeys(r.runtime_label for r in group):
+                mine = [r for r in group if r.runtime_label == runtime]
                 d, t = _best(mine, deployed), _best(mine, trained)
                 if d is not None and t is not None:
-                    ratios[runtime] = ratio_ci(t["samples_ms"], d["samples_ms"], n_resamples=2000)
+                    ratios[runtime] = ratio_ci(t.samples_ms, d.samples_ms, n_resamples=2000)
             if ratios:
                 out.append({"layer": name, "claim": f"{deployed} vs {trained}", "ratios": ratios})
     return out
@@ -191,9 +190,10 @@ def runtime_ratios(rows: list[dict]) -> list[dict]:
 
 def record_verdict(record: dict) -> dict:
     """The record's verdict entry: IREE's rows judged per layer, unless the times are qemu's."""
-    from suite.compare import under_qemu
-    if under_qemu(record):
+    from suite.rows import Record
+    rec = Record(record)
+    if rec.under_qemu:
         return {"layers": [], "summary": {}, "note": "emulated run: latencies are not device times, so the claim "
                                                      "is not judged"}
-    vs = verdicts([r for r in record["workloads"] if not r.get("runtime")])     # the peers have rows of their own
+    vs = verdicts(rec.iree_rows)                      # the peers have rows of their own
     return {"layers": [v.to_json() for v in vs], "summary": summary(vs)}

@@ -135,4 +135,4 @@ def test_cpu_samples_split_a_calls_cpu_time_over_its_dispatches(tmp_path):
     assert shares[conv] == max(shares[d] for d in sampled)
     total = values(res, "cpu_ms", None)[0]
     assert total > 0 and abs(sum(values(res, "cpu_ms")) - 2 * total) < 1e-6 * total   # parts sum to the whole
-    assert short_dispatch(conv) in cpu_split(res.to_json())
+    assert short_dispatch(conv) in cpu_split(res.to_json()["counters"])

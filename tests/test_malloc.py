@@ -76,9 +76,8 @@ def test_a_kernel_heavy_cpu_split_points_to_retain_only_under_the_system_allocat
     from targets.collectors.cpu_samples import KERNEL
 
     def row(kernel_share):
-        return {"counters": [{"collector": "cpu-samples", "name": "cpu_share", "dispatch": KERNEL, "value": kernel_share},
-                             {"collector": "cpu-samples", "name": "cpu_share", "dispatch": "main$d1_conv",
-                              "value": 1 - kernel_share}]}
+        return [{"collector": "cpu-samples", "name": "cpu_share", "dispatch": KERNEL, "value": kernel_share},
+                {"collector": "cpu-samples", "name": "cpu_share", "dispatch": "main$d1_conv", "value": 1 - kernel_share}]
     hint = page_fault_hint([row(0.7), row(0.05)], "system")
     assert hint.startswith("1 workload(s)") and "--malloc retain" in hint
     assert page_fault_hint([row(0.05)], "system") is None

@@ -70,9 +70,10 @@ class Collector:
     collect: Callable[..., list[CounterValue]]     # (context: CollectContext) -> values
     cost: str = "free"                             # free | cheap | expensive (runs the module simulated)
     columns: tuple[Column, ...] = ()               # what the reports show of it (suite/report.py names none)
-    row_note: Callable[[dict], str] | None = None  # a line under a layer's table for one row ("" for none)
+    # notes read back only the collector's own counter values (a row's list of counters), never the row
+    row_note: Callable[[list[dict]], str] | None = None   # a line under a layer's table for one row ("" for none)
     row_note_label: str = ""
-    layer_note: Callable[[list[dict], dict], str | None] | None = None     # (rows, settings) -> a hint or None
+    layer_note: Callable[[list[list[dict]], dict], str | None] | None = None  # (rows' counters, settings) -> hint
 
     def availability(self) -> Availability:
         return self.probe()

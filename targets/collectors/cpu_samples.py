@@ -131,23 +131,23 @@ def short_dispatch(name: str) -> str:
     return f"d{m.group(1)} {m.group(2) or '(unnamed)'}".strip() if m else name
 
 
-def cpu_split(r: dict, top: int = 5) -> str:
+def cpu_split(counters: list[dict], top: int = 5) -> str:
     """'d1 conv_... 62% 17.9 ms, ...' from the cpu-samples counters of one workload, largest first."""
-    ms = {c["dispatch"]: c["value"] for c in r.get("counters", []) if c["collector"] == "cpu-samples"
+    ms = {c["dispatch"]: c["value"] for c in counters if c["collector"] == "cpu-samples"
           and c["name"] == "cpu_ms" and c.get("dispatch")}
-    share = {c["dispatch"]: c["value"] for c in r.get("counters", []) if c["collector"] == "cpu-samples"
+    share = {c["dispatch"]: c["value"] for c in counters if c["collector"] == "cpu-samples"
              and c["name"] == "cpu_share" and c.get("dispatch")}
     parts = [f"{short_dispatch(d)} {share[d]:.0%} ({ms[d]:.3g} ms)" for d in sorted(share, key=share.get, reverse=True)
              if d in ms][:top]
     return ", ".join(parts)
 
 
-def page_fault_hint(rows: list[dict], malloc: str, threshold: float = 0.25) -> str | None:
+def page_fault_hint(rows: list[list[dict]], malloc: str, threshold: float = 0.25) -> str | None:
     """A line for workloads whose sampled CPU time is mostly the OS kernel's under the system allocator:
     on big layers that is page faults of each call's fresh buffers, which --malloc retain removes."""
     if malloc != "system":
         return None
-    heavy = [r for r in rows for c in r.get("counters", []) if c["collector"] == "cpu-samples"
+    heavy = [r for r in rows for c in r if c["collector"] == "cpu-samples"
              and c["name"] == "cpu_share" and c.get("dispatch") == KERNEL and c["value"] >= threshold]
     if not heavy:
         return None
