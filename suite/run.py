@@ -13,7 +13,7 @@ from typing import Callable
 
 from suite.errors import UserError
 from suite.paths import PROFILES_DIR, RESULTS_DIR, TUNING_DIR, find_run
-from suite.rows import STATUS_COMPILED, STATUS_OK, best_per_workload
+from suite.rows import STATUS_COMPILED, STATUS_OK, Record, best_per_workload
 from suite.selection import check_target, csv_list, resolve_collectors, resolve_layers, resolve_profile
 
 MIN_REPETITIONS = 9
@@ -197,7 +197,7 @@ class Run:
         self.record = record if record is not None else self._new_record(avail)
         self.path = path if record is not None else (
             default_path(self.record, storage.results_dir) if storage.save else storage.json_path)
-        self.done = {(r["id"], r.get("preset", "default")) for r in self.record["workloads"]}
+        self.done = {(r.id, r.preset) for r in Record(self.record).rows}
         from workloads.networks import NetworkWorkload
         planned = plan.workloads()
         self.networks = {w.id: w for w in planned if isinstance(w, NetworkWorkload)}
@@ -423,9 +423,8 @@ class Run:
         from suite.model_check import agreement
         from suite.record import write_record
         from suite.verdict import record_verdict
-        iree = [r for r in self.record["workloads"] if not r.get("runtime")]       # the peers have rows of their own
-        if self.profile or self.record.get("model"):
-            self.record["model"].update(agreement(best_per_workload(iree)))
+        if self.profile or self.record.get("model"):                              # the peers have rows of their own
+            self.record["model"].update(agreement(best_per_workload(Record(self.record).iree_rows)))
         self.record["verdict"] = record_verdict(self.record)
         paths = []
         if self.path:
@@ -440,7 +439,7 @@ class Run:
         if self.interrupted:
             return EXIT_INTERRUPTED
         good = (STATUS_COMPILED,) if self.compile_only else (STATUS_OK,)
-        return EXIT_OK if all(r["status"] in good for r in self.record["workloads"]) else EXIT_FAILED
+        return EXIT_OK if all(r.status in good for r in Record(self.record).rows) else EXIT_FAILED
 
 
 def load_resumable(spec: str, storage: Storage) -> tuple[RunPlan, dict, Path]:

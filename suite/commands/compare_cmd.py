@@ -31,7 +31,7 @@ def main(args) -> int:
     from suite.compare import compare_records, same_testbed
     from suite.record import load_record
     from suite.report import make_console, si
-    from suite.rows import best_per_workload, is_ok
+    from suite.rows import Record, best_per_workload
     if len(args.runs) < 2:
         raise UserError("compare needs at least two runs")
     from suite.text import display_copy
@@ -62,7 +62,7 @@ def main(args) -> int:
                   "its own C-SP and C-NN are shown side by side")
     layers = {}
     for i, rec in enumerate(recs):
-        for layer, group in groupby(best_per_workload(rec["workloads"]), key=lambda r: r["layer"]):
+        for layer, group in groupby(best_per_workload(Record(rec).iree_rows), key=lambda r: r.layer):
             layers.setdefault(layer, {})[i] = list(group)
     for layer, per_run in layers.items():
         t = Table(title=layer, title_justify="left", header_style="bold")
@@ -71,7 +71,7 @@ def main(args) -> int:
             t.add_column(f"[{i}] vs C-SP", justify="right")
             t.add_column(f"[{i}] vs C-NN", justify="right")
             t.add_column(f"[{i}] static B", justify="right")
-        ids = list(dict.fromkeys(r["id"].split("/", 1)[1] for rows in per_run.values() for r in rows))
+        ids = list(dict.fromkeys(r.id.split("/", 1)[1] for rows in per_run.values() for r in rows))
         for wid in ids:
             cells = [wid]
             for rows in per_run.values():
@@ -83,18 +83,17 @@ def main(args) -> int:
     return 0
 
 
-def _speedups(rows: list[dict], wid: str) -> list[str]:
-    from suite.report import make_console, si
-    from suite.rows import best_per_workload, is_ok
-    by = {r["id"].split("/", 1)[1]: r for r in rows}
+def _speedups(rows: list, wid: str) -> list[str]:
+    from suite.report import si
+    by = {r.id.split("/", 1)[1]: r for r in rows}
     r = by.get(wid)
-    if not r or not is_ok(r):
+    if not r or not r.ok:
         return ["-", "-", "-"]
-    t = r["stats_ms"]["median"]
+    t = r.median_ms
     out = []
     for base in ("C-SP", "C-NN"):
         b = by.get(base)
-        out.append(f"{b['stats_ms']['median'] / t:.2f}x" if b and is_ok(b) else "-")
+        out.append(f"{b.median_ms / t:.2f}x" if b and b.ok else "-")
     static = _static_bytes(r)
     out.append(si(static).strip() if static is not None else "-")
     return out
@@ -110,9 +109,10 @@ def _side_by_side_without_latency(recs: list[dict], console) -> int:
     """Emulated runs (qemu): correctness and bytes side by side; latency is not a device's, so none."""
     from rich.table import Table
     from suite.report import si
+    from suite.rows import Record
     console.print("[bold]an emulated run is among these[/]: its latencies are not device times, so none are "
                   "compared; verification and static bytes (the same code gives the same static bytes) side by side")
-    ids = list(dict.fromkeys(w["id"] for rec in recs for w in rec["workloads"] if not w.get("runtime")))
+    ids = list(dict.fromkeys(w.id for rec in recs for w in Record(rec).iree_rows))
     t = Table(title="correctness and bytes", title_justify="left", header_style="bold")
     t.add_column("workload")
     for i, _ in enumerate(recs):
@@ -122,12 +122,12 @@ def _side_by_side_without_latency(recs: list[dict], console) -> int:
     for wid in ids:
         cells = [wid]
         for rec in recs:
-            w = next((r for r in rec["workloads"] if r["id"] == wid), None)
+            w = next((r for r in Record(rec).rows if r.id == wid), None)
             if w is None:
                 cells += ["-", "-", "-"]
                 continue
             static = _static_bytes(w)
-            cells += [w["status"], "-" if w.get("max_abs_err") is None else f"{w['max_abs_err']:.1e}",
+            cells += [w.status, "-" if w.max_abs_err is None else f"{w.max_abs_err:.1e}",
                       si(static).strip() if static is not None else "-"]
         t.add_row(*cells)
     console.print(t)
@@ -136,7 +136,7 @@ def _side_by_side_without_latency(recs: list[dict], console) -> int:
     return 0
 
 
-def _static_bytes(row: dict) -> float | None:
+def _static_bytes(row) -> float | None:
     """The row's static bytes, from whichever collector reports that kind (targets.collectors)."""
     from suite.rows import column_value
     from targets.collectors import traffic_column

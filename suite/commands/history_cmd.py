@@ -21,6 +21,7 @@ def main(args) -> int:
     from rich.table import Table
     from suite.record import load_record
     from suite.report import make_console
+    from suite.rows import Record
     from suite.text import display_copy, safe
     rows, metrics = [], set()
     for path in stored_runs(args.results_dir):
@@ -29,19 +30,19 @@ def main(args) -> int:
         except UserError as e:
             make_console().print(f"[yellow]skipped[/] {safe(e)}")
             continue
-        for w in rec["workloads"]:
-            metrics.update(c["name"] for c in w.get("counters", []) if not c.get("dispatch"))
-            if not (w["id"] == args.workload or w["id"].endswith(args.workload)):
+        for w in Record(rec).rows:
+            metrics.update(c["name"] for c in w.counters if not c.get("dispatch"))
+            if not (w.id == args.workload or w.id.endswith(args.workload)):
                 continue
             if args.metric == "latency":
-                value = f"{w['stats_ms']['median']:.3f} ms" if w.get("stats_ms") else "-"
+                value = f"{w.median_ms:.3f} ms" if w.median_ms is not None else "-"
             else:
-                vals = [c for c in w.get("counters", []) if c["name"] == args.metric and not c.get("dispatch")]
+                vals = [c for c in w.counters if c["name"] == args.metric and not c.get("dispatch")]
                 value = f"{vals[0]['value']:g} {vals[0]['unit']} ({vals[0]['source']})" if vals else "-"
             git = rec["versions"].get("suite_git", {})
             rows.append((rec["created"], rec["id"], (git.get("commit") or "?")[:8] + ("+" if git.get("dirty") else ""),
                          rec["machine"]["cpu"], f"{rec['target']['name']}/{rec['target']['device']}",
-                         w["id"], w.get("preset", "default"), w["status"], value))
+                         w.id, w.preset, w.status, value))
     if not rows:
         raise UserError(f"no stored run in {args.results_dir} has a workload matching {args.workload!r}")
     if args.metric != "latency" and args.metric not in metrics:

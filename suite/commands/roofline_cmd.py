@@ -24,15 +24,15 @@ def newest_record(folder: Path) -> Path:
 
 
 def points(record: dict) -> list[dict]:
-    from suite.rows import is_ok
+    from suite.rows import Record
     out = []
-    for r in record["workloads"]:
-        m, s = r.get("model"), r.get("stats_ms")
-        if not is_ok(r) or not m or not s:
+    for r in Record(record).iree_rows:
+        m = r.model
+        if not r.ok or not m or r.median_ms is None:
             continue
-        t = s["median"] / 1e3
-        out.append({"label": r["method"] + (f" {r['algorithm']}" if r["algorithm"] else ""),
-                    "layer": r.get("layer_name") or r["layer"], "intensity": m["intensity"],
+        t = r.median_ms / 1e3
+        out.append({"label": r.method + (f" {r.algorithm}" if r.algorithm else ""),
+                    "layer": r.layer_name or r.layer, "intensity": m["intensity"],
                     "flops_per_s": m["flops"] / t, "bytes_per_s": m["bytes"] / t})
     return out
 
