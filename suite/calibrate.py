@@ -28,7 +28,8 @@ from targets import Target
 
 STREAM_ELEMS = 16 * 1024 * 1024        # 64 MiB of f32: far past every cache of an edge or desktop CPU
 MATMUL_N = 2048
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2                    # 2: the fixed costs of a call and of a dispatch
+CHAIN = 9                              # dispatches in the long chain of the fixed-cost measurement
 
 
 def _stream_mlir(n: int) -> str:
@@ -43,6 +44,30 @@ func.func @main(%x: tensor<{n}xf32>) -> tensor<{n}xf32> {{
     linalg.yield %m : f32
   }} -> tensor<{n}xf32>
   return %y : tensor<{n}xf32>
+}}
+"""
+
+
+def _chain_mlir(k: int, n: int = 64) -> str:
+    """``k`` tiny element-wise dispatches in a row: the optimisation barriers keep IREE from fusing
+    them, so the time of k against 1 is the cost of k - 1 more dispatches."""
+    t = f"tensor<{n}xf32>"
+    lines, cur = [], "%x"
+    for i in range(k):
+        lines.append(f"""  %e{i} = tensor.empty() : {t}
+  %g{i} = linalg.generic {{indexing_maps = [#id, #id], iterator_types = ["parallel"]}}
+      ins({cur} : {t}) outs(%e{i} : {t}) {{
+  ^bb0(%a: f32, %o: f32):
+    %m = arith.addf %a, %a : f32
+    linalg.yield %m : f32
+  }} -> {t}
+  %b{i} = util.optimization_barrier %g{i} : {t}""")
+        cur = f"%b{i}"
+    body = "\n".join(lines)
+    return f"""#id = affine_map<(i) -> (i)>
+func.func @main(%x: {t}) -> {t} {{
+{body}
+  return {cur} : {t}
 }}
 """
 
@@ -95,9 +120,14 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
         a = np.full((matmul_n, matmul_n), 0.5, np.float32)
         t_mm, s_mm, cmd_mm, p_mm = _peak(cache, _matmul_mlir(matmul_n), [a, a], target, flags, repetitions,
                                          presets or list(target.presets))
+        small = np.full(64, 1.5, np.float32)
+        t_one, s_one, cmd_one, _ = _peak(cache, _chain_mlir(1), [small], target, flags, repetitions, ["default"])
+        t_chain, s_chain, cmd_chain, _ = _peak(cache, _chain_mlir(CHAIN), [small], target, flags, repetitions,
+                                               ["default"])
     except StageError as e:
         raise UserError(f"calibration on {target.name}/{device} failed ({e.stage}): {e}") from None
     bytes_moved, flops = 2 * 4 * stream_elems, 2 * matmul_n ** 3
+    dispatch_s = max(0.0, (t_chain - t_one) / (CHAIN - 1))
     machine = machine_fingerprint()
     return {
         "profile_version": PROFILE_VERSION,
@@ -105,11 +135,14 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
         "description": f"{machine['cpu']} through IREE {target.name} ({device}"
                        + (f", {threads} threads)" if threads else ")"),
         "source": f"measured here by `suite calibrate`: {matmul_n}^3 f32 matmul and a "
-                  f"{stream_elems * 4 / 2**20:g} MiB f32 scale, fastest of the repetitions",
+                  f"{stream_elems * 4 / 2**20:g} MiB f32 scale, fastest of the repetitions; the fixed costs "
+                  f"of a call and of a dispatch from a chain of 1 and of {CHAIN} unfused tiny dispatches",
         "sizes": {"stream_elems": stream_elems, "matmul_n": matmul_n},
         "peak_flops": flops / t_mm,
         "bandwidth": bytes_moved / t_bw,
         "flops_per_mac": 2,
+        "call_s": t_one,                                    # a call with one (tiny) dispatch
+        "dispatch_s": dispatch_s,
         "estimate": False,
         "measured_here": True,
         "machine": machine,
@@ -117,14 +150,16 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
         "iree": compiler_version(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "measurements": {"stream": {"bytes": bytes_moved, "samples_ms": s_bw, "command": cmd_bw, "preset": p_bw},
-                         "matmul": {"flops": flops, "samples_ms": s_mm, "command": cmd_mm, "preset": p_mm}},
+                         "matmul": {"flops": flops, "samples_ms": s_mm, "command": cmd_mm, "preset": p_mm},
+                         "fixed_costs": {"one_dispatch_samples_ms": s_one, "command": cmd_one,
+                                         f"{CHAIN}_dispatches_samples_ms": s_chain, "chain_command": cmd_chain}},
     }
 
 
 def to_profile(doc: dict) -> Profile:
     keep = ("name", "description", "source", "peak_flops", "bandwidth", "flops_per_mac", "estimate",
             "measured_here", "machine")
-    return Profile(**{k: doc[k] for k in keep})
+    return Profile(**{k: doc[k] for k in keep}, call_s=doc.get("call_s"), dispatch_s=doc.get("dispatch_s"))
 
 
 def load_or_calibrate(folder: Path, target: Target, device: str, threads: int | None, cache: CompileCache,

@@ -4,6 +4,10 @@ roofline model of energy).
 
     T = max(MACs * flops_per_mac / peak_flops, bytes / bandwidth)
     E = MACs * flops_per_mac * pJ_per_flop + bytes * pJ_per_byte + static_watts * T
+
+The compiled-code terms (``compiled_time``) add what a compiled module costs beyond the paper's
+model, each measured by calibration rather than fitted: a call's fixed cost, a cost per dispatch,
+and the bytes IREE's dispatches really bind (the copies it materialises), read off the module.
 """
 from __future__ import annotations
 
@@ -27,6 +31,8 @@ class Profile:
     measured_here: bool = False        # calibrated on this very machine
     machine: dict | None = None
     extra: dict | None = None
+    call_s: float | None = None        # a call's fixed cost, with one dispatch (calibrated; None: not measured)
+    dispatch_s: float | None = None    # the fixed cost of each further dispatch (calibrated)
 
     @property
     def has_energy(self) -> bool:
@@ -62,3 +68,14 @@ def estimate(c: Counts, profile: Profile, accounting: str = "paper") -> Estimate
     if profile.has_energy:
         energy = (flops * profile.pj_per_flop + q * profile.pj_per_byte) * 1e-12 + profile.static_watts * max(t_c, t_m)
     return Estimate(flops, q, t_c, t_m, energy)
+
+
+def compiled_time(e: Estimate, profile: Profile, static_bytes: float | None, dispatches: int | None) -> float | None:
+    """Seconds the compiled module should take: the compute roof, the memory roof on the bytes its
+    dispatches bind (at least the model's), plus the calibrated fixed costs of the call and of each
+    further dispatch. None when the profile has no measured fixed costs or the module's counts are
+    missing."""
+    if profile.call_s is None or profile.dispatch_s is None or static_bytes is None or not dispatches:
+        return None
+    t_m = max(e.bytes, static_bytes) / profile.bandwidth
+    return max(e.t_compute, t_m) + profile.call_s + (dispatches - 1) * profile.dispatch_s

@@ -8,7 +8,7 @@ from itertools import groupby
 
 from scipy.stats import kendalltau
 
-from suite.model import Profile, estimate
+from suite.model import Estimate, Profile, compiled_time, estimate
 from workloads.counts import counts
 from suite.rows import Row, as_row
 
@@ -28,14 +28,36 @@ def _label(r: Row) -> str:
     return r.method + (f" {r.algorithm}" if r.algorithm else "")
 
 
+def add_compiled_terms(entry: dict, row: dict, profile: Profile) -> None:
+    """The model with the compiled module's terms (suite.model.compiled_time) beside the paper's:
+    the bytes its dispatches bind and its dispatch count, read off the module by iree-static."""
+    from targets.collectors.iree_static import DISPATCHES
+    from targets.collectors import traffic_column
+    r, found = as_row(row), traffic_column("static")
+    static = r.counter_total(found[0], found[1].names) if found else None
+    n = r.counter_total(*DISPATCHES)
+    e = Estimate(entry["flops"], entry["bytes"], entry["flops"] / profile.peak_flops,
+                 entry["bytes"] / profile.bandwidth, None)
+    t = compiled_time(e, profile, static, int(n) if n else None)
+    entry["t_compiled_ms"] = None if t is None else t * 1e3
+
+
+def _tau(pred: list[float], meas: list[float]) -> float | None:
+    tau, _ = kendalltau(pred, meas)
+    return None if tau != tau else float(tau)
+
+
 def agreement(rows: list) -> dict:
-    """Rank agreement per layer and the run's median absolute percentage error."""
+    """Rank agreement per layer and the run's median absolute percentage error: of the paper's model,
+    and of the model with the compiled module's terms where the profile has them."""
     layers = {}
-    errors = []
+    errors, compiled_errors = [], []
     for layer, group in groupby(map(as_row, rows), key=lambda r: r.layer):
         ok = [r for r in group if r.ok and r.model_ms and r.median_ms]
         for r in ok:
             errors.append(abs(r.model_ms - r.median_ms) / r.median_ms)
+        both = [r for r in ok if r.model.get("t_compiled_ms")]
+        compiled_errors += [abs(r.model["t_compiled_ms"] - r.median_ms) / r.median_ms for r in both]
         if len(ok) < 2:
             continue
         tau, p = kendalltau([r.model_ms for r in ok], [r.median_ms for r in ok])
@@ -43,9 +65,12 @@ def agreement(rows: list) -> dict:
         best_meas = min(ok, key=lambda r: r.median_ms)
         layers[layer] = {"kendall_tau": None if tau != tau else float(tau), "p_value": None if p != p else float(p),
                          "n": len(ok), "best_by_model": _label(best_model), "best_measured": _label(best_meas),
-                         "statements": statements(ok)}
+                         "statements": statements(ok),
+                         "kendall_tau_compiled": _tau([r.model["t_compiled_ms"] for r in both],
+                                                      [r.median_ms for r in both]) if len(both) == len(ok) else None}
     return {"layers": layers, "mdape_percent": 100 * statistics.median(errors) if errors else None,
-            "n": len(errors)}
+            "n": len(errors),
+            "mdape_compiled_percent": 100 * statistics.median(compiled_errors) if compiled_errors else None}
 
 
 def statements(ok: list[Row]) -> list[str]:

@@ -183,9 +183,11 @@ def print_run(record: dict, console: Console | None = None) -> None:
         agree = (record.get("model") or {}).get("layers", {}).get(layer)
         if agree:
             tau = "n/a" if agree["kendall_tau"] is None else f"{agree['kendall_tau']:+.2f}"
+            compiled = agree.get("kendall_tau_compiled")
             console.print(f"  model vs machine: Kendall tau {tau} over {agree['n']} workloads "
-                          f"(1 = same ordering); model's fastest: {agree['best_by_model']}, "
-                          f"measured fastest: {agree['best_measured']}")
+                          f"(1 = same ordering)" + (f"; {compiled:+.2f} with the compiled module's terms"
+                                                    if compiled is not None else "")
+                          + f"; model's fastest: {agree['best_by_model']}, measured fastest: {agree['best_measured']}")
             for line in agree["statements"]:
                 console.print(f"  - {line}")
     model = record.get("model")
@@ -194,8 +196,11 @@ def print_run(record: dict, console: Console | None = None) -> None:
         where = "measured on this machine" if p["measured_here"] else "[yellow]not measured on this machine[/]"
         console.print(f"model: profile {p['name']} ({where}; {p['peak_flops'] / 1e9:.0f} GFLOP/s, "
                       f"{p['bandwidth'] / 1e9:.1f} GB/s), {model['accounting']} accounting; median absolute "
-                      f"error of predicted latency {model['mdape_percent']:.0f}% over {model['n']} workloads. "
-                      "'x model' = measured / predicted = multiple of the roofline floor.")
+                      f"error of predicted latency {model['mdape_percent']:.0f}% over {model['n']} workloads"
+                      + (f" ({model['mdape_compiled_percent']:.0f}% with the compiled module's terms: its bound bytes "
+                         "and the calibrated fixed costs of a call and of each dispatch)"
+                         if model.get("mdape_compiled_percent") is not None else "")
+                      + ". 'x model' = measured / predicted = multiple of the roofline floor.")
     used = [f"{k} ({v['source']})" for k, v in (record.get("counters") or {}).items() if v["used"]]
     if used:
         console.print("counters: " + ", ".join(used) + ". 'static B' = bytes every dispatch binds (read + write), "

@@ -260,6 +260,9 @@ class Run:
         if self.profile:
             try:
                 row["model"] = self._model_entry(result)
+                if row["model"]:
+                    from suite.model_check import add_compiled_terms
+                    add_compiled_terms(row["model"], row, self.profile)
             except Exception as e:                              # noqa: BLE001 - the measurement stands without it
                 row["model"], row["model_error"] = None, f"{type(e).__name__}: {e}"
         self.record["workloads"].append(row)
@@ -458,4 +461,4 @@ def load_resumable(spec: str, storage: Storage) -> tuple[RunPlan, dict, Path]:
 def profile_summary(p) -> dict:
     return {"name": p.name, "description": p.description, "source": p.source, "peak_flops": p.peak_flops,
             "bandwidth": p.bandwidth, "flops_per_mac": p.flops_per_mac, "estimate": p.estimate,
-            "measured_here": p.measured_here}
+            "measured_here": p.measured_here, "call_s": p.call_s, "dispatch_s": p.dispatch_s}

@@ -20,8 +20,22 @@ def test_calibrate_measures_stores_and_reuses(tmp_path, cache):
     assert doc["measurements"]["matmul"]["preset"] in SMALL["presets"]
     assert len(doc["measurements"]["stream"]["samples_ms"]) == 9
     assert doc["sizes"] == {"stream_elems": 1 << 20, "matmul_n": 256} and "256^3" in doc["source"]
+    # the fixed costs of a call and of each further dispatch: measured, and of a plausible size
+    assert 0 < prof.call_s < 0.01 and 0 <= prof.dispatch_s < 0.01
+    assert len(doc["measurements"]["fixed_costs"]["one_dispatch_samples_ms"]) == 9
     again, _, fresh_again = load_or_calibrate(tmp_path, target, "local-sync", None, cache, **SMALL)
     assert not fresh_again and again == prof
     path.write_text("{ truncated")                                  # a corrupt profile is measured again
     _, _, fresh_third = load_or_calibrate(tmp_path, target, "local-sync", None, cache, **SMALL)
     assert fresh_third and json.loads(path.read_text())["name"] == "calibrated"
+
+
+def test_the_fixed_cost_chain_really_is_that_many_dispatches(cache):
+    """The optimisation barriers keep IREE from fusing the chain: k element-wise ops, k dispatches
+    (of one executable, which IREE shares between them)."""
+    from suite.build import build_module, static_summary
+    from suite.calibrate import CHAIN, _chain_mlir
+    target = get_target("llvm-cpu")
+    for k in (1, CHAIN):
+        built = build_module(cache, _chain_mlir(k), "none", target.flags("default"), 600)
+        assert static_summary(cache, built, 600)["dispatch_count"] == k

@@ -103,3 +103,22 @@ def test_algorithm_formulas_match_executed_loop_nests(layer, method, alg):
     ref = trained_layer(layer, {"D-SP": "C-SP", "D-NN": "C-NN"}[method], 0).double()(torch.from_numpy(x))
     np.testing.assert_allclose(y, ref.numpy(), atol=1e-6)        # transforms were made in fp32
     assert_counts_match(counts(layer, method, alg), tracker)
+
+
+def test_the_compiled_terms_add_the_modules_bytes_and_fixed_costs_by_hand():
+    """max(compute, the bytes the dispatches bind (at least the model's) / bandwidth) + a call's cost
+    + each further dispatch's cost; nothing where the profile has no measured fixed costs."""
+    from dataclasses import replace
+    from suite.model import Profile, compiled_time
+    from suite.model_check import add_compiled_terms
+    p = Profile("t", "test", "hand", peak_flops=1e9, bandwidth=1e9, call_s=1e-5, dispatch_s=2e-5)
+    e = estimate(counts(LayerConfig(cin=2, cout=2, h=8, w=8, k=3, r=2), "D-SP", "TDCF"), p, "full")
+    t_static = 10 * e.bytes / 1e9                      # the module binds 10x the model's bytes
+    assert compiled_time(e, p, 10 * e.bytes, 3) == pytest.approx(max(e.t_compute, t_static) + 1e-5 + 2 * 2e-5)
+    assert compiled_time(e, p, 0.5 * e.bytes, 1) == pytest.approx(e.time + 1e-5)   # never below the model's bytes
+    assert compiled_time(e, replace(p, call_s=None), 10 * e.bytes, 3) is None
+    row = {"counters": [{"collector": "iree-static", "name": n, "value": v, "dispatch": None}
+                        for n, v in (("bytes_read", 6 * e.bytes), ("bytes_written", 4 * e.bytes), ("dispatch_count", 3))]}
+    entry = {"flops": e.flops, "bytes": e.bytes}
+    add_compiled_terms(entry, row, p)
+    assert entry["t_compiled_ms"] == pytest.approx(compiled_time(e, p, 10 * e.bytes, 3) * 1e3)

@@ -81,6 +81,11 @@ def summarize_dump(folder: Path) -> dict:
             "constant_bytes": stats.get("global", {}).get("constant-size")}
 
 
+# (collector, counters): the dispatches of a call, from IREE's own statistics (initializer dispatches
+# included, so an estimate; an executable dispatched twice counts twice)
+DISPATCHES = ("iree-static", ("dispatch_count",))
+
+
 def values_from_summary(s: dict) -> list[CounterValue]:
     v = lambda name, value, unit, dispatch=None, note="": CounterValue(  # noqa: E731
         name, value, unit, "static", False, "iree-static", dispatch, note)
