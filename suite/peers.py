@@ -1,7 +1,9 @@
-"""Peer runtimes in a run: each (layer, method, peer) is verified against the same PyTorch reference
-as IREE's workloads, then timed with the same warm-up, repetitions and minimum time per sample, in
-a child process (`python -m suite.peers JOB`) with the run's threads and allocator policy, so a
-crashing runtime costs only its row. Rows are ordinary workload rows with ``runtime`` set."""
+"""Peer runtimes in a run: each (layer or network, method, peer) is verified against the same
+reference as IREE's workloads, then timed with the same warm-up, repetitions and minimum time per
+sample, in a child process (`python -m suite.peers JOB`) with the run's threads and allocator
+policy, so a crashing runtime costs only its rows. The child stays up for the layer and gives
+samples on request, so that a run can alternate it with IREE (suite.rounds). Rows are ordinary
+workload rows with ``runtime`` set."""
 from __future__ import annotations
 
 import json
@@ -9,9 +11,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
 
 from suite.rows import STATUS_OK, STATUS_REFUSED, STATUS_WRONG
 
