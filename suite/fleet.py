@@ -83,8 +83,12 @@ def fleet_devices(client) -> dict[str, int]:
 
 
 def run_on_cluster(plan, address: str, storage, say=lambda text: None, names: list[str] | None = None,
-                   grace_s: float = 15.0, timeout_s: float = 10.0) -> list[Device]:
-    """Every planned workload on every chosen device of the cluster; one saved record per device."""
+                   grace_s: float = 15.0, timeout_s: float = 10.0,
+                   resume: tuple[dict, Path] | None = None) -> list[Device]:
+    """Every planned workload on every chosen device of the cluster; one saved record per device.
+    ``resume``: an interrupted device record and its path -- that device runs only what it lacks."""
+    if resume:
+        names = [resume[0]["settings"]["fleet_device"]]
     client = _connect(address, timeout_s)
     try:
         worker = _worker_code(client)
@@ -104,7 +108,11 @@ def run_on_cluster(plan, address: str, storage, say=lambda text: None, names: li
         with tempfile.TemporaryDirectory() as tmp:
             ready = _compile_per_target(plan, devices, Path(tmp), storage, say)
             for d in ready:
-                _start_record(d, plan, address, storage)
+                if resume:
+                    d.record, d.path = resume
+                    d.record["settings"].setdefault("bundles", []).append(d.manifest["bundle_id"])
+                else:
+                    _start_record(d, plan, address, storage)
             _run_jobs(client, worker, plan, ready, grace_s, say)
         for d in ready:
             from suite.verdict import record_verdict
@@ -184,7 +192,8 @@ def _save(d: Device) -> None:
 def _run_jobs(client, worker, plan, devices: list[Device], grace_s: float, say) -> None:
     from distributed import wait
     for d in devices:
-        for entry in d.manifest["workloads"]:
+        done = {r["id"] for r in d.record["workloads"]}
+        for entry in [e for e in d.manifest["workloads"] if e["id"] not in done]:
             files = {k: (d.folder / entry[k]).read_bytes() for k in ("module", "input", "expected")}
             job = {"entry": entry, "files": files, "device": d.manifest["device"],
                    "repetitions": plan.repetitions, "min_time": plan.min_time}
@@ -205,6 +214,9 @@ def _run_jobs(client, worker, plan, devices: list[Device], grace_s: float, say) 
     except KeyboardInterrupt:
         for d in devices:
             client.cancel(list(d.jobs))
+            if d.jobs and d.path:
+                say(f"[yellow]{d.name}: interrupted with {len(d.jobs)} jobs to go[/]; finish with: "
+                    f"suite run --resume {d.path}")
         raise
 
 

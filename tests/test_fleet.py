@@ -142,3 +142,28 @@ def test_an_unreachable_scheduler_or_an_unknown_device_is_one_line(fleet, tmp_pa
     err = capsys.readouterr().err
     assert "pi4 not in the cluster" in err and "a72-qemu, host" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").glob("*.json"))
+
+
+def test_an_interrupted_fleet_run_keeps_its_rows_and_resume_finishes_the_device(fleet, tmp_path, shared_cache_dir):
+    sched, _, _ = fleet
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "suite.cli", "run", "--cluster", str(sched), "--cluster-devices",
+                             "host", "-l", "tiny-r2", "-m", "C-SP,D-SP,C-NN", "-a", "TDCF", "--repetitions", "9",
+                             "--min-time", "0.1", "--results-dir", str(runs), "--cache-dir", str(shared_cache_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "COLUMNS": "400"})
+    deadline = time.time() + 180
+    while proc.poll() is None and time.time() < deadline and not _rows(runs, "llvm-cpu"):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)                                    # Ctrl-C after the first row
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out[-2000:] + err[-2000:]
+    path = next(runs.glob("*.json"))
+    rec = load_record(path)
+    kept = [w["id"] for w in rec["workloads"]]
+    assert not rec["complete"] and 1 <= len(kept) < 3 and f"suite run --resume {path}" in " ".join(out.split())
+    assert main(["run", "--resume", str(path), "--results-dir", str(runs), "--cache-dir", str(shared_cache_dir)]) == 0
+    rec = load_record(path)
+    assert rec["complete"] and [w["id"] for w in rec["workloads"]][:len(kept)] == kept
+    assert sorted(w["method"] for w in rec["workloads"]) == ["C-NN", "C-SP", "D-SP"]
+    assert all(w["status"] == "ok" for w in rec["workloads"]) and len(rec["settings"]["bundles"]) == 1

@@ -127,6 +127,8 @@ def main(args) -> int:
         plan, record, path = load_resumable(args.resume, storage_from_args(args))
         if plan.runner.startswith("ssh://"):
             return _run_remote(plan, args, console, resume=(record, path))
+        if plan.runner.startswith("cluster:"):
+            return _run_fleet(args, console, plan=plan, resume=(record, path))
         run = Run(plan, storage_from_args(args), record, path, say)
     else:
         _check_outputs(args)                              # paths first: nothing is done for a run that cannot be kept
@@ -178,21 +180,26 @@ def _run_remote(plan, args, console, resume=None) -> int:
     return 0 if all(is_ok(w) for w in record["workloads"]) else 1
 
 
-def _run_fleet(args, console) -> int:
-    """A fleet: every device of the cluster runs the plan; one record per device, saved row by row."""
+def _run_fleet(args, console, plan=None, resume=None) -> int:
+    """A fleet: every device of the cluster runs the plan; one record per device, saved row by row.
+    Resuming finishes one device's interrupted record, on the cluster it was started on."""
     from suite.fleet import run_on_cluster
     from suite.report import print_run
     from suite.rows import is_ok
     from suite.selection import csv_list
-    if args.runner != "local":
-        raise UserError("--cluster and --runner are two ways of saying where modules run; give one")
     if args.json:
         raise UserError("--json takes one record; a --cluster run stores one per device in --results-dir")
-    args.runner = f"cluster:{args.cluster}"
-    plan = plan_from_args(args)
-    devices = run_on_cluster(plan, args.cluster, storage_from_args(args), say=console.print,
+    if plan is None:
+        if args.runner != "local":
+            raise UserError("--cluster and --runner are two ways of saying where modules run; give one")
+        args.runner = f"cluster:{args.cluster}"
+        plan = plan_from_args(args)
+    else:
+        console.print(f"resuming {resume[1]}: {len(resume[0]['workloads'])} results kept")
+    address = plan.runner.split(":", 1)[1]
+    devices = run_on_cluster(plan, address, storage_from_args(args), say=console.print,
                              names=csv_list(args.cluster_devices), grace_s=args.device_grace,
-                             timeout_s=args.cluster_timeout)
+                             timeout_s=args.cluster_timeout, resume=resume)
     for d in devices:
         console.rule(f"device {d.name}")
         print_run(d.record, console)
