@@ -225,25 +225,6 @@ class PeerSession:
         return res
 
 
-def run_peers(subject: Subject, methods: list[str], peers, options, timeout: float) -> list:
-    """One WorkloadResult per (method, peer), each timed in one go (no IREE rows to alternate with)."""
-    results = []
-    for peer in peers:
-        session = PeerSession(peer, subject, methods, options, timeout)
-        try:
-            for method in methods:
-                samples, iterations, failed = [], [], ""
-                if session.ready(method):
-                    try:
-                        samples, iterations = session.sample(method, options.repetitions)
-                    except RuntimeError as e:
-                        failed = str(e)
-                results.append(session.result(method, samples, iterations, failed))
-        finally:
-            session.close()
-    return results
-
-
 def _forms(job: dict) -> tuple[object, dict]:
     """The child's input and, per method, (module or ONNX model, reference output, output step)."""
     import torch
