@@ -144,7 +144,7 @@ def _compile_per_target(plan, devices: list[Device], tmp: Path, storage, say) ->
     from suite.bundle import make_bundle
     from suite.cache import CompileCache
     from suite.selection import check_target
-    bundles, ready = {}, []
+    bundles, ready, workloads = {}, [], plan.workloads()
     for d in devices:
         name = d.about["target"]
         if name not in bundles:
@@ -154,8 +154,8 @@ def _compile_per_target(plan, devices: list[Device], tmp: Path, storage, say) ->
                 say(f"[yellow]device {d.name}: its target {name!r} cannot be compiled for here: {e}[/]")
                 bundles[name] = None
                 continue
-            say(f"compiling {len(plan.workloads())} workloads for {name}")
-            out = make_bundle(plan.workloads(), target, rt_device, tmp / name, CompileCache(storage.cache_dir),
+            say(f"compiling {len(workloads)} workloads for {name}")
+            out = make_bundle(workloads, target, rt_device, tmp / name, CompileCache(storage.cache_dir),
                               plan.seed, plan.presets[0])
             for f in out["failures"]:
                 say(f"[yellow]not bundled for {name}[/] {f}")

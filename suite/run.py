@@ -358,7 +358,7 @@ class Run:
         for w in ws:
             if tuner:
                 entry, tuning = tuner.choose(w, on_progress)
-                final = (lambda w=w, entry=entry, tuning=tuning: tuner._relabel(w, entry, tuning))
+                final = (lambda w=w, entry=entry, tuning=tuning: tuner.relabel(w, entry, tuning))
                 if entry.built is None:
                     on_result(final())
                     continue

@@ -210,7 +210,7 @@ class Tuner:
     def tune(self, w, on_progress: Callable | None = None):
         entry, tuning = self.choose(w, on_progress)
         if entry.built is None:                        # nothing to time: the row is final
-            return self._relabel(w, entry, tuning)
+            return self.relabel(w, entry, tuning)
         return self._finish(w, entry, tuning, on_progress)
 
     def choose(self, w, on_progress: Callable | None = None) -> tuple[Entry, dict]:
@@ -279,10 +279,10 @@ class Tuner:
     def _finish(self, w, entry: Entry, tuning: dict, on_progress):
         say = (lambda wl, stage: on_progress(w, f"{stage} [{entry.candidate.label}]")) if on_progress else None
         self.runner.measure(entry.workload, entry.built, entry.x_path, entry.result, say)
-        return self._relabel(w, entry, tuning)
+        return self.relabel(w, entry, tuning)
 
     @staticmethod
-    def _relabel(w, entry: Entry, tuning: dict):
+    def relabel(w, entry: Entry, tuning: dict):
         """The row is the workload the user asked for; its layout says how it was run."""
         res = entry.result
         res.id, res.layer, res.layer_name = w.id, w.layer.id, w.layer.name
