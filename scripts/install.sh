@@ -8,6 +8,8 @@
 #                               (.edge/), so `suite run --target aarch64-a72 --runner qemu` runs here
 # Vulkan: Mesa's lavapipe (a CPU Vulkan driver) and vulkaninfo come from Debian's packages, so that
 # `suite run --target vulkan` works with no GPU; skipped with a note where apt is not available.
+# clang (Debian's) builds REVD2-HW's hand-written kernel for x86-64 and aarch64; without it the run
+# leaves REVD2-HW out and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! ldconfig -p 2>/dev/null | grep -q libvulkan.so.1 || ! command -v vulkaninfo >/dev/null; then
@@ -16,6 +18,14 @@ if ! ldconfig -p 2>/dev/null | grep -q libvulkan.so.1 || ! command -v vulkaninfo
             >/dev/null || echo "install.sh: could not install Mesa's Vulkan driver; the vulkan target will say why" >&2
     else
         echo "install.sh: no root apt-get: install mesa-vulkan-drivers and vulkan-tools for the vulkan target" >&2
+    fi
+fi
+if ! command -v clang >/dev/null; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang) \
+            >/dev/null || echo "install.sh: could not install clang; the run will leave REVD2-HW out" >&2
+    else
+        echo "install.sh: no root apt-get: install clang for REVD2-HW's hand-written kernel" >&2
     fi
 fi
 edge=0; extras="onnx,peers,fleet"

@@ -38,10 +38,11 @@ def _compile_with_dump(cache: CompileCache, key: str, mlir_path: Path, vmfb: Pat
 
 def static_summary(cache: CompileCache, built: Built, timeout: float) -> dict:
     """The module's static summary; compiles once more with dumps if an older cache entry lacks it."""
+    from targets.collectors.iree_static import SUMMARY_VERSION
     path = cache.static_path(built.key)
     try:
         summary = json.loads(path.read_text())
-        if "lowering" in summary:                    # entries from before lowering dumps are redone
+        if summary.get("version") == SUMMARY_VERSION:   # older entries are redone
             return summary
     except (OSError, ValueError):
         pass

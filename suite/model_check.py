@@ -9,6 +9,7 @@ from itertools import groupby
 from scipy.stats import kendalltau
 
 from suite.model import Estimate, Profile, compiled_time, estimate
+from workloads.algorithms import algorithm_label
 from workloads.counts import counts
 from suite.rows import Row, as_row
 
@@ -25,7 +26,7 @@ def entry_from_counts(c, profile: Profile, accounting: str) -> dict:
 
 
 def _label(r: Row) -> str:
-    return r.method + (f" {r.algorithm}" if r.algorithm else "")
+    return r.method + (f" {algorithm_label(r.algorithm)}" if r.algorithm else "")
 
 
 def add_compiled_terms(entry: dict, row: dict, profile: Profile) -> None:

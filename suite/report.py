@@ -55,6 +55,7 @@ def _err(r: Row) -> str:
 
 
 def layer_table(all_rows: list, title: str, emulated: bool = False) -> Table:
+    from workloads.algorithms import algorithm_label
     rows = [as_row(r) for r in best_per_workload(all_rows)]
     sweep = len(rows) < len(all_rows)
     by_method = {r.method: r for r in rows if r.algorithm is None and r.ok}
@@ -84,7 +85,7 @@ def layer_table(all_rows: list, title: str, emulated: bool = False) -> Table:
     for r in rows:
         s = r.stats
         status = Text(r.status, style=STATUS_STYLE.get(r.status, "yellow"))
-        cells = [r.method, r.algorithm or "-", status, _err(r)] + (
+        cells = [r.method, algorithm_label(r.algorithm), status, _err(r)] + (
             [_psnr(r)] if network else []) + [_ms(r.median_ms), _ms(s.get("iqr")),
                                               _ms(s.get("p90")), _speedup(base_sp, r.median_ms)]
         if not network:
@@ -139,6 +140,7 @@ def lowering_label(r) -> str:
 
 def print_run(record: dict, console: Console | None = None) -> None:
     """Every table and line of a run. The record's strings are printed as text (suite.text)."""
+    from workloads.algorithms import algorithm_label
     console = console or make_console()
     record = display_copy(record)
     m, tg = record["machine"], record["target"]
@@ -176,7 +178,7 @@ def print_run(record: dict, console: Console | None = None) -> None:
                 note = collector.row_note(r.counters) if collector.row_note else None
                 if note:
                     console.print(f"  {collector.row_note_label} of {r.method}"
-                                  f"{'/' + r.algorithm if r.algorithm else ''}{_preset_tag(r)}: {note}")
+                                  f"{'/' + algorithm_label(r.algorithm) if r.algorithm else ''}{_preset_tag(r)}: {note}")
             hint = collector.layer_note([r.counters for r in group], rec.settings) if collector.layer_note else None
             if hint:
                 console.print(f"  [yellow]{escape(hint)}[/]")

@@ -68,8 +68,10 @@ class RunPlan:
     def workloads(self) -> list:
         from workloads.networks import network_workloads
         from workloads.workload import expand
-        out = expand(self.layer_configs(), self.methods, self.algorithms) + network_workloads(self.networks,
-                                                                                               self.algorithms)
+        from targets import get_target
+        arch = get_target(self.target).cpu_arch
+        out = expand(self.layer_configs(), self.methods, self.algorithms, arch) + network_workloads(
+            self.networks, self.algorithms)
         if self.models:
             from workloads.onnx_models import model_workloads
             for m in self.models:
@@ -129,7 +131,7 @@ def make_plan(*, target: str = "llvm-cpu", device: str | None = None, threads: i
     layer_list = (resolve_layers(list(catalogues), list(layers), named_layouts)
                   if (catalogues or layers or not (networks or models)) else [])
     methods, algorithms = csv_list(methods), csv_list(algorithms)
-    expand(layer_list, methods, algorithms)               # unknown method / algorithm: a clear error now
+    expand(layer_list, methods, algorithms, t.cpu_arch)   # unknown method / algorithm: a clear error now
     network_workloads(list(networks), algorithms)
     if input_shape and not models:
         raise UserError("--input-shape sets the input of --model files; there is none")

@@ -119,10 +119,12 @@ class _LayerData:
 
 @functools.cache
 def _source_digest() -> str:
-    """A digest of the code that turns a workload into MLIR (the workloads package, the exporter)."""
+    """A digest of the code that turns a workload into MLIR (the workloads package with its hand-written
+    kernels, the exporter)."""
     import workloads
     h = hashlib.sha256()
-    files = sorted(Path(workloads.__file__).parent.rglob("*.py")) + [Path(__file__).parent / "export.py"]
+    root = Path(workloads.__file__).parent
+    files = sorted([*root.rglob("*.py"), *root.rglob("*.c")]) + [Path(__file__).parent / "export.py"]
     for f in files:
         h.update(f.read_bytes())
     return h.hexdigest()

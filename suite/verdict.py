@@ -69,8 +69,9 @@ def _best(rows: list[Row], method: str) -> Row | None:
 
 
 def describe(row: Row | dict) -> str:
+    from workloads.algorithms import algorithm_label
     row = as_row(row)
-    parts = [row.method] + ([row.algorithm] if row.algorithm else [])
+    parts = [row.method] + ([algorithm_label(row.algorithm)] if row.algorithm else [])
     if row.preset != "default":
         parts.append(f"[{row.preset}]")
     layout = row.layout or _layout(row.layer)

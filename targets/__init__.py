@@ -34,6 +34,18 @@ class Target:
     cpu_tuning_specs: bool = False
 
     @property
+    def cpu_arch(self) -> str | None:
+        """The CPU architecture its code is for (``uname -m`` spelling), or None for a GPU target."""
+        if "--iree-hal-local-target-device-backends=llvm-cpu" not in self.compile_flags:
+            return None
+        for f in self.compile_flags:
+            if f.startswith("--iree-llvmcpu-target-triple="):
+                return f.split("=", 1)[1].split("-")[0]
+        import platform
+        machine = platform.machine().lower()
+        return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+
+    @property
     def default_device(self) -> str:
         return self.devices[0]
 

@@ -18,7 +18,7 @@ except UserError as e:
     MISSING = str(e)
 
 needs_qemu = pytest.mark.skipif(bool(MISSING), reason=MISSING)
-ARGS = ["-l", "tiny-r2", "-m", "C-SP,C-NN,D-SP", "-a", "TDCF,REVD2", "--profile", "none", "--repetitions", "9",
+ARGS = ["-l", "tiny-r2", "-m", "C-SP,C-NN,D-SP", "-a", "TDCF,REVD2,REVD2-HW", "--profile", "none", "--repetitions", "9",
         "--min-time", "0.001", "--peers", "none"]
 
 
@@ -32,7 +32,7 @@ def test_aarch64_modules_run_under_qemu_and_verify(tmp_path, capsys, shared_cach
     assert rec["target"]["emulated"] is True and rec["target"]["runner"] == "qemu"
     assert "emulated: not a device time" in text and "median ms (emulated)" in text
     assert "--iree-llvmcpu-target-triple=aarch64-unknown-linux-gnu" in rec["target"]["compile_flags"]
-    assert len(rec["workloads"]) == 4
+    assert len(rec["workloads"]) == 5            # REVD2-HW: the hand-written kernel built for aarch64
     for w in rec["workloads"]:
         assert w["status"] == "ok" and w["max_abs_err"] <= w["tolerance"], w
         assert "qemu-aarch64" in w["commands"]["verify"] and "aarch64" in w["commands"]["time"]

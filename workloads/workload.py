@@ -77,11 +77,21 @@ class ChannelsLastIO(nn.Module):
         return self.inner(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
+ANY_TARGET = "any"          # expand() for no target in particular: every algorithm
+
+
 def expand(layers: list[LayerConfig], methods: list[str] | None = None,
-           algorithms: list[str] | None = None) -> list[Workload]:
-    """Every (layer, method[, algorithm]) asked for, trained methods first, in a stable order."""
+           algorithms: list[str] | None = None, cpu_arch: str | None = ANY_TARGET) -> list[Workload]:
+    """Every (layer, method[, algorithm]) asked for, trained methods first, in a stable order.
+    ``cpu_arch``: the target's CPU architecture (None: not a CPU); algorithms with no form for it (or
+    that cannot be built here) are left out, or a UserError when named."""
     methods = [_method(m) for m in methods] if methods else list(METHODS)
     algos = [algorithm(a).name for a in algorithms] if algorithms else list(ALGORITHMS)
+    if cpu_arch != ANY_TARGET:
+        for name, why in unavailable_algorithms(cpu_arch).items():
+            if name in algos and algorithms:
+                raise UserError(why)
+            algos = [a for a in algos if a != name]
     out: list[Workload] = []
     for layer in layers:
         for m in methods:
@@ -90,6 +100,18 @@ def expand(layers: list[LayerConfig], methods: list[str] | None = None,
             else:                  # the blocked layout exists only for algorithms with a blocked conv
                 out.extend(Workload(layer, m, a) for a in algos
                            if layer.layout != "nhwc-blocked" or ALGORITHMS[a].blocked)
+    return out
+
+
+def unavailable_algorithms(cpu_arch: str | None) -> dict[str, str]:
+    """The algorithms a target of this CPU architecture (None: not a CPU) cannot run, with why."""
+    out = {}
+    for a in ALGORITHMS.values():
+        if not a.runs_on(cpu_arch):
+            out[a.name] = (f"{a.name} is a hand-written kernel for {' and '.join(a.hand_written)} CPUs; "
+                           f"this target is {cpu_arch + ' code' if cpu_arch else 'not a CPU'}")
+        elif a.unavailable():
+            out[a.name] = a.unavailable()
     return out
 
 

@@ -33,7 +33,8 @@ def main_bundle(args) -> int:
     from workloads.workload import expand
     target, device = check_target(args.target, args.device, None)
     target.flags(args.preset)
-    workloads = expand(resolve_layers(args.catalogue, args.layer), csv_list(args.methods), csv_list(args.algorithms))
+    workloads = expand(resolve_layers(args.catalogue, args.layer), csv_list(args.methods), csv_list(args.algorithms),
+                       target.cpu_arch)
     console = make_console()
     with console.status("bundling...") as status:
         out = make_bundle(workloads, target, device, args.output, CompileCache(args.cache_dir), args.seed,

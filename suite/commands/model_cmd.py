@@ -27,6 +27,7 @@ def main(args) -> int:
 
     from suite.model import estimate
     from suite.report import make_console, si
+    from workloads.algorithms import algorithm_label
     from workloads.counts import counts
     from workloads.workload import expand
     console = make_console(170)
@@ -56,7 +57,7 @@ def main(args) -> int:
                 notes.add(f"{w.method} {w.algorithm}: {c.note}")
             inter = c.elements("full", "intermediate") * c.dtype_bytes
             uncharged = c.bytes("full") - c.bytes(args.accounting)
-            t.add_row(w.method, w.algorithm or "-", si(c.macs), si(c.bytes("full", "weights")),
+            t.add_row(w.method, algorithm_label(w.algorithm), si(c.macs), si(c.bytes("full", "weights")),
                       si(c.bytes("full", "input")), si(c.bytes("full", "output")),
                       si(inter) + ("*" if uncharged else ""), si(e.bytes), f"{e.intensity:.1f}", e.bound,
                       f"{e.time * 1e3:.3f}", "-" if e.energy is None else f"{e.energy * 1e3:.3f}",

@@ -25,13 +25,14 @@ def newest_record(folder: Path) -> Path:
 
 def points(record: dict) -> list[dict]:
     from suite.rows import Record
+    from workloads.algorithms import algorithm_label
     out = []
     for r in Record(record).iree_rows:
         m = r.model
         if not r.ok or not m or r.median_ms is None:
             continue
         t = r.median_ms / 1e3
-        out.append({"label": r.method + (f" {r.algorithm}" if r.algorithm else ""),
+        out.append({"label": r.method + (f" {algorithm_label(r.algorithm)}" if r.algorithm else ""),
                     "layer": r.layer_name or r.layer, "intensity": m["intensity"],
                     "flops_per_s": m["flops"] / t, "bytes_per_s": m["bytes"] / t})
     return out

@@ -144,6 +144,11 @@ def main(args) -> int:
         if not note["used"] and (run.plan.counters not in ("auto", "none") or not note["available"]) \
                 and "does not apply" not in note["reason"]:
             console.print(f"[yellow]counters: {name} not used[/]: {note['reason']}")
+    if not run.plan.algorithms and run.plan.layers:       # what the default set of algorithms leaves out here
+        from targets import get_target
+        from workloads.workload import unavailable_algorithms
+        for name, why in unavailable_algorithms(get_target(run.plan.target).cpu_arch).items():
+            console.print(f"[yellow]{name} left out[/]: {why}")
     if run.done:
         console.print(f"resuming {run.path}: {len(run.done)} results kept, {len(run.pending)} workloads to run")
     _execute_with_progress(run, console)

@@ -21,6 +21,10 @@ DUMP_FLAGS = ("--iree-hal-dump-executable-sources-to={dir}", "--iree-scheduling-
 _ELEM_BYTES = {"f64": 8, "i64": 8, "f32": 4, "i32": 4, "f16": 2, "bf16": 2, "i16": 2, "i8": 1, "i1": 1}
 _SUBSPAN = re.compile(r"hal\.interface\.binding\.subspan.*?binding\((\d+)\).*?"
                       r"dispatch\.tensor<(readonly|writeonly|readwrite):tensor<([0-9x]*)x?([a-z0-9]+)>>")
+# a hand-written dispatch (an IREE custom dispatch, e.g. REVD2-HW) binds memrefs: no access mode past
+# ReadOnly, and several subspans may share one binding at different offsets (IREE packs constants)
+_MEMREF_SUBSPAN = re.compile(r"hal\.interface\.binding\.subspan.*?binding\((\d+)\).*?offset\(([^)]*)\)\s*"
+                             r"flags\(\"?([\w|]+)\"?\)\s*:\s*memref<([0-9x]*)x([a-z0-9]+)>")
 _EXPORT = re.compile(r"hal\.executable\.export public @(\S+)")
 
 
@@ -36,7 +40,11 @@ def parse_dispatch_source(text: str) -> dict:
     m = _EXPORT.search(text)
     bindings = {}
     for b, access, shape, elem in _SUBSPAN.findall(text):
-        bindings[int(b)] = {"binding": int(b), "access": access, "bytes": tensor_bytes(shape, elem)}
+        bindings[(int(b), "")] = {"binding": int(b), "access": access, "bytes": tensor_bytes(shape, elem)}
+    for b, offset, flags, shape, elem in _MEMREF_SUBSPAN.findall(text):
+        # not ReadOnly: the kernel's output (a hand-written kernel writes its results; it reads only inputs)
+        access = "readonly" if "ReadOnly" in flags else "writeonly"
+        bindings[(int(b), offset)] = {"binding": int(b), "access": access, "bytes": tensor_bytes(shape, elem)}
     rows = [bindings[k] for k in sorted(bindings)]
     return {"name": m.group(1) if m else "?", "bindings": rows,
             "bytes_read": sum(r["bytes"] for r in rows if r["access"] in ("readonly", "readwrite")),
@@ -66,6 +74,11 @@ def describe_lowering(d: dict) -> str:
     return f"{d['name']}: {d['pipeline'] or '?'}" + (f" ({vec})" if vec else "")
 
 
+# bumped when what a summary holds changes: a stored summary of another version is made again
+# (2: hand-written dispatches' memref bindings are counted)
+SUMMARY_VERSION = 2
+
+
 def summarize_dump(folder: Path) -> dict:
     """Everything the collector needs from one compile's dump folder, as plain JSON."""
     dispatches = [parse_dispatch_source(p.read_text()) for p in sorted(Path(folder).glob("*.mlir"))]
@@ -76,7 +89,7 @@ def summarize_dump(folder: Path) -> dict:
     except (OSError, ValueError):
         pass
     execution = stats.get("execution", {})
-    return {"dispatches": dispatches, "lowering": lowering, "dispatch_count": execution.get("dispatch-count"),
+    return {"version": SUMMARY_VERSION, "dispatches": dispatches, "lowering": lowering, "dispatch_count": execution.get("dispatch-count"),
             "transient_bytes": execution.get("transient-memory-size"),
             "constant_bytes": stats.get("global", {}).get("constant-size")}
 

@@ -17,10 +17,11 @@ from typing import Callable
 import torch.nn as nn
 
 from workloads import loopnests
-from workloads.algorithms import iree_native, revd, revd2, stdd, strd, tdc, tdc_fused
+from workloads.algorithms import iree_native, revd, revd2, revd2_hw, stdd, strd, tdc, tdc_fused
 from workloads.algorithms.iree_native import IreeNative
 from workloads.algorithms.revd import Revd
 from workloads.algorithms.revd2 import revd2_mlir
+from workloads.algorithms.revd2_hw import revd2_hw_mlir
 from workloads.algorithms.stdd import Stdd
 from workloads.algorithms.strd import Strd
 from workloads.algorithms.tdc import Tdc
@@ -49,6 +50,19 @@ class Algorithm:
     doc: str = ""
     blocked: bool = False              # has a form for the nhwc-blocked layout (its conv blocked)
     torch_form: bool = True            # lowers to a torch module, so a network can be deployed with it
+    # a hand-written kernel rather than IREE's code generation: which CPU architectures it is built for
+    # (``uname -m`` spelling), and why it cannot be built here (None: it can)
+    hand_written: tuple[str, ...] = ()
+    unavailable: Callable[[], str | None] = lambda: None
+
+    def runs_on(self, cpu_arch: str | None) -> bool:
+        """Whether the algorithm has a form for a target of this CPU architecture (None: not a CPU)."""
+        return not self.hand_written or cpu_arch in self.hand_written
+
+    @property
+    def label(self) -> str:
+        """The name with what tables must say about it."""
+        return f"{self.name} (hand-written)" if self.hand_written else self.name
 
 
 def _torch(cls) -> Callable[..., Lowering]:
@@ -73,6 +87,10 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
     Algorithm("REVD2", "output-stationary, stride holes skipped in kernel space (hand-written linalg)",
               lambda d, n, h, w, layout="nchw": Lowering(mlir=revd2_mlir(d, n, h, w, layout)), revd2.counts,
               loopnests.revd2, revd2_mlir.__module__, torch_form=False),
+    Algorithm("REVD2-HW", "REVD2 as a hand-written C kernel in an IREE custom dispatch (not IREE's codegen)",
+              lambda d, n, h, w, layout="nchw": Lowering(mlir=revd2_hw_mlir(d, n, h, w, layout)), revd2.counts,
+              loopnests.revd2, revd2_hw_mlir.__module__, torch_form=False, hand_written=revd2_hw.CPU_ARCHS,
+              unavailable=revd2_hw.missing_tool),
     Algorithm("TDC", "r^2 low-resolution convolutions, then interleave", _torch(Tdc), tdc.counts, loopnests.tdc,
               Tdc.__module__),
     Algorithm("TDCF", "TDC fused: one low-resolution convolution to r^2*C_out channels, then pixel shuffle",
@@ -80,6 +98,12 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
 )}
 
 TORCH_ALGORITHMS = tuple(a.name for a in ALGORITHMS.values() if a.torch_form)
+
+
+def algorithm_label(name: str | None) -> str:
+    """How tables show an algorithm: a hand-written kernel says so wherever it appears."""
+    a = ALGORITHMS.get(name or "")
+    return a.label if a else (name or "-")
 
 
 def algorithm(name: str) -> Algorithm:

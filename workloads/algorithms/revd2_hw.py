@@ -1,0 +1,182 @@
+"""REVD2-HW: REVD2 as a hand-written kernel (workloads/kernels/revd2.c) in an IREE custom dispatch.
+
+IREE 3.13 compiles REVD2's own loop nest (workloads/algorithms/revd2.py) as a scalar gather: its
+input row depends on the phase through (a + crop) div r, and the affine forms that avoid that hit
+a codegen error or a poor vector tiling (bench/revd2_forms.py, bench/repro/). So this entry keeps
+the algorithm and writes the kernel by hand, the way IREE's samples/custom_dispatch/cpu/embedded
+does: the C source is compiled by clang for each CPU architecture into a freestanding object, the
+objects travel inside the MLIR (so the module stays one self-contained text, cached and bundled
+like any other), and IREE links the one for its target into a dispatch of N x OH workgroups --
+one output row each -- that its task system spreads over the threads. Tables name it REVD2-HW:
+its speed is the C code's and clang's, not IREE's code generation.
+
+MLIR: one flow.dispatch of a stream.executable whose export calls ``revd2_workgroup`` with the
+input, W2[C_out, C_in, r, r, T, T], the per-phase bias and an int32 parameter block. NHWC layers
+get a transpose on each side (the kernel reads and writes NCHW).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from workloads.algorithms.common import phase_weights, phases
+from workloads.algorithms.revd2 import _dense, _t
+from workloads.errors import UserError
+from workloads.transforms import Deconv
+
+KERNEL_SOURCE = Path(__file__).resolve().parent.parent / "kernels" / "revd2.c"
+# IREE's architecture names for its embedded-ELF executables -> clang's target and code flags.
+# x86-64: the host's level (v4 = AVX-512, v3 = AVX2 + FMA), since llvm-cpu builds for the host.
+CLANG_TARGETS = {"x86_64": ("x86_64-none-elf", ()), "arm_64": ("aarch64-none-elf", ())}
+CLANG_FLAGS = ("-O3", "-std=c17", "-ffreestanding", "-fPIC", "-fvisibility=hidden", "-fno-plt", "-fno-exceptions",
+               "-fdata-sections", "-ffunction-sections", "-funique-section-names")
+
+
+CPU_ARCHS = ("x86_64", "aarch64")          # the targets' architectures (``uname -m`` spelling) it is built for
+
+
+def missing_tool() -> str | None:
+    """Why the kernel cannot be built on this machine, or None."""
+    return None if shutil.which("clang") else "REVD2-HW builds its kernel with clang, which is not installed " \
+                                                 "(scripts/install.sh installs it: apt-get install clang)"
+
+
+def _x86_level() -> tuple[str, ...]:
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        flags = []
+    host_is_x86 = platform.machine().lower() in ("x86_64", "amd64")
+    if not host_is_x86:                                        # cross-built: assume a current x86-64
+        return ("-march=x86-64-v3",)
+    if {"avx512f", "avx512vl"} <= set(flags):
+        return ("-march=x86-64-v4",)
+    return ("-march=x86-64-v3",) if {"avx2", "fma"} <= set(flags) else ("-march=x86-64",)
+
+
+def kernel_dir() -> Path:
+    """Where built kernels are kept: the suite's cache folder (suite/cache.py), under kernels/."""
+    env = os.environ.get("SUITE_CACHE_DIR")
+    root = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "upsampling-suite"
+    return root / "kernels"
+
+
+@functools.cache
+def kernel_object(arch: str) -> Path:
+    """The kernel compiled for one of IREE's CPU architectures (``x86_64``, ``arm_64``), as a file named
+    by a digest of the source and the clang command: IREE 3.13 links an object only from a file (its
+    inline ``data`` form is never written out: bench/repro/custom_dispatch_object_data.sh)."""
+    reason = missing_tool()
+    if reason:
+        raise UserError(reason)
+    triple, extra = CLANG_TARGETS[arch]
+    cmd = ["clang", "-target", triple, *(_x86_level() if arch == "x86_64" else extra), *CLANG_FLAGS, "-c",
+           str(KERNEL_SOURCE)]
+    version = subprocess.run(["clang", "--version"], capture_output=True, text=True).stdout
+    digest = hashlib.sha256("\0".join([KERNEL_SOURCE.read_text(), version, *cmd]).encode()).hexdigest()[:16]
+    obj = kernel_dir() / f"revd2-{digest}-{arch}.o"
+    if obj.exists():
+        return obj
+    obj.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=obj.parent) as tmp:
+        out = Path(tmp) / obj.name
+        proc = subprocess.run([*cmd, "-o", str(out)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"clang failed on {KERNEL_SOURCE.name}: {proc.stderr.strip()[-500:]}")
+        os.replace(out, obj)                   # whole or absent, for a concurrent run
+    return obj
+
+
+def _object(arch: str) -> str:
+    return (f'#hal.executable.target<"llvm-cpu", "embedded-elf-{arch}", {{}}> = '
+            f'[#hal.executable.object<{{path = "{kernel_object(arch)}"}}>]')
+
+
+def _dense_i32(values: list[int]) -> str:
+    data = np.asarray(values, dtype="<i4")
+    return f'dense<"0x{data.tobytes().hex().upper()}"> : tensor<{len(values)}xi32>'
+
+
+def kernel_operands(d: Deconv, batch: int, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor, list[int], tuple]:
+    """What the kernel takes beside the input: W2[C_out, C_in, r, r, T, T], the per-phase bias
+    (C_out, r, r), the int32 parameter block (in revd2.c's order), and the NCHW output shape."""
+    ph, pw = phases(d, h, w)
+    r, co = d.stride, d.cout
+    bias = d.bias if d.bias is not None else torch.zeros(co, r, r)
+    params = [batch, d.cin, co, h, w, ph.out, pw.out, r, d.taps_per_phase, *ph.shift, *pw.shift]
+    return phase_weights(d, ph, pw), bias, params, (batch, co, ph.out, pw.out)
+
+
+def revd2_hw_mlir(d: Deconv, batch: int, h: int, w: int, layout: str = "nchw") -> str:
+    r, t, ci, co = d.stride, d.taps_per_phase, d.cin, d.cout
+    w2, bias, params, out_shape = kernel_operands(d, batch, h, w)
+    ph_out, pw_out = out_shape[2:]
+    x_t, y_t = _t(batch, ci, h, w), _t(*out_shape)
+    sizes = {"x": batch * ci * h * w, "w": w2.numel(), "b": bias.numel(), "p": len(params),
+             "y": batch * co * ph_out * pw_out}
+    objects = ", ".join(_object(a) for a in CLANG_TARGETS)
+    last = layout == "nhwc"
+    xin_t = _t(batch, h, w, ci) if last else x_t
+    yout_t = _t(batch, ph_out, pw_out, co) if last else y_t
+    subspans, metadata, call_args = [], [], []
+    for k, (name, elt) in enumerate((("x", "f32"), ("w", "f32"), ("b", "f32"), ("p", "i32"), ("y", "f32"))):
+        subspans.append(f"        %m{name} = stream.binding.subspan %{name}b[%c0] : !stream.binding -> "
+                        f"memref<{sizes[name]}x{elt}>")
+        metadata.append(f"        %{name}base, %{name}off, %{name}size, %{name}stride = "
+                        f"iree_codegen.extract_strided_metadata %m{name} : memref<{sizes[name]}x{elt}> -> "
+                        f"memref<{elt}>, index, index, index")
+        call_args.append((f"%{name}base, %{name}off", f"memref<{elt}>, index"))
+    lines = [
+        "module {",
+        f"  stream.executable private @revd2_hw attributes {{hal.executable.objects = "
+        f"#hal.executable.objects<{{{objects}}}>}} {{",
+        "    stream.executable.export public @revd2 workgroups(%rows: index, %images: index) -> (index, index, index) {",
+        "      %c1 = arith.constant 1 : index",
+        "      stream.return %rows, %images, %c1 : index, index, index",
+        "    }",
+        "    builtin.module {",
+        "      func.func private @revd2_workgroup(%x: memref<f32>, %xo: index, %w: memref<f32>, %wo: index, "
+        "%b: memref<f32>, %bo: index, %p: memref<i32>, %po: index, %y: memref<f32>, %yo: index, "
+        "%row: index, %image: index) attributes {hal.import.static, llvm.bareptr = true}",
+        "      func.func @revd2(%xb: !stream.binding, %wb: !stream.binding, %bb: !stream.binding, "
+        "%pb: !stream.binding, %yb: !stream.binding) {",
+        "        %c0 = arith.constant 0 : index",
+        "        %row = stream.dispatch.workgroup.id[0] : index",
+        "        %image = stream.dispatch.workgroup.id[1] : index",
+        *subspans, *metadata,
+        f"        func.call @revd2_workgroup({', '.join(a for a, _ in call_args)}, %row, %image) : "
+        f"({', '.join(ty for _, ty in call_args)}, index, index) -> ()",
+        "        return",
+        "      }",
+        "    }",
+        "  }",
+        f"  func.func @main(%xin: {xin_t}) -> {yout_t} {{",
+        f"    %w = arith.constant {_dense(w2)}",
+        f"    %b = arith.constant {_dense(bias)}",
+        f"    %p = arith.constant {_dense_i32(params)}",
+        f"    %rows = arith.constant {ph_out} : index",
+        f"    %images = arith.constant {batch} : index",
+    ]
+    if last:
+        lines += [f"    %xe = tensor.empty() : {x_t}",
+                  f"    %x = linalg.transpose ins(%xin : {xin_t}) outs(%xe : {x_t}) permutation = [0, 3, 1, 2]"]
+    src = "%x" if last else "%xin"
+    lines.append(f"    %y = flow.dispatch @revd2_hw::@revd2[%rows, %images]({src}, %w, %b, %p) : "
+                 f"({x_t}, {_t(co, ci, r, r, t, t)}, {_t(co, r, r)}, tensor<{len(params)}xi32>) -> {y_t}")
+    if last:
+        lines += [f"    %ye = tensor.empty() : {yout_t}",
+                  f"    %yout = linalg.transpose ins(%y : {y_t}) outs(%ye : {yout_t}) permutation = [0, 2, 3, 1]",
+                  f"    return %yout : {yout_t}"]
+    else:
+        lines.append(f"    return %y : {y_t}")
+    lines += ["  }", "}"]
+    return "\n".join(ln for ln in lines if ln) + "\n"
