@@ -7,7 +7,8 @@ the algorithm and writes the kernel by hand, the way IREE's samples/custom_dispa
 does: the C source is compiled by clang for each CPU architecture into a freestanding object, the
 objects travel inside the MLIR (so the module stays one self-contained text, cached and bundled
 like any other), and IREE links the one for its target into a dispatch of N x OH workgroups --
-one output row each -- that its task system spreads over the threads. Tables name it REVD2-HW:
+one output row each (more rows per workgroup measured slower) -- that its task system spreads
+over the threads. Tables name it REVD2-HW:
 its speed is the C code's and clang's, not IREE's code generation.
 
 MLIR: one flow.dispatch of a stream.executable whose export calls ``revd2_workgroup`` with the
@@ -110,9 +111,9 @@ def kernel_operands(d: Deconv, batch: int, h: int, w: int) -> tuple[torch.Tensor
     """What the kernel takes beside the input: W2[C_out, C_in, r, r, T, T], the per-phase bias
     (C_out, r, r), the int32 parameter block (in revd2.c's order), and the NCHW output shape."""
     ph, pw = phases(d, h, w)
-    r, co = d.stride, d.cout
+    r, co, t = d.stride, d.cout, d.taps_per_phase
     bias = d.bias if d.bias is not None else torch.zeros(co, r, r)
-    params = [batch, d.cin, co, h, w, ph.out, pw.out, r, d.taps_per_phase, *ph.shift, *pw.shift]
+    params = [batch, d.cin, co, h, w, ph.out, pw.out, r, t, *ph.shift, *pw.shift]
     return phase_weights(d, ph, pw), bias, params, (batch, co, ph.out, pw.out)
 
 
@@ -139,21 +140,21 @@ def revd2_hw_mlir(d: Deconv, batch: int, h: int, w: int, layout: str = "nchw") -
         "module {",
         f"  stream.executable private @revd2_hw attributes {{hal.executable.objects = "
         f"#hal.executable.objects<{{{objects}}}>}} {{",
-        "    stream.executable.export public @revd2 workgroups(%rows: index, %images: index) -> (index, index, index) {",
+        "    stream.executable.export public @revd2 workgroups(%groups: index, %images: index) -> (index, index, index) {",
         "      %c1 = arith.constant 1 : index",
-        "      stream.return %rows, %images, %c1 : index, index, index",
+        "      stream.return %groups, %images, %c1 : index, index, index",
         "    }",
         "    builtin.module {",
         "      func.func private @revd2_workgroup(%x: memref<f32>, %xo: index, %w: memref<f32>, %wo: index, "
         "%b: memref<f32>, %bo: index, %p: memref<i32>, %po: index, %y: memref<f32>, %yo: index, "
-        "%row: index, %image: index) attributes {hal.import.static, llvm.bareptr = true}",
+        "%group: index, %image: index) attributes {hal.import.static, llvm.bareptr = true}",
         "      func.func @revd2(%xb: !stream.binding, %wb: !stream.binding, %bb: !stream.binding, "
         "%pb: !stream.binding, %yb: !stream.binding) {",
         "        %c0 = arith.constant 0 : index",
-        "        %row = stream.dispatch.workgroup.id[0] : index",
+        "        %group = stream.dispatch.workgroup.id[0] : index",
         "        %image = stream.dispatch.workgroup.id[1] : index",
         *subspans, *metadata,
-        f"        func.call @revd2_workgroup({', '.join(a for a, _ in call_args)}, %row, %image) : "
+        f"        func.call @revd2_workgroup({', '.join(a for a, _ in call_args)}, %group, %image) : "
         f"({', '.join(ty for _, ty in call_args)}, index, index) -> ()",
         "        return",
         "      }",
@@ -163,14 +164,14 @@ def revd2_hw_mlir(d: Deconv, batch: int, h: int, w: int, layout: str = "nchw") -
         f"    %w = arith.constant {_dense(w2)}",
         f"    %b = arith.constant {_dense(bias)}",
         f"    %p = arith.constant {_dense_i32(params)}",
-        f"    %rows = arith.constant {ph_out} : index",
+        f"    %groups = arith.constant {ph_out} : index",
         f"    %images = arith.constant {batch} : index",
     ]
     if last:
         lines += [f"    %xe = tensor.empty() : {x_t}",
                   f"    %x = linalg.transpose ins(%xin : {xin_t}) outs(%xe : {x_t}) permutation = [0, 3, 1, 2]"]
     src = "%x" if last else "%xin"
-    lines.append(f"    %y = flow.dispatch @revd2_hw::@revd2[%rows, %images]({src}, %w, %b, %p) : "
+    lines.append(f"    %y = flow.dispatch @revd2_hw::@revd2[%groups, %images]({src}, %w, %b, %p) : "
                  f"({x_t}, {_t(co, ci, r, r, t, t)}, {_t(co, r, r)}, tensor<{len(params)}xi32>) -> {y_t}")
     if last:
         lines += [f"    %ye = tensor.empty() : {yout_t}",

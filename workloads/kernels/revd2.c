@@ -2,15 +2,18 @@
 //
 // One workgroup computes one output row oh = r*q + a of one image, every output channel. Output
 // pixel (oh, r*p + b) reads input pixels (q + s_a - j, p + s_b - i) with the phase's own taps
-// W2[o, c, a, b, j, i] (j, i < T = ceil(Kd/r)): exactly T^2 * C_in multiply-adds, accumulated in
-// registers and written once, straight into the interleaved output -- no zero insertion, no
-// overlapping partial sums, no shuffle pass, no padded copy of the input (the borders are checked
-// instead). The vector path keeps, for up to 4 vectors of consecutive p, one accumulator per
-// vector and phase b: each input vector (one row's floats) is multiplied by r broadcast weights.
+// W2[o, c, a, b, j, i] (j, i < T = ceil(Kd/r)): exactly T^2 * C_in multiply-adds, accumulated and
+// written once, straight into the interleaved output -- no zero insertion, no overlapping partial
+// sums, no shuffle pass, no padded copy of the input tensor.
+//
+// The vector path takes NV vectors of consecutive p at a time (all r phases b): their r * NV
+// accumulators stay in registers through every input channel and all T^2 taps, each input vector
+// multiplied by r broadcast weights. The input is read in place; only the vectors at the image's
+// borders read a small zero-bordered copy of their rows (the padding).
 //
 // Built freestanding by clang for each CPU architecture (workloads/algorithms/revd2_hw.py) and
 // linked into the dispatch by IREE: no libc, no globals. Vectors are GCC/clang vector extensions,
-// so the same source is AVX2 on x86-64 and NEON on aarch64.
+// so the same source is AVX-512 or AVX2 on x86-64 and NEON on aarch64.
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,8 +27,10 @@
 #endif
 typedef float vf __attribute__((vector_size(VL * 4)));
 typedef float vfu __attribute__((vector_size(VL * 4), aligned(4)));   // unaligned loads
-#define RMAX 4          // the vector path's largest stride; larger strides take the scalar path
-#define NVMAX 4         // vectors per phase in one chunk
+#define RMAX 4          // the vector path's largest stride
+#define TMAX 16         // ... and largest taps per phase
+#define NVMAX 4         // vectors per phase kept in registers
+#define SEG (VL * NVMAX + TMAX + 16)   // a vector group's input columns: NV VL + (T - 1) + (smax - smin)
 
 // the int32 parameter block (workloads/algorithms/revd2_hw.py writes it in this order)
 enum { P_N, P_CI, P_CO, P_H, P_W, P_OH, P_OW, P_R, P_T, P_SHIFTS };   // then s_a[R], s_b[R]
@@ -33,85 +38,141 @@ enum { P_N, P_CI, P_CO, P_H, P_W, P_OH, P_OW, P_R, P_T, P_SHIFTS };   // then s_
 static inline vf splat(float v) { return v - (vf){0}; }
 static inline vf load(const float *p) { return *(const vfu *)p; }
 
-// Output columns r*p + b for p in [p0, p0 + NV*VL): every input read is in bounds horizontally.
-// R, NV and UNIFORM (every phase b reads the same input columns: all s_b equal, as in every D-SP)
-// are compile-time constants in each call, so the accumulators stay in registers.
-static inline __attribute__((always_inline)) void chunk(
+// a += the taps of one input channel for NV vectors of consecutive p. Row j of the channel starts
+// at src[j], at the first input column the vectors read (the column of their first p, with the
+// least shift s_b, at i = T - 1). R, NV and U (every phase b reads the same columns: all s_b equal,
+// as in every D-SP) are compile-time constants in each call, so the accumulators stay in registers.
+static inline __attribute__((always_inline)) void taps(
+    vf (*a)[NVMAX], const float *const *src, const int *valid, const float *wc, const int32_t *sb,
+    int t, int smin, const int R, const int NV, const int U) {
+  for (int j = 0; j < t; ++j) {
+    if (!valid[j]) continue;                            // a zero row of the (virtual) padding
+    const float *s0 = src[j] + (t - 1) - smin;
+    for (int i = 0; i < t; ++i) {
+      vf xv[NVMAX];
+      if (U)
+        for (int u = 0; u < NV; ++u) xv[u] = load(s0 + sb[0] - i + u * VL);
+      for (int b = 0; b < R; ++b) {
+        const vf wv = splat(wc[(b * t + j) * t + i]);
+        for (int u = 0; u < NV; ++u) a[b][u] += wv * (U ? xv[u] : load(s0 + sb[b] - i + u * VL));
+      }
+    }
+  }
+}
+
+// seg[j] = row j's columns [first, first + len), zero outside [0, w): the padding, for a border.
+static __attribute__((noinline)) void pad_rows(float (*seg)[SEG], const float **src, const float *xc,
+                                               const int *valid, int t, int w, int ih0, int first, int len) {
+  const int lo = first < 0 ? -first : 0, hi = w - first < len ? w - first : len;
+  for (int j = 0; j < t; ++j) {
+    if (!valid[j]) continue;
+    const float *row = xc + (size_t)(ih0 - j) * w + first;
+    float *dst = seg[j];
+    for (int k = 0; k < lo; ++k) dst[k] = 0.0f;
+    for (int k = lo; k < hi; ++k) dst[k] = row[k];
+    for (int k = hi > lo ? hi : lo; k < len; ++k) dst[k] = 0.0f;
+    src[j] = dst;
+  }
+}
+
+// yrow[r * (p0 + k) + b] = out[b][k] for k < np: the phases interleaved into the output row.
+static inline __attribute__((always_inline)) void store_row(float *yrow, const float (*out)[NVMAX * VL],
+                                                            const int R, int p0, int np, int ow) {
+  float *dst = yrow + R * p0;
+  if (R * (p0 + np) <= ow) {                            // the common case: no column past the row's end
+    for (int k = 0; k < np; ++k)
+      for (int b = 0; b < R; ++b) dst[R * k + b] = out[b][k];
+    return;
+  }
+  for (int k = 0; k < np; ++k)
+    for (int b = 0; b < R; ++b)
+      if (R * (p0 + k) + b < ow) dst[R * k + b] = out[b][k];
+}
+
+// Output columns r*p + b, for the NV * VL values of p from p0 and every phase b, over every input
+// channel. The input is read in place; only the vectors at the image's borders read a small
+// zero-bordered copy (the padding, T rows of one channel at a time). Lanes past the row's end read
+// zeros and are not stored.
+static inline __attribute__((always_inline)) void group(
     const float *xn, const float *w_oa, float *yrow, const float *bias_oa, const int32_t *sb,
-    int ci, int h, int w, int t, int ih0, int p0, int ow, const int R, const int NV, const int UNIFORM) {
-  vf acc[RMAX][NVMAX];
+    int ci, int h, int w, int t, int ih0, int p0, int pn, int ow, int smin, int smax,
+    const int R, const int NV, const int U) {
+  vf a[RMAX][NVMAX];
+  float seg[TMAX][SEG];
+  const float *src[TMAX];
+  int valid[TMAX];
   for (int b = 0; b < R; ++b)
-    for (int v = 0; v < NV; ++v) acc[b][v] = splat(bias_oa[b]);
+    for (int u = 0; u < NV; ++u) a[b][u] = splat(bias_oa[b]);
+  const int first = p0 + smin - (t - 1), len = NV * VL + (t - 1) + (smax - smin);
+  const int inside = first >= 0 && first + len <= w;
   const size_t wc_stride = (size_t)R * R * t * t;
+  for (int j = 0; j < t; ++j) valid[j] = (unsigned)(ih0 - j) < (unsigned)h;
   for (int c = 0; c < ci; ++c) {
     const float *xc = xn + (size_t)c * h * w;
-    const float *wc = w_oa + c * wc_stride;
-    for (int j = 0; j < t; ++j) {
-      const int ih = ih0 - j;
-      if ((unsigned)ih >= (unsigned)h) continue;        // a zero row of the (virtual) padding
-      const float *row = xc + (size_t)ih * w + p0;
-      for (int i = 0; i < t; ++i) {
-        vf xv[NVMAX];
-        if (UNIFORM)
-          for (int v = 0; v < NV; ++v) xv[v] = load(row + sb[0] - i + v * VL);
-        for (int b = 0; b < R; ++b) {
-          const vf wv = splat(wc[(b * t + j) * t + i]);
-          for (int v = 0; v < NV; ++v)
-            acc[b][v] += wv * (UNIFORM ? xv[v] : load(row + sb[b] - i + v * VL));
-        }
-      }
+    if (inside) {
+      for (int j = 0; j < t; ++j) src[j] = xc + (size_t)(valid[j] ? ih0 - j : 0) * w + first;
+    } else {
+      pad_rows(seg, src, xc, valid, t, w, ih0, first, len);
     }
+    taps(a, src, valid, w_oa + c * wc_stride, sb, t, smin, R, NV, U);
   }
-  const int full = R * (p0 + NV * VL) <= ow;              // the whole chunk lies inside the output
-  for (int k = 0; k < NV * VL; ++k)
-    for (int b = 0; b < R; ++b)
-      if (full || R * (p0 + k) + b < ow) yrow[R * (p0 + k) + b] = acc[b][k / VL][k % VL];
+  float out[RMAX][NVMAX * VL];
+  for (int b = 0; b < R; ++b)
+    for (int u = 0; u < NV; ++u) *(vfu *)&out[b][u * VL] = a[b][u];
+  store_row(yrow, (const float (*)[NVMAX * VL])out, R, p0, pn - p0 < NV * VL ? pn - p0 : NV * VL, ow);
 }
 
-// One vector of p at the image's left or right border: each input row segment it needs is first
-// copied into a small zero-padded buffer (the padding tensor.pad would make, one row at a time).
-static inline __attribute__((always_inline)) void edge(
+// One output row's columns for every p: NV vectors at a time where their rows lie inside the image
+// (or the row is that short), else single vectors (at the borders, their rows copied with zeros).
+static inline __attribute__((always_inline)) void row_of(
     const float *xn, const float *w_oa, float *yrow, const float *bias_oa, const int32_t *sb,
-    int ci, int h, int w, int t, int ih0, int p0, int ow, int smin, int smax, const int R) {
-  vf acc[RMAX];
-  float seg[VL + 64];                                     // VL + (t - 1) + (smax - smin) floats
-  for (int b = 0; b < R; ++b) acc[b] = splat(bias_oa[b]);
-  const size_t wc_stride = (size_t)R * R * t * t;
-  const int first = p0 + smin - (t - 1), len = VL + (t - 1) + (smax - smin);
-  for (int c = 0; c < ci; ++c) {
-    const float *xc = xn + (size_t)c * h * w;
-    const float *wc = w_oa + c * wc_stride;
-    for (int j = 0; j < t; ++j) {
-      const int ih = ih0 - j;
-      if ((unsigned)ih >= (unsigned)h) continue;
-      const float *row = xc + (size_t)ih * w;
-      for (int k = 0; k < len; ++k) {
-        const int col = first + k;
-        seg[k] = (unsigned)col < (unsigned)w ? row[col] : 0.0f;
-      }
-      for (int i = 0; i < t; ++i)
-        for (int b = 0; b < R; ++b)
-          acc[b] += splat(wc[(b * t + j) * t + i]) * load(seg + sb[b] - smin + (t - 1) - i);
+    int ci, int h, int w, int t, int ih0, int pn, int ow, int smin, int smax,
+    const int R, const int NV, const int U) {
+  for (int p0 = 0; p0 < pn;) {
+    const int wide = pn <= NV * VL ||
+                     (p0 + smin - (t - 1) >= 0 && p0 + NV * VL <= pn && p0 + NV * VL + smax <= w);
+    if (wide) {
+      group(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, p0, pn, ow, smin, smax, R, NV, U);
+      p0 += NV * VL;
+    } else {
+      group(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, p0, pn, ow, smin, smax, R, 1, U);
+      p0 += VL;
     }
   }
-  for (int k = 0; k < VL; ++k)
-    for (int b = 0; b < R; ++b)
-      if (R * (p0 + k) + b < ow) yrow[R * (p0 + k) + b] = acc[b][k];
 }
 
-// The widest chunk the registers hold for stride R, then single vectors: returns the next p.
-#define NV_FOR(R) ((ACC_REGS / (R)) < NVMAX ? (ACC_REGS / (R)) : NVMAX)
-#define CHUNKS(R, U)                                                                           \
-  do {                                                                                         \
-    for (; p <= hi - (NV_FOR(R) - 1) * VL && p + NV_FOR(R) * VL <= pn; p += NV_FOR(R) * VL)    \
-      chunk(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, p, ow, R, NV_FOR(R), U);            \
-    for (; p <= hi && p + VL <= pn; p += VL)                                                   \
-      chunk(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, p, ow, R, 1, U);                    \
-    for (; p < pn; p += VL)                                                                    \
-      edge(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, p, ow, smin, smax, R);               \
-  } while (0)
-#define EDGES(R)                                                                               \
-  for (; p < lo && p < pn; p += VL) edge(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, p, ow, smin, smax, R)
+// The most vectors per group that the phases' accumulators leave registers for
+#define NV_FOR(R) (ACC_REGS / (R) < NVMAX ? ACC_REGS / (R) : NVMAX)
+
+// R, NV and U become compile-time constants here: NV is the most that fits (NV_FOR), or 2 or 1
+// for a row of fewer vectors than that.
+static void any_row(const float *xn, const float *w_oa, float *yrow, const float *bias_oa,
+                    const int32_t *sb, int ci, int h, int w, int t, int ih0, int pn, int ow,
+                    int smin, int smax, int r) {
+  const int nvec = (pn + VL - 1) / VL, uniform = smin == smax;
+#define ROW(R, NV, U) row_of(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, pn, ow, smin, smax, R, NV, U)
+#define SIZES(R, U)                                    \
+  if (nvec >= NV_FOR(R)) ROW(R, NV_FOR(R), U);          \
+  else if (nvec >= 2) ROW(R, 2, U);                     \
+  else ROW(R, 1, U);
+#define PHASES(R)                                      \
+  case R:                                              \
+    if (uniform) {                                     \
+      SIZES(R, 1)                                      \
+    } else {                                           \
+      SIZES(R, 0)                                      \
+    }                                                  \
+    break;
+  switch (r) {
+    PHASES(1)
+    PHASES(2)
+    PHASES(3)
+    default: PHASES(4)
+  }
+#undef PHASES
+#undef SIZES
+#undef ROW
+}
 
 // One output column group p (all phases b), every read bounds-checked: the image's borders.
 static void column(const float *xn, const float *w_oa, float *yrow, const float *bias_oa,
@@ -138,7 +199,7 @@ static void column(const float *xn, const float *w_oa, float *yrow, const float 
 }
 
 // x: N x C_in x H x W; w: W2[C_out, C_in, r, r, T, T]; bias: C_out x r x r (per phase);
-// y: N x C_out x OH x OW. Called once per workgroup (row, image).
+// y: N x C_out x OH x OW. Called once per workgroup: one output row of one image.
 void revd2_workgroup(const float *x, size_t x_off, const float *wt, size_t w_off,
                      const float *bias, size_t b_off, const int32_t *prm, size_t p_off,
                      float *y, size_t y_off, size_t row, size_t image) {
@@ -146,34 +207,23 @@ void revd2_workgroup(const float *x, size_t x_off, const float *wt, size_t w_off
   const int ci = prm[P_CI], co = prm[P_CO], h = prm[P_H], w = prm[P_W];
   const int oh_len = prm[P_OH], ow = prm[P_OW], r = prm[P_R], t = prm[P_T];
   const int32_t *sa = prm + P_SHIFTS, *sb = sa + r;
-  const int oh = (int)row, q = oh / r, a = oh % r, ih0 = q + sa[a];
   const int pn = (ow + r - 1) / r;
   int smin = sb[0], smax = sb[0];
   for (int b = 1; b < r; ++b) {
     smin = sb[b] < smin ? sb[b] : smin;
     smax = sb[b] > smax ? sb[b] : smax;
   }
-  // vectors starting in [lo, hi] read columns p + s_b - i inside [0, W) for every b and i
-  const int lo = (t - 1 - smin) > 0 ? t - 1 - smin : 0;
-  const int hi = w - VL - smax;
-  const int uniform = smin == smax;
-  // the vector path: r <= RMAX, and a border segment that fits the edge buffer
-  const int vector_path = r <= RMAX && (t - 1) + (smax - smin) <= 64;
+  const int vector_path = r <= RMAX && t <= TMAX && smax - smin <= 16;
   const float *xn = x + (size_t)image * ci * h * w;
+  const int oh = (int)row, q = oh / r, a = oh % r, ih0 = q + sa[a];
   for (int o = 0; o < co; ++o) {
     const float *w_oa = wt + ((size_t)o * ci * r + a) * r * t * t;
     const float *bias_oa = bias + ((size_t)o * r + a) * r;
     float *yrow = y + (((size_t)image * co + o) * oh_len + oh) * ow;
-    int p = 0;
-    switch (vector_path ? r * 2 + uniform : 0) {
-      case 4: EDGES(2); CHUNKS(2, 0); break;
-      case 5: EDGES(2); CHUNKS(2, 1); break;
-      case 6: EDGES(3); CHUNKS(3, 0); break;
-      case 7: EDGES(3); CHUNKS(3, 1); break;
-      case 8: EDGES(4); CHUNKS(4, 0); break;
-      case 9: EDGES(4); CHUNKS(4, 1); break;
-      default: break;                                     // the scalar path below
+    if (!vector_path) {
+      for (int p = 0; p < pn; ++p) column(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, r, ih0, p, ow);
+      continue;
     }
-    for (; p < pn; ++p) column(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, r, ih0, p, ow);
+    any_row(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, pn, ow, smin, smax, r);
   }
 }
