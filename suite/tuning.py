@@ -61,13 +61,17 @@ def search_space(target, presets: list[str] | None = None, layouts: list[str] | 
     return SEARCH_SPACES.get(target.name, tuple(Candidate(p, "nchw") for p in target.presets))
 
 
-def applies(candidate: Candidate, workload) -> bool:
-    """Whether the workload has a form in the candidate's layout (the blocked layout exists only for
-    the trained convs and algorithms with a blocked conv)."""
+def applies(candidate: Candidate, workload, worth: bool = True) -> bool:
+    """Whether the workload has a form in the candidate's layout worth searching (the blocked layout
+    exists only for the trained convs and algorithms with a blocked conv; a hand-written kernel is
+    searched in the layout it reads)."""
     from workloads.algorithms import ALGORITHMS
     from workloads.methods import TRAINED
     if not hasattr(workload.layer, "with_layout"):          # a whole network: its own layout only
         return candidate.layout == "nchw"
+    alg = ALGORITHMS.get(workload.algorithm or "")
+    if worth and alg and alg.tuned_layouts and candidate.layout not in alg.tuned_layouts:
+        return False
     if candidate.layout != "nhwc-blocked":
         return True
     if workload.method in TRAINED:
@@ -217,7 +221,8 @@ class Tuner:
         """The lowering to report for ``w``: from the database, or searched and raced now; with its
         module built and verified (``entry.built``) unless no candidate verified. Timing it is the
         caller's: :meth:`tune` times it at once, a run with peers in rounds (suite.rounds)."""
-        candidates = [c for c in self.space if applies(c, w)]
+        # the candidates worth searching, else (the layouts named leave none) every one it has a form in
+        candidates = [c for c in self.space if applies(c, w)] or [c for c in self.space if applies(c, w, False)]
         known = self.db.get(w.id) if (self.db and self.mode == "auto") else None
         if known is not None and known in candidates:
             entry = self._prepare(w, known, on_progress)

@@ -106,6 +106,14 @@ def test_a_target_without_the_kernel_leaves_it_out_or_says_why():
     assert get_target("vulkan").cpu_arch is None
 
 
+def test_the_tuner_searches_the_kernel_in_the_layout_it_reads():
+    from suite.tuning import SEARCH_SPACES, applies
+    from workloads.workload import Workload
+    w = Workload(LayerConfig(cin=2, cout=2, h=5, w=5, k=3, r=2), "D-SP", "REVD2-HW")
+    assert [c.layout for c in SEARCH_SPACES["llvm-cpu"] if applies(c, w)] == ["nchw"]
+    assert [c.layout for c in SEARCH_SPACES["llvm-cpu"] if applies(c, w, worth=False)] == ["nhwc", "nhwc", "nchw"]
+
+
 def test_without_clang_the_run_leaves_the_kernel_out_and_names_the_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     layer = LayerConfig(cin=2, cout=2, h=5, w=5, k=3, r=2)

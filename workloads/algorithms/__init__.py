@@ -54,6 +54,8 @@ class Algorithm:
     # (``uname -m`` spelling), and why it cannot be built here (None: it can)
     hand_written: tuple[str, ...] = ()
     unavailable: Callable[[], str | None] = lambda: None
+    # the layouts worth a tuner's search (None: every one); a layout the kernel does not read only adds transposes
+    tuned_layouts: tuple[str, ...] | None = None
 
     def runs_on(self, cpu_arch: str | None) -> bool:
         """Whether the algorithm has a form for a target of this CPU architecture (None: not a CPU)."""
@@ -90,7 +92,7 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
     Algorithm("REVD2-HW", "REVD2 as a hand-written C kernel in an IREE custom dispatch (not IREE's codegen)",
               lambda d, n, h, w, layout="nchw": Lowering(mlir=revd2_hw_mlir(d, n, h, w, layout)), revd2.counts,
               loopnests.revd2, revd2_hw_mlir.__module__, torch_form=False, hand_written=revd2_hw.CPU_ARCHS,
-              unavailable=revd2_hw.missing_tool),
+              unavailable=revd2_hw.missing_tool, tuned_layouts=("nchw",)),
     Algorithm("TDC", "r^2 low-resolution convolutions, then interleave", _torch(Tdc), tdc.counts, loopnests.tdc,
               Tdc.__module__),
     Algorithm("TDCF", "TDC fused: one low-resolution convolution to r^2*C_out channels, then pixel shuffle",
