@@ -38,15 +38,16 @@ def test_nhwc_workloads_verify_through_iree_with_each_preset(cache):
     layer = ASYM.with_layout("nhwc")
     runner = Runner(RunOptions(get_target("llvm-cpu"), "local-task", verify_only=True,
                                presets=("default", "channels-last")), cache)
-    results = runner.run(expand([layer], ["C-SP", "C-NN", "D-SP", "D-NN"], ["TDCF", "REVD2", "STDD"]))
-    assert len(results) == 2 * (2 + 2 * 3)
+    # a torch-module algorithm (TDCF) and a hand-written linalg one (REVD2)
+    results = runner.run(expand([layer], ["C-SP", "C-NN", "D-SP", "D-NN"], ["TDCF", "REVD2"]))
+    assert len(results) == 2 * (2 + 2 * 2)
     for r in results:
         assert r.status == "ok", f"{r.id} [{r.preset}]: {r.status}: {r.reason}"
         oh, ow = layer.out_hw(r.method)
         assert r.output_shape == [1, oh, ow, layer.cout]
     # verify-only rows carry no times: the best row is the first verified one, without a crash
     rows = best_per_workload([r.to_json() for r in results])
-    assert len(rows) == 8 and all(r["preset"] == "default" for r in rows)
+    assert len(rows) == 6 and all(r["preset"] == "default" for r in rows)
 
 
 def test_revd2_mlir_reads_and_writes_the_layout_it_is_given():

@@ -78,7 +78,7 @@ def test_the_hand_written_kernel_equals_conv_transpose2d(kernel, layer, deployed
     np.testing.assert_allclose(y, ref, rtol=0, atol=2e-5)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(layer=layers(max_w=40), deployed=st.sampled_from(sorted(DEPLOYED)), name=st.sampled_from(["REVD2", "REVD2-HW"]),
        layout=st.sampled_from(["nchw", "nhwc"]))
 def test_both_forms_of_revd2_through_iree_equal_conv_transpose2d(cache, layer, deployed, name, layout):
@@ -121,3 +121,11 @@ def test_without_clang_the_run_leaves_the_kernel_out_and_names_the_fix(monkeypat
     assert "REVD2-HW" not in {w.algorithm for w in expand([layer], ["D-SP"], cpu_arch="x86_64")}
     with pytest.raises(UserError, match="clang"):
         expand([layer], ["D-SP"], ["REVD2-HW"], cpu_arch="x86_64")
+
+
+def test_a_network_named_with_only_the_kernel_says_it_has_no_torch_form():
+    from workloads.networks import network_workloads
+    with pytest.raises(UserError, match="REVD2-HW has none"):
+        network_workloads(["espcn"], ["REVD2-HW"])
+    deployed = [w.algorithm for w in network_workloads(["espcn"], ["REVD2-HW", "TDCF"]) if w.method == "deployed"]
+    assert deployed == ["TDCF"]

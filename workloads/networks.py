@@ -140,8 +140,14 @@ def network_workloads(names: list[str], algorithms: list[str] | None = None) -> 
     from workloads.algorithms import algorithm
     from workloads.deploy import TORCH_ALGORITHMS
     from workloads.onnx_models import ONNX_NETWORKS
-    algos = [algorithm(a).name for a in algorithms] if algorithms else list(TORCH_ALGORITHMS)
-    algos = [a for a in algos if a in TORCH_ALGORITHMS]
+    named = [algorithm(a).name for a in algorithms] if algorithms else list(TORCH_ALGORITHMS)
+    algos = [a for a in named if a in TORCH_ALGORITHMS]
+    torch_nets = [n for n in names if n not in ONNX_NETWORKS]
+    if torch_nets and named and not algos:
+        from workloads.errors import UserError
+        raise UserError(f"a network is deployed only with an algorithm that has a torch form "
+                        f"({', '.join(TORCH_ALGORITHMS)}); {', '.join(named)} {'has' if len(named) == 1 else 'have'} "
+                        "none")
     out = []
     for name in names:
         if name in ONNX_NETWORKS:
