@@ -63,8 +63,8 @@ def call_kernel(fn, d, x: torch.Tensor) -> np.ndarray:
     y = np.full(out_shape, np.nan, dtype=np.float32)                # every pixel must be written
     ptrs = [a.ctypes.data for a in (*arrays, y)]
     for image in range(n):
-        for group in range(out_shape[2]):
-            fn(ptrs[0], 0, ptrs[1], 0, ptrs[2], 0, ptrs[3], 0, ptrs[4], 0, group, image)
+        for row in range(out_shape[2]):
+            fn(ptrs[0], 0, ptrs[1], 0, ptrs[2], 0, ptrs[3], 0, ptrs[4], 0, row, image)
     return y
 
 

@@ -129,7 +129,7 @@ def revd2_hw_mlir(d: Deconv, batch: int, h: int, w: int, layout: str = "nchw") -
     xin_t = _t(batch, h, w, ci) if last else x_t
     yout_t = _t(batch, ph_out, pw_out, co) if last else y_t
     subspans, metadata, call_args = [], [], []
-    for k, (name, elt) in enumerate((("x", "f32"), ("w", "f32"), ("b", "f32"), ("p", "i32"), ("y", "f32"))):
+    for name, elt in (("x", "f32"), ("w", "f32"), ("b", "f32"), ("p", "i32"), ("y", "f32")):
         subspans.append(f"        %m{name} = stream.binding.subspan %{name}b[%c0] : !stream.binding -> "
                         f"memref<{sizes[name]}x{elt}>")
         metadata.append(f"        %{name}base, %{name}off, %{name}size, %{name}stride = "
@@ -140,21 +140,21 @@ def revd2_hw_mlir(d: Deconv, batch: int, h: int, w: int, layout: str = "nchw") -
         "module {",
         f"  stream.executable private @revd2_hw attributes {{hal.executable.objects = "
         f"#hal.executable.objects<{{{objects}}}>}} {{",
-        "    stream.executable.export public @revd2 workgroups(%groups: index, %images: index) -> (index, index, index) {",
+        "    stream.executable.export public @revd2 workgroups(%rows: index, %images: index) -> (index, index, index) {",
         "      %c1 = arith.constant 1 : index",
-        "      stream.return %groups, %images, %c1 : index, index, index",
+        "      stream.return %rows, %images, %c1 : index, index, index",
         "    }",
         "    builtin.module {",
         "      func.func private @revd2_workgroup(%x: memref<f32>, %xo: index, %w: memref<f32>, %wo: index, "
         "%b: memref<f32>, %bo: index, %p: memref<i32>, %po: index, %y: memref<f32>, %yo: index, "
-        "%group: index, %image: index) attributes {hal.import.static, llvm.bareptr = true}",
+        "%row: index, %image: index) attributes {hal.import.static, llvm.bareptr = true}",
         "      func.func @revd2(%xb: !stream.binding, %wb: !stream.binding, %bb: !stream.binding, "
         "%pb: !stream.binding, %yb: !stream.binding) {",
         "        %c0 = arith.constant 0 : index",
-        "        %group = stream.dispatch.workgroup.id[0] : index",
+        "        %row = stream.dispatch.workgroup.id[0] : index",
         "        %image = stream.dispatch.workgroup.id[1] : index",
         *subspans, *metadata,
-        f"        func.call @revd2_workgroup({', '.join(a for a, _ in call_args)}, %group, %image) : "
+        f"        func.call @revd2_workgroup({', '.join(a for a, _ in call_args)}, %row, %image) : "
         f"({', '.join(ty for _, ty in call_args)}, index, index) -> ()",
         "        return",
         "      }",
@@ -164,14 +164,14 @@ def revd2_hw_mlir(d: Deconv, batch: int, h: int, w: int, layout: str = "nchw") -
         f"    %w = arith.constant {_dense(w2)}",
         f"    %b = arith.constant {_dense(bias)}",
         f"    %p = arith.constant {_dense_i32(params)}",
-        f"    %groups = arith.constant {ph_out} : index",
+        f"    %rows = arith.constant {ph_out} : index",
         f"    %images = arith.constant {batch} : index",
     ]
     if last:
         lines += [f"    %xe = tensor.empty() : {x_t}",
                   f"    %x = linalg.transpose ins(%xin : {xin_t}) outs(%xe : {x_t}) permutation = [0, 3, 1, 2]"]
     src = "%x" if last else "%xin"
-    lines.append(f"    %y = flow.dispatch @revd2_hw::@revd2[%groups, %images]({src}, %w, %b, %p) : "
+    lines.append(f"    %y = flow.dispatch @revd2_hw::@revd2[%rows, %images]({src}, %w, %b, %p) : "
                  f"({x_t}, {_t(co, ci, r, r, t, t)}, {_t(co, r, r)}, tensor<{len(params)}xi32>) -> {y_t}")
     if last:
         lines += [f"    %ye = tensor.empty() : {yout_t}",
