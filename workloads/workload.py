@@ -107,11 +107,12 @@ def unavailable_algorithms(cpu_arch: str | None) -> dict[str, str]:
     """The algorithms a target of this CPU architecture (None: not a CPU) cannot run, with why."""
     out = {}
     for a in ALGORITHMS.values():
-        if not a.runs_on(cpu_arch):
-            out[a.name] = (f"{a.name} is a hand-written kernel for {' and '.join(a.hand_written)} CPUs; "
-                           f"this target is {cpu_arch + ' code' if cpu_arch else 'not a CPU'}")
-        elif a.unavailable():
-            out[a.name] = a.unavailable()
+        why = None if a.runs_on(cpu_arch) else (
+            f"{a.name} is a hand-written kernel for {' and '.join(a.hand_written)} CPUs; "
+            f"this target is {cpu_arch + ' code' if cpu_arch else 'not a CPU'}")
+        why = why or a.unavailable()
+        if why:
+            out[a.name] = why
     return out
 
 

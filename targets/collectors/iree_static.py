@@ -89,7 +89,8 @@ def summarize_dump(folder: Path) -> dict:
     except (OSError, ValueError):
         pass
     execution = stats.get("execution", {})
-    return {"version": SUMMARY_VERSION, "dispatches": dispatches, "lowering": lowering, "dispatch_count": execution.get("dispatch-count"),
+    return {"version": SUMMARY_VERSION, "dispatches": dispatches, "lowering": lowering,
+            "dispatch_count": execution.get("dispatch-count"),
             "transient_bytes": execution.get("transient-memory-size"),
             "constant_bytes": stats.get("global", {}).get("constant-size")}
 
