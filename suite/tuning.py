@@ -16,6 +16,7 @@ is set aside (renamed, not deleted) and rebuilt, and the run says so.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import statistics
 from dataclasses import dataclass, replace
@@ -101,6 +102,10 @@ class TuningDatabase:
     def __init__(self, folder: Path, bed: dict, space: tuple[Candidate, ...]):
         self.bed, self.space = bed, [c.label for c in space]
         name = "-".join(str(bed[k]) for k in ("machine", "target", "device")) + f"-t{bed['threads'] or 'auto'}-{bed['malloc']}"
+        if tuple(space) != SEARCH_SPACES.get(bed["target"]):
+            # a space the user named (--preset/--layout) keeps its own file: a one-off run over other
+            # candidates must not set aside the decisions every default run reuses
+            name += "-space" + hashlib.sha256("|".join(self.space).encode()).hexdigest()[:8]
         self.path = Path(folder) / f"{name}.json"
         self.entries: dict[str, dict] = {}
         self.note = ""                          # why an existing file was not trusted, if it was not

@@ -61,6 +61,23 @@ def test_a_second_run_takes_the_database_and_compiles_nothing(tuned):
     assert _modules(tmp) == before
 
 
+def test_a_run_over_a_named_space_keeps_its_own_database(tuned):
+    """`--preset/--layout` name another search space: its decisions go to a file of their own, and
+    the default space's database stays trusted for the next default run."""
+    import shutil
+    tmp, args = tuned
+    own = tmp / "tuning-named"
+    shutil.copytree(tmp / "tuning", own)
+    (default_db,) = own.glob("*.json")
+    before = default_db.read_text()
+    named = [a if a != str(tmp / "tuning") else str(own) for a in args]
+    assert main(named + ["--tune", "auto", "--preset", "default", "--layout", "nchw", "--no-save"]) == 0
+    assert default_db.read_text() == before
+    (other,) = [p for p in own.glob("*.json") if p != default_db]
+    assert other.stem.startswith(default_db.stem + "-space") and ".untrusted-" not in other.name
+    assert json.loads(other.read_text())["space"] == ["default/nchw"]
+
+
 @pytest.mark.parametrize("damage", ["corrupt", "foreign"])
 def test_a_corrupt_or_foreign_database_is_set_aside_and_rebuilt(tuned, damage, capsys):
     tmp, args = tuned
