@@ -1,8 +1,9 @@
 """Peer runtimes in a run: each (layer or network, method, peer) is verified against the same
 reference as IREE's workloads, then timed with the same warm-up, repetitions and minimum time per
-sample, in a child process (`python -m suite.peers JOB`) with the run's threads and allocator
-policy, so a crashing runtime costs only its rows. The child stays up for the layer and gives
-samples on request, so that a run can alternate it with IREE (suite.rounds). Rows are ordinary
+sample, in a child process (`python -m suite.peers SETTINGS`) with the run's threads and allocator
+policy, so a crashing runtime costs only its rows. The child stays up for the run, builds one
+layer after another, and gives samples on request, so that a run can alternate it with IREE
+(suite.rounds). Rows are ordinary
 workload rows with ``runtime`` set."""
 from __future__ import annotations
 
@@ -113,20 +114,21 @@ def measure(peer, module, x, ref, threads, repetitions: int, min_time_s: float, 
     return out
 
 
-class PeerSession:
-    """One peer on one layer, in its own process (``python -m suite.peers JOB``): every method is
-    built and verified when it starts; then samples are asked for a few at a time, so that a run can
-    time IREE and the peers in alternating rounds. A runtime that crashes costs only its rows."""
+class PeerProcess:
+    """One peer's child process (``python -m suite.peers SETTINGS``), kept for the whole run: it
+    imports torch and the runtime once (ExecuTorch alone takes seconds to import), then builds one
+    subject after another on request. A process that dies or times out is killed and replaced by a
+    fresh one for the next subject, so a crash still costs only the rows it was working on."""
 
-    def __init__(self, peer, subject: Subject, methods: list[str], options, timeout: float):
+    def __init__(self, peer, options):
         from targets.iree_run import child_environ, command_line
-        self.peer, self.subject, self.methods, self.timeout = peer, subject, methods, timeout
+        self.peer = peer
         self.tmp = tempfile.TemporaryDirectory()
-        job = {"peer": peer.name, "subject": subject.job, "methods": methods, "seed": options.seed,
-               "threads": options.threads, "min_time": options.min_time_s, "warmup": options.warmup_s}
-        jp = Path(self.tmp.name) / "job.json"
-        jp.write_text(json.dumps(job))
-        cmd = [sys.executable, "-m", "suite.peers", str(jp)]
+        settings = {"peer": peer.name, "seed": options.seed, "threads": options.threads,
+                    "min_time": options.min_time_s, "warmup": options.warmup_s}
+        sp = Path(self.tmp.name) / "settings.json"
+        sp.write_text(json.dumps(settings))
+        cmd = [sys.executable, "-m", "suite.peers", str(sp)]
         self.command = command_line(cmd, options.runtime_env())
         self.failure = ""
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -136,22 +138,33 @@ class PeerSession:
         import threading
         self.lines: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()      # replies are awaited with a timeout
-        self.rows: dict[str, dict] = self._reply(timeout * max(1, len(methods))) or {}
 
-    def _reply(self, timeout: float):
-        """The child's next answer (a `REPLY {json}` line; anything else it prints is skipped)."""
+    @property
+    def alive(self) -> bool:
+        return not self.failure and self.proc.poll() is None
+
+    def send(self, doc: dict) -> None:
+        try:
+            self.proc.stdin.write(json.dumps(doc) + "\n")
+            self.proc.stdin.flush()
+        except OSError:                                    # its end of the pipe is gone: so is the process
+            pass
+
+    def reply(self, timeout: float):
+        """The child's next answer (a `REPLY {json}` line; anything else it prints is skipped), or
+        None when it died or timed out (``failure`` says which)."""
         import queue
         deadline = time.monotonic() + timeout
         while True:
             try:
                 line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                self._fail(f"timed out after {timeout:g} s")
+                self.fail(f"timed out after {timeout:g} s")
                 return None
             if line is None:                               # end of its output: the process is gone
                 self.proc.wait()
                 err = (Path(self.tmp.name) / "stderr").read_text().strip().splitlines()
-                self._fail(f"the peer's process died: {(err or [f'exit code {self.proc.returncode}'])[-1][:300]}")
+                self.fail(f"the peer's process died: {(err or [f'exit code {self.proc.returncode}'])[-1][:300]}")
                 return None
             if line.startswith("REPLY "):
                 return json.loads(line[6:])
@@ -161,11 +174,73 @@ class PeerSession:
             self.lines.put(line)
         self.lines.put(None)
 
-    def _fail(self, why: str) -> None:
+    def fail(self, why: str) -> None:
         self.failure = self.failure or why
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+    def end(self) -> None:
+        """End of input: the child exits (``wait`` then reaps it)."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+
+    def wait(self) -> None:
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.tmp.cleanup()
+
+
+class PeerPool:
+    """The run's peer processes, one per peer, started when first needed (after that layer's tuning,
+    so that their start-up never overlaps a timed race) and ended together."""
+
+    def __init__(self, options):
+        self.options = options
+        self.processes: dict[str, PeerProcess] = {}
+
+    def get(self, peer) -> PeerProcess:
+        p = self.processes.get(peer.name)
+        if p is None or not p.alive:
+            if p is not None:
+                p.end()
+                p.wait()
+            p = self.processes[peer.name] = PeerProcess(peer, self.options)
+        return p
+
+    def close(self) -> None:
+        for p in self.processes.values():                  # all told first: they exit side by side
+            p.end()
+        for p in self.processes.values():
+            p.wait()
+        self.processes.clear()
+
+
+class PeerSession:
+    """One peer on one layer, in the peer's process of the run (PeerProcess): every method is built
+    and verified when it starts; then samples are asked for a few at a time, so that a run can time
+    IREE and the peers in alternating rounds. ``begin`` only asks: a layer's peers build side by
+    side, and ``wait`` collects each one's rows."""
+
+    def __init__(self, peer, subject: Subject, methods: list[str], process: PeerProcess, timeout: float):
+        self.peer, self.subject, self.methods, self.timeout, self.process = peer, subject, methods, timeout, process
+        self.command = process.command
+        self.rows: dict[str, dict] = {}
+        process.send({"subject": subject.job, "methods": methods})
+
+    @property
+    def failure(self) -> str:
+        return self.process.failure
+
+    def wait(self) -> "PeerSession":
+        self.rows = self.process.reply(self.timeout * max(1, len(self.methods))) or {}
+        return self
 
     def ready(self, method: str) -> bool:
         return not self.failure and self.rows.get(method, {}).get("status") == STATUS_OK
@@ -174,28 +249,11 @@ class PeerSession:
         """``repetitions`` more samples of a verified method; RuntimeError if the runtime is gone."""
         if self.failure:
             raise RuntimeError(self.failure)
-        try:
-            self.proc.stdin.write(json.dumps({"method": method, "repetitions": repetitions}) + "\n")
-            self.proc.stdin.flush()
-        except OSError:                                    # its end of the pipe is gone: so is the process
-            pass
-        doc = self._reply(self.timeout)
+        self.process.send({"method": method, "repetitions": repetitions})
+        doc = self.process.reply(self.timeout)
         if doc is None:
             raise RuntimeError(self.failure)
         return doc["samples_ms"], doc["iterations"]
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.close()                    # end of input: the child exits
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.tmp.cleanup()
 
     def result(self, method: str, samples: list[float], iterations: list[int], failed: str = ""):
         """The method's row, as an ordinary WorkloadResult with ``runtime`` set."""
@@ -259,21 +317,26 @@ def _forms(job: dict) -> tuple[object, dict]:
     return x, forms
 
 
-def _child(job_path: str) -> int:
-    """The child process: each method of the subject built in the peer and verified (one `REPLY`
-    with every method's row); then, per request line on stdin, that many samples of one method."""
+def _child(settings_path: str) -> int:
+    """The child process. Per request line on stdin: a subject (each of its methods built in the
+    peer and verified, one `REPLY` with every method's row), or that many samples of one method of
+    the current subject."""
     from targets.peers import get_peer
-    job = json.loads(Path(job_path).read_text())
-    peer = get_peer(job["peer"])
-    x, forms = _forms(job)
-    rows, built = {}, {}
-    for method, (module, ref, step) in forms.items():
-        rows[method], built[method] = build_and_verify(peer, module, x, ref, job["threads"], step)
-    print("REPLY " + json.dumps(rows, allow_nan=False), flush=True)
+    settings = json.loads(Path(settings_path).read_text())
+    peer = get_peer(settings["peer"])
+    x, built = None, {}
     for line in sys.stdin:
         ask = json.loads(line)
-        samples, iterations = time_callable(built[ask["method"]].run, x, ask["repetitions"], job["min_time"],
-                                            job["warmup"])
+        if "subject" in ask:
+            built.clear()                                  # the last subject's runtimes go first
+            x, forms = _forms({**settings, **ask})
+            rows = {}
+            for method, (module, ref, step) in forms.items():
+                rows[method], built[method] = build_and_verify(peer, module, x, ref, settings["threads"], step)
+            print("REPLY " + json.dumps(rows, allow_nan=False), flush=True)
+            continue
+        samples, iterations = time_callable(built[ask["method"]].run, x, ask["repetitions"], settings["min_time"],
+                                            settings["warmup"])
         print("REPLY " + json.dumps({"samples_ms": samples, "iterations": iterations}), flush=True)
     return 0
 

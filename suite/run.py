@@ -299,6 +299,8 @@ class Run:
             from suite.tuning import Candidate, Tuner
             tuner = Tuner(runner, tuple(Candidate(*c) for c in self.plan.space), self.tuning_db, self.plan.tune)
         peers = self._peers()
+        from suite.peers import PeerPool
+        pool = PeerPool(self.options)
 
         def on_result(res):
             row = self.add(res)
@@ -312,7 +314,7 @@ class Run:
                                                      "peers": [p.name for p in peers]}
                 covered = set()
                 for subject, ws, methods in self._peer_subjects():
-                    self._in_rounds(subject, ws, methods, runner, tuner, peers, on_progress, on_result)
+                    self._in_rounds(subject, ws, methods, runner, tuner, peers, pool, on_progress, on_result)
                     covered |= {w.id for w in ws}
                 rest = [w for w in self.pending if w.id not in covered]
             if tuner:
@@ -322,6 +324,8 @@ class Run:
             self.record["complete"] = True
         except KeyboardInterrupt:
             self.interrupted = True
+        finally:
+            pool.close()
 
     def _peers(self) -> list:
         """The peer runtimes that run beside IREE here (host CPU targets, timed runs); every peer asked
@@ -349,7 +353,7 @@ class Run:
             out.append((network_subject(ws[0]), [w for w in self.pending if w.layer.id == group], methods))
         return out
 
-    def _in_rounds(self, subject, ws: list, methods: list[str], runner, tuner, peers, on_progress,
+    def _in_rounds(self, subject, ws: list, methods: list[str], runner, tuner, peers, pool, on_progress,
                    on_result) -> None:
         """One layer or network: IREE's rows built and verified (at their tuned lowering), each peer
         started and verified, then every verified row timed in alternating rounds."""
@@ -382,46 +386,45 @@ class Run:
         if on_progress and todo:
             from types import SimpleNamespace
             on_progress(SimpleNamespace(id=f"{subject.id}: {', '.join(p.name for p in peers)}"), "peers")
-        sessions = [PeerSession(p, subject, todo, self.options, self.plan.run_timeout) for p in peers] if todo else []
-        try:
-            def iree_take(built, x_path):
-                def take(k):
-                    t = runner.time(built, x_path, k)
-                    return t.samples_ms, t.iterations, t.command
-                return take
+        # every peer builds at once (nothing is being timed yet), then each one's rows are collected
+        sessions = [PeerSession(p, subject, todo, pool.get(p), self.plan.run_timeout) for p in peers] if todo else []
+        sessions = [s.wait() for s in sessions]
 
-            def peer_take(session, method):
-                def take(k):
-                    samples, iterations = session.sample(method, k)
-                    return samples, iterations, session.command
-                return take
-            iree_sides = [Side(res.method, iree_take(built, x_path)) for _, built, x_path, res, _ in iree]
-            peer_sides = {(s.peer.name, m): Side(m, peer_take(s, m), iree=False)
-                          for s in sessions for m in todo if s.ready(m)}
-            if on_progress:
-                from types import SimpleNamespace
+        def iree_take(built, x_path):
+            def take(k):
+                t = runner.time(built, x_path, k)
+                return t.samples_ms, t.iterations, t.command
+            return take
 
-                def between(i):
-                    on_progress(SimpleNamespace(id=f"{subject.id}: IREE and peers"), f"round {i + 1}")
-            alternate(order(iree_sides + list(peer_sides.values()), methods), self.plan.repetitions,
-                      between=between if on_progress else None)
-            for (w, built, x_path, res, final), side in zip(iree, iree_sides):
-                if isinstance(side.failed, StageError):
-                    runner.failed(res, side.failed)
-                elif side.failed is not None:
-                    res.status, res.reason = "time-failed", f"{type(side.failed).__name__}: {side.failed}"
-                else:
-                    runner.record_timing(w, built, x_path, res, side.samples, side.iterations, side.command,
-                                         on_progress)
-                on_result(final())
-            for s in sessions:
-                for m in todo:
-                    side = peer_sides.get((s.peer.name, m))
-                    failed = str(side.failed) if side is not None and side.failed is not None else ""
-                    on_result(s.result(m, side.samples if side else [], side.iterations if side else [], failed))
-        finally:
-            for s in sessions:
-                s.close()
+        def peer_take(session, method):
+            def take(k):
+                samples, iterations = session.sample(method, k)
+                return samples, iterations, session.command
+            return take
+        iree_sides = [Side(res.method, iree_take(built, x_path)) for _, built, x_path, res, _ in iree]
+        peer_sides = {(s.peer.name, m): Side(m, peer_take(s, m), iree=False)
+                      for s in sessions for m in todo if s.ready(m)}
+        if on_progress:
+            from types import SimpleNamespace
+
+            def between(i):
+                on_progress(SimpleNamespace(id=f"{subject.id}: IREE and peers"), f"round {i + 1}")
+        alternate(order(iree_sides + list(peer_sides.values()), methods), self.plan.repetitions,
+                  between=between if on_progress else None)
+        for (w, built, x_path, res, final), side in zip(iree, iree_sides):
+            if isinstance(side.failed, StageError):
+                runner.failed(res, side.failed)
+            elif side.failed is not None:
+                res.status, res.reason = "time-failed", f"{type(side.failed).__name__}: {side.failed}"
+            else:
+                runner.record_timing(w, built, x_path, res, side.samples, side.iterations, side.command,
+                                     on_progress)
+            on_result(final())
+        for s in sessions:
+            for m in todo:
+                side = peer_sides.get((s.peer.name, m))
+                failed = str(side.failed) if side is not None and side.failed is not None else ""
+                on_result(s.result(m, side.samples if side else [], side.iterations if side else [], failed))
 
     def finish(self) -> list[Path]:
         """The model's agreement with the measurement; the record written where it belongs."""

@@ -101,30 +101,36 @@ def test_rounds_alternate_method_by_method_iree_first_and_a_failing_side_stops_a
     assert len(calls) == 3 * 4 - 1                      # the failed side is not asked again
 
 
-def test_a_peer_process_that_dies_is_one_reason_on_its_rows(tmp_path):
-    from suite.peers import PeerSession, layer_subject
+def test_a_peer_process_that_dies_is_one_reason_on_its_rows_and_the_next_layer_gets_a_new_one(tmp_path):
+    import dataclasses
+    from suite.peers import PeerPool, PeerSession, layer_subject
     from suite.runner import RunOptions
     from targets import get_target
-    session = PeerSession(PEERS["eager"], layer_subject(LAYER), ["C-SP", "D-SP"], RunOptions(get_target("llvm-cpu"), "local-task",
-                                                                              min_time_s=0.001), timeout=60)
+    pool = PeerPool(RunOptions(get_target("llvm-cpu"), "local-task", min_time_s=0.001))
     try:
+        session = PeerSession(PEERS["eager"], layer_subject(LAYER), ["C-SP", "D-SP"], pool.get(PEERS["eager"]), 60).wait()
         assert session.ready("C-SP") and session.ready("D-SP")
         samples, iterations = session.sample("C-SP", 2)
         assert len(samples) == len(iterations) == 2
-        session.proc.kill()
+        dead = session.process
+        dead.proc.kill()
         with pytest.raises(RuntimeError, match="died"):
             session.sample("D-SP", 2)
         row = session.result("D-SP", [], [], "the peer's process died")
         assert row.status == "time-failed" and row.runtime == "eager" and not row.samples_ms
+        # the run's next layer: a fresh process, and its rows are whole
+        other = dataclasses.replace(LAYER, name="next", h=LAYER.h + 1)
+        again = PeerSession(PEERS["eager"], layer_subject(other), ["C-SP"], pool.get(PEERS["eager"]), 60).wait()
+        assert again.process is not dead and again.ready("C-SP") and len(again.sample("C-SP", 2)[0]) == 2
     finally:
-        session.close()
+        pool.close()
 
 
 def test_networks_and_onnx_models_run_in_the_peers_as_trained_and_deployed():
     """A whole network in a peer: as trained, and deployed with its upsampling in the runtime's own
     transposed convolution. An ONNX model runs as it is in onnxruntime; a torch-only runtime refuses
     it with the reason."""
-    from suite.peers import PeerSession, network_subject
+    from suite.peers import PeerPool, PeerSession, network_subject
     from suite.runner import RunOptions
     from targets import get_target
     from workloads.networks import NetworkWorkload
@@ -133,9 +139,10 @@ def test_networks_and_onnx_models_run_in_the_peers_as_trained_and_deployed():
     onnx_model = network_subject(network_workloads("espcn-bsd300", ["TDCF"])[0])
     cases = [(PEERS["onnxruntime"], network_subject(NetworkWorkload("decoder", "trained")), "ok"),
              (PEERS["onnxruntime"], onnx_model, "ok"), (PEERS["eager"], onnx_model, "refused")]
-    for peer, subject, expect in cases:
-        session = PeerSession(peer, subject, ["trained", "deployed"], opts, timeout=180)
-        try:
+    pool = PeerPool(opts)                   # one process per peer for every subject, as in a run
+    try:
+        for peer, subject, expect in cases:
+            session = PeerSession(peer, subject, ["trained", "deployed"], pool.get(peer), 180).wait()
             for method in ("trained", "deployed"):
                 if expect == "ok":
                     assert session.ready(method), session.rows
@@ -149,5 +156,6 @@ def test_networks_and_onnx_models_run_in_the_peers_as_trained_and_deployed():
                 assert row.id == f"{subject.id}/{method}@{peer.name}" and row.layer == subject.id
             if peer.name == "onnxruntime" and subject is onnx_model:
                 assert "ConvTranspose" in session.rows["deployed"]["note"]     # its native deconvolution
-        finally:
-            session.close()
+        assert len(pool.processes) == 2    # onnxruntime served both of its subjects from one process
+    finally:
+        pool.close()
