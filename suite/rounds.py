@@ -13,6 +13,20 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 ROUNDS = 3          # a sample set split in three: enough to interleave, few enough start-up costs
+MAX_TIME_S = 1.0    # a row's timed seconds after which it stops at MIN_SAMPLES (asv's repeat max_time)
+MIN_SAMPLES = 5     # what a row that has spent its time still gets: a median and quartiles
+
+
+def allowance(k: int, have: int, spent_s: float, max_time_s: float | None, floor: int = MIN_SAMPLES) -> int:
+    """How many of the ``k`` samples planned next a row takes, having taken ``have`` in ``spent_s``
+    seconds: every one while the row stays within ``max_time_s``, and past it only what brings it
+    to ``floor`` samples. A row of 1 s calls then takes 5 samples rather than 10, while a row of
+    10 ms calls (samples of 50 ms) takes all of its samples; asv's ``repeat = (min, max, max_time)``."""
+    if not have or max_time_s is None:
+        return k
+    per = spent_s / have
+    room = int((max_time_s - spent_s) / per) if per > 0 else k
+    return max(min(k, room), min(k, floor - have), 0)
 
 
 @dataclass
@@ -25,6 +39,11 @@ class Side:
     iterations: list[int] = field(default_factory=list)
     command: str = ""
     failed: Exception | None = None
+
+    @property
+    def spent_s(self) -> float:
+        """Seconds its samples have timed so far (a sample is the mean of its iterations)."""
+        return sum(s * n for s, n in zip(self.samples, self.iterations)) / 1e3
 
 
 def split(repetitions: int, rounds: int = ROUNDS) -> list[int]:
@@ -41,17 +60,20 @@ def order(sides: list[Side], methods: list[str]) -> list[Side]:
 
 
 def alternate(sides: list[Side], repetitions: int, rounds: int = ROUNDS,
-              between: Callable[[int], None] | None = None) -> None:
-    """Every side's samples, taken round by round in the given order; a side that fails stops
-    there (its ``failed`` says why) and the others go on."""
+              between: Callable[[int], None] | None = None, max_time_s: float | None = None) -> None:
+    """Every side's samples, taken round by round in the given order, each side within its time
+    (``allowance``); a side that fails stops there (its ``failed`` says why) and the others go on."""
     for i, k in enumerate(split(repetitions, rounds)):
         if between:
             between(i)
         for s in sides:
             if s.failed is not None:
                 continue
+            n = allowance(k, len(s.samples), s.spent_s, max_time_s)
+            if not n:
+                continue
             try:
-                samples, iterations, command = s.take(k)
+                samples, iterations, command = s.take(n)
             except Exception as e:                        # noqa: BLE001 - one side failing costs only its row
                 s.failed = e
                 continue

@@ -13,6 +13,7 @@ from typing import Callable
 
 from suite.errors import UserError
 from suite.paths import PROFILES_DIR, RESULTS_DIR, TUNING_DIR, find_run
+from suite.rounds import MAX_TIME_S
 from suite.rows import STATUS_COMPILED, STATUS_OK, Record, best_per_workload
 from suite.selection import check_target, csv_list, resolve_collectors, resolve_layers, resolve_profile
 
@@ -38,6 +39,7 @@ class RunPlan:
     malloc: str = "system"
     repetitions: int = 10
     min_time: float = 0.05
+    max_time: float | None = MAX_TIME_S                # a row's timed seconds past which it stops at 5 samples (suite.rounds)
     verify_only: bool = False
     counters: str = "auto"
     profile: str = "calibrated"
@@ -84,7 +86,7 @@ def make_plan(*, target: str = "llvm-cpu", device: str | None = None, threads: i
               networks: list[str] = (), models: list[str] = (), input_shape: list[int] | None = None,
               methods: list[str] | None = None, algorithms: list[str] | None = None,
               presets: list[str] | None = None, seed: int = 0, malloc: str = "system", repetitions: int = 10,
-              min_time: float = 0.05, verify_only: bool = False, counters: str = "auto",
+              min_time: float = 0.05, max_time: float | None = MAX_TIME_S, verify_only: bool = False, counters: str = "auto",
               profile: str = "calibrated", accounting: str = "full", compile_timeout: float = 600.0,
               run_timeout: float = 600.0, tune: str | None = None, peers: str = "none",
               runner: str = "local") -> RunPlan:
@@ -141,7 +143,7 @@ def make_plan(*, target: str = "llvm-cpu", device: str | None = None, threads: i
             model_workloads(m, input_shape, algorithms)          # a bad file or shape: a clear line now
     malloc_env(malloc)                                    # retain without glibc: a clear error now
     return RunPlan(target=t.name, device=device, threads=threads, seed=seed, malloc=malloc, repetitions=repetitions,
-                   min_time=min_time, verify_only=verify_only, presets=preset_list, counters=counters,
+                   min_time=min_time, max_time=max_time, verify_only=verify_only, presets=preset_list, counters=counters,
                    profile=profile, accounting=accounting, compile_timeout=compile_timeout,
                    run_timeout=run_timeout, layers=[dataclasses.asdict(lay) for lay in layer_list],
                    methods=methods, algorithms=algorithms, networks=list(networks),
@@ -191,7 +193,7 @@ class Run:
                 plan.profile, target.name, device, plan.threads, storage.profiles_dir, storage.cache_dir,
                 on_calibrate=lambda t, d: say(f"calibrating {t}/{d} once for this machine..."))
         self.options = RunOptions(target=target, device=device, threads=plan.threads, seed=plan.seed,
-                                  repetitions=plan.repetitions, min_time_s=plan.min_time,
+                                  repetitions=plan.repetitions, min_time_s=plan.min_time, max_time_s=plan.max_time,
                                   compile_timeout_s=plan.compile_timeout, run_timeout_s=plan.run_timeout,
                                   verify_only=plan.verify_only, presets=tuple(plan.presets),
                                   collectors=tuple(collectors), compile_only=self.compile_only, malloc=plan.malloc,
@@ -233,6 +235,7 @@ class Run:
         from suite.record import new_record
         plan, o, target = self.plan, self.options, self.options.target
         settings = {"seed": plan.seed, "repetitions": plan.repetitions, "min_time_s": plan.min_time,
+                    "max_time_s": plan.max_time,
                     "verify_only": plan.verify_only, "layers": list(self.layers),
                     "compile_flags": list(target.compile_flags), "runtime_flags": o.runtime_flags(),
                     "malloc": o.malloc, "runtime_env": o.runtime_env(),
@@ -410,7 +413,7 @@ class Run:
             def between(i):
                 on_progress(SimpleNamespace(id=f"{subject.id}: IREE and peers"), f"round {i + 1}")
         alternate(order(iree_sides + list(peer_sides.values()), methods), self.plan.repetitions,
-                  between=between if on_progress else None)
+                  between=between if on_progress else None, max_time_s=self.plan.max_time)
         for (w, built, x_path, res, final), side in zip(iree, iree_sides):
             if isinstance(side.failed, StageError):
                 runner.failed(res, side.failed)

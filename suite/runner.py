@@ -37,6 +37,7 @@ class RunOptions:
     seed: int = 0
     repetitions: int = 10
     min_time_s: float = 0.05
+    max_time_s: float | None = None              # suite.rounds.allowance: a slow row stops at 5 samples
     warmup_s: float = 0.05
     compile_timeout_s: float = 600.0
     run_timeout_s: float = 600.0
@@ -234,11 +235,19 @@ class Runner:
         return res, None, None
 
     def measure(self, w: Workload, built: Built, x_path: Path, res: WorkloadResult,
-                on_progress: Callable[[Workload, str], None] | None = None) -> WorkloadResult:
-        """Time a verified module with the run's repetitions, then count it."""
+                on_progress: Callable[[Workload, str], None] | None = None,
+                expected_ms: float | None = None) -> WorkloadResult:
+        """Time a verified module with the run's repetitions (fewer for a row whose call is known,
+        ``expected_ms``, to be too slow for them within the run's max time), then count it."""
+        from suite.rounds import allowance
+        o = self.options
+        reps = o.repetitions
+        if expected_ms:                 # as if a first sample had been taken (one call, or min_time of calls)
+            per = max(expected_ms / 1e3, o.min_time_s)
+            reps = 1 + allowance(reps - 1, 1, per, o.max_time_s)
         self._say(w, res.preset, on_progress)("time")
         try:
-            t = self.time(built, x_path, self.options.repetitions)
+            t = self.time(built, x_path, reps)
         except StageError as e:
             return self.failed(res, e)
         return self.record_timing(w, built, x_path, res, t.samples_ms, t.iterations, t.command, on_progress)

@@ -288,7 +288,9 @@ class Tuner:
 
     def _finish(self, w, entry: Entry, tuning: dict, on_progress):
         say = (lambda wl, stage: on_progress(w, f"{stage} [{entry.candidate.label}]")) if on_progress else None
-        self.runner.measure(entry.workload, entry.built, entry.x_path, entry.result, say)
+        known = next((c.get("median_ms") for c in tuning.get("candidates", [])
+                      if (c["preset"], c["layout"]) == (entry.candidate.preset, entry.candidate.layout)), None)
+        self.runner.measure(entry.workload, entry.built, entry.x_path, entry.result, say, known)
         return self.relabel(w, entry, tuning)
 
     @staticmethod

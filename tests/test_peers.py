@@ -101,6 +101,25 @@ def test_rounds_alternate_method_by_method_iree_first_and_a_failing_side_stops_a
     assert len(calls) == 3 * 4 - 1                      # the failed side is not asked again
 
 
+def test_a_row_of_slow_calls_stops_at_five_samples_once_its_time_is_spent_and_fast_rows_take_all():
+    """asv's repeat = (min, max, max_time): within 1 s a row takes every sample; past it, only
+    what brings it to 5. Its samples stay whole samples, taken in the same rounds."""
+    from suite.rounds import Side, allowance, alternate
+    asked = {}
+
+    def side(name, ms, calls_per_sample):
+        def take(k):
+            asked.setdefault(name, []).append(k)
+            return [ms] * k, [calls_per_sample] * k, "cmd"
+        return Side(name, take)
+    slow, fast, middle = side("slow", 1000.0, 1), side("fast", 10.0, 8), side("middle", 150.0, 1)
+    alternate([slow, fast, middle], 10, max_time_s=1.0)
+    assert asked == {"slow": [4, 1], "fast": [4, 3, 3], "middle": [4, 2]}
+    assert [len(s.samples) for s in (slow, fast, middle)] == [5, 10, 6]
+    assert allowance(3, 0, 0.0, 1.0) == 3 and allowance(3, 4, 4.0, None) == 3     # no time limit: every sample
+    assert allowance(3, 7, 9.0, 1.0) == 0                                           # has its 5, and its time
+
+
 def test_a_peer_process_that_dies_is_one_reason_on_its_rows_and_the_next_layer_gets_a_new_one(tmp_path):
     import dataclasses
     from suite.peers import PeerPool, PeerSession, layer_subject

@@ -14,6 +14,7 @@ from suite.errors import UserError
 from suite.malloc import POLICIES as MALLOC_POLICIES
 from suite.numbers import float_arg, int_arg, shape_arg
 from suite.paths import TUNING_DIR
+from suite.rounds import MAX_TIME_S
 
 
 def add_parser(sub) -> None:
@@ -64,6 +65,10 @@ def add_parser(sub) -> None:
                      help="timed samples per workload (>= 9)")
     how.add_argument("--min-time", type=float_arg("--min-time", low=0, high=3600, low_open=True), default=0.05,
                      metavar="S", help="minimum seconds per sample")
+    how.add_argument("--max-time", type=float_arg("--max-time", low=0, high=3600, low_open=True), default=MAX_TIME_S,
+                     metavar="S", help="timed seconds after which a row stops once it has 5 samples, as asv's "
+                                       "max_time: rows of slow calls take fewer samples, fast rows all of them "
+                                       f"(default: {MAX_TIME_S:g})")
     how.add_argument("--seed", type=int_arg("--seed", low=0), default=0, help="seed for weights and inputs")
     how.add_argument("--verify-only", action="store_true", help="compile and verify, but do not time")
     how.add_argument("-p", "--profile", default="calibrated",
@@ -100,7 +105,7 @@ def plan_from_args(args):
                      layers=args.layer, layouts=args.layout, networks=args.network, models=args.model,
                      input_shape=args.input_shape, methods=args.methods,
                      algorithms=args.algorithms, presets=args.preset, seed=args.seed, malloc=args.malloc,
-                     repetitions=args.repetitions, min_time=args.min_time, verify_only=args.verify_only,
+                     repetitions=args.repetitions, min_time=args.min_time, max_time=args.max_time, verify_only=args.verify_only,
                      counters=args.counters, profile=args.profile, accounting=args.accounting,
                      compile_timeout=args.compile_timeout, run_timeout=args.run_timeout, tune=args.tune,
                      peers=args.peers, runner=args.runner)
@@ -247,7 +252,7 @@ def _execute_with_progress(run, console) -> None:
 
 # what defines a run is stored with it; --resume takes those, so naming any of them again is a contradiction
 _PLAN_OPTIONS = ("cluster", "catalogue", "layer", "layout", "network", "model", "input_shape", "peers", "runner", "methods", "algorithms", "target", "tune", "preset",
-                 "device", "threads", "malloc", "repetitions", "min_time", "seed", "verify_only", "profile",
+                 "device", "threads", "malloc", "repetitions", "min_time", "max_time", "seed", "verify_only", "profile",
                  "accounting", "counters", "compile_timeout", "run_timeout", "no_save")
 
 
