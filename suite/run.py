@@ -273,7 +273,7 @@ class Run:
         self.record["workloads"].append(row)
         self.done.add((result.id, result.preset))
         if self.path:
-            write_record(self.record, self.path)             # every finished workload is on disk at once
+            write_record(self.record, self.path, row)        # every finished workload is on disk at once
         return row
 
     def _model_entry(self, result) -> dict | None:
