@@ -122,22 +122,18 @@ static inline __attribute__((always_inline)) void group(
   store_row(yrow, (const float (*)[NVMAX * VL])out, R, p0, pn - p0 < NV * VL ? pn - p0 : NV * VL, ow);
 }
 
-// One output row's columns for every p: NV vectors at a time where their rows lie inside the image
-// (or the row is that short), else single vectors (at the borders, their rows copied with zeros).
+// One output row's columns for every p, NV vectors at a time. A row that does not divide into
+// whole groups ends with a group moved back to end at its last column: it computes a few columns
+// again and stores the same values, rather than finishing in single vectors whose few
+// accumulators leave the FMA units waiting. Groups at the image's borders read padded copies.
 static inline __attribute__((always_inline)) void row_of(
     const float *xn, const float *w_oa, float *yrow, const float *bias_oa, const int32_t *sb,
     int ci, int h, int w, int t, int ih0, int pn, int ow, int smin, int smax,
     const int R, const int NV, const int U) {
-  for (int p0 = 0; p0 < pn;) {
-    const int wide = pn <= NV * VL ||
-                     (p0 + smin - (t - 1) >= 0 && p0 + NV * VL <= pn && p0 + NV * VL + smax <= w);
-    if (wide) {
-      group(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, p0, pn, ow, smin, smax, R, NV, U);
-      p0 += NV * VL;
-    } else {
-      group(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, p0, pn, ow, smin, smax, R, 1, U);
-      p0 += VL;
-    }
+  const int span = NV * VL;
+  for (int p0 = 0; p0 < pn; p0 += span) {
+    if (p0 + span > pn && pn >= span) p0 = pn - span;
+    group(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, p0, pn, ow, smin, smax, R, NV, U);
   }
 }
 
