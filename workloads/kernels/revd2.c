@@ -60,6 +60,33 @@ static inline __attribute__((always_inline)) void taps(
   }
 }
 
+// A workgroup's input rows, every channel, zero-padded once for all its output channels and vector
+// groups: row j of channel c, columns [lo, lo + len), at buf[(c * t + j) * len]. Used where the
+// row needs padding and they fit ROWBUF (small images and channel counts, where copying the
+// border rows again for each group and output channel cost more than the multiply-adds).
+#ifndef ROWBUF
+#define ROWBUF 8192     // floats: 32 KiB of the worker's 128 KiB stack (tests set 1: never used)
+#endif
+struct rows {
+  const float *buf;
+  int len, lo;
+};
+
+static __attribute__((noinline)) void fill_rows(float *buf, const float *xn, int ci, int h, int w, int t,
+                                                int ih0, int lo, int len) {
+  const int a = lo < 0 ? -lo : 0, e = w - lo < len ? w - lo : len;
+  for (int c = 0; c < ci; ++c)
+    for (int j = 0; j < t; ++j) {
+      const int ih = ih0 - j;
+      if ((unsigned)ih >= (unsigned)h) continue;     // never read: taps() skips rows outside the image
+      const float *row = xn + ((size_t)c * h + ih) * w + lo;
+      float *dst = buf + (size_t)(c * t + j) * len;
+      for (int k = 0; k < a; ++k) dst[k] = 0.0f;
+      for (int k = a; k < e; ++k) dst[k] = row[k];
+      for (int k = e > a ? e : a; k < len; ++k) dst[k] = 0.0f;
+    }
+}
+
 // seg[j] = row j's columns [first, first + len), zero outside [0, w): the padding, for a border.
 static __attribute__((noinline)) void pad_rows(float (*seg)[SEG], const float **src, const float *xc,
                                                const int *valid, int t, int w, int ih0, int first, int len) {
@@ -89,13 +116,43 @@ static inline __attribute__((always_inline)) void store_row(float *yrow, const f
       if (R * (p0 + k) + b < ow) dst[R * k + b] = out[b][k];
 }
 
+// Two vectors' lanes interleaved: zip_lo(x, y) = x0 y0 x1 y1 ..., zip_hi the upper halves.
+#if VL == 16
+#define ZIP_LO(x, y) __builtin_shufflevector(x, y, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define ZIP_HI(x, y) __builtin_shufflevector(x, y, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+#else
+#define ZIP_LO(x, y) __builtin_shufflevector(x, y, 0, 8, 1, 9, 2, 10, 3, 11)
+#define ZIP_HI(x, y) __builtin_shufflevector(x, y, 4, 12, 5, 13, 6, 14, 7, 15)
+#endif
+
+// dst[R * k + b] = a[b][k] for R = 2 or 4 and every lane of NV vectors: the phases interleaved by
+// shuffles and stored as whole vectors (for R = 4, zipping phases 0 and 2, 1 and 3, then the two
+// results, puts b = 0, 1, 2, 3 side by side).
+static inline __attribute__((always_inline)) void store_phases(float *dst, vf (*a)[NVMAX], const int R,
+                                                               const int NV) {
+  for (int u = 0; u < NV; ++u) {
+    float *d = dst + R * u * VL;
+    if (R == 2) {
+      *(vfu *)d = ZIP_LO(a[0][u], a[1][u]);
+      *(vfu *)(d + VL) = ZIP_HI(a[0][u], a[1][u]);
+    } else {
+      const vf plo = ZIP_LO(a[0][u], a[2][u]), phi = ZIP_HI(a[0][u], a[2][u]);
+      const vf qlo = ZIP_LO(a[1][u], a[3][u]), qhi = ZIP_HI(a[1][u], a[3][u]);
+      *(vfu *)d = ZIP_LO(plo, qlo);
+      *(vfu *)(d + VL) = ZIP_HI(plo, qlo);
+      *(vfu *)(d + 2 * VL) = ZIP_LO(phi, qhi);
+      *(vfu *)(d + 3 * VL) = ZIP_HI(phi, qhi);
+    }
+  }
+}
+
 // Output columns r*p + b, for the NV * VL values of p from p0 and every phase b, over every input
 // channel. The input is read in place; only the vectors at the image's borders read a small
 // zero-bordered copy (the padding, T rows of one channel at a time). Lanes past the row's end read
 // zeros and are not stored.
 static inline __attribute__((always_inline)) void group(
-    const float *xn, const float *w_oa, float *yrow, const float *bias_oa, const int32_t *sb,
-    int ci, int h, int w, int t, int ih0, int p0, int pn, int ow, int smin, int smax,
+    const float *xn, const struct rows *pr, const float *w_oa, float *yrow, const float *bias_oa,
+    const int32_t *sb, int ci, int h, int w, int t, int ih0, int p0, int pn, int ow, int smin, int smax,
     const int R, const int NV, const int U) {
   vf a[RMAX][NVMAX];
   float seg[TMAX][SEG];
@@ -109,12 +166,18 @@ static inline __attribute__((always_inline)) void group(
   for (int j = 0; j < t; ++j) valid[j] = (unsigned)(ih0 - j) < (unsigned)h;
   for (int c = 0; c < ci; ++c) {
     const float *xc = xn + (size_t)c * h * w;
-    if (inside) {
+    if (pr) {                                           // the workgroup's padded rows
+      for (int j = 0; j < t; ++j) src[j] = pr->buf + (size_t)(c * t + j) * pr->len + (first - pr->lo);
+    } else if (inside) {
       for (int j = 0; j < t; ++j) src[j] = xc + (size_t)(valid[j] ? ih0 - j : 0) * w + first;
     } else {
       pad_rows(seg, src, xc, valid, t, w, ih0, first, len);
     }
     taps(a, src, valid, w_oa + c * wc_stride, sb, t, smin, R, NV, U);
+  }
+  if ((R == 2 || R == 4) && pn - p0 >= NV * VL && R * (p0 + NV * VL) <= ow) {
+    store_phases(yrow + R * p0, a, R, NV);            // whole vectors, interleaved in registers
+    return;
   }
   float out[RMAX][NVMAX * VL];
   for (int b = 0; b < R; ++b)
@@ -127,13 +190,13 @@ static inline __attribute__((always_inline)) void group(
 // again and stores the same values, rather than finishing in single vectors whose few
 // accumulators leave the FMA units waiting. Groups at the image's borders read padded copies.
 static inline __attribute__((always_inline)) void row_of(
-    const float *xn, const float *w_oa, float *yrow, const float *bias_oa, const int32_t *sb,
+    const float *xn, const struct rows *pr, const float *w_oa, float *yrow, const float *bias_oa, const int32_t *sb,
     int ci, int h, int w, int t, int ih0, int pn, int ow, int smin, int smax,
     const int R, const int NV, const int U) {
   const int span = NV * VL;
   for (int p0 = 0; p0 < pn; p0 += span) {
     if (p0 + span > pn && pn >= span) p0 = pn - span;
-    group(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, p0, pn, ow, smin, smax, R, NV, U);
+    group(xn, pr, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, p0, pn, ow, smin, smax, R, NV, U);
   }
 }
 
@@ -142,11 +205,11 @@ static inline __attribute__((always_inline)) void row_of(
 
 // R, NV and U become compile-time constants here: NV is the most that fits (NV_FOR), or 2 or 1
 // for a row of fewer vectors than that.
-static void any_row(const float *xn, const float *w_oa, float *yrow, const float *bias_oa,
+static void any_row(const float *xn, const struct rows *pr, const float *w_oa, float *yrow, const float *bias_oa,
                     const int32_t *sb, int ci, int h, int w, int t, int ih0, int pn, int ow,
                     int smin, int smax, int r) {
   const int nvec = (pn + VL - 1) / VL, uniform = smin == smax;
-#define ROW(R, NV, U) row_of(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, pn, ow, smin, smax, R, NV, U)
+#define ROW(R, NV, U) row_of(xn, pr, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, pn, ow, smin, smax, R, NV, U)
 #define SIZES(R, U)                                    \
   if (nvec >= NV_FOR(R)) ROW(R, NV_FOR(R), U);          \
   else if (nvec >= 2) ROW(R, 2, U);                     \
@@ -212,6 +275,15 @@ void revd2_workgroup(const float *x, size_t x_off, const float *wt, size_t w_off
   const int vector_path = r <= RMAX && t <= TMAX && smax - smin <= 16;
   const float *xn = x + (size_t)image * ci * h * w;
   const int oh = (int)row, q = oh / r, a = oh % r, ih0 = q + sa[a];
+  // every column a vector group can read: from the first group's to the last's (a row shorter
+  // than a group reads a whole group's width)
+  const int lo = smin - (t - 1), len = (pn > NVMAX * VL ? pn : NVMAX * VL) + smax - lo;
+  float rowbuf[ROWBUF];
+  struct rows rows_s = {rowbuf, len, lo}, *pr = 0;
+  if (vector_path && (lo < 0 || lo + len > w) && (size_t)ci * t * len <= ROWBUF) {
+    fill_rows(rowbuf, xn, ci, h, w, t, ih0, lo, len);
+    pr = &rows_s;
+  }
   for (int o = 0; o < co; ++o) {
     const float *w_oa = wt + ((size_t)o * ci * r + a) * r * t * t;
     const float *bias_oa = bias + ((size_t)o * r + a) * r;
@@ -220,6 +292,6 @@ void revd2_workgroup(const float *x, size_t x_off, const float *wt, size_t w_off
       for (int p = 0; p < pn; ++p) column(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, r, ih0, p, ow);
       continue;
     }
-    any_row(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, pn, ow, smin, smax, r);
+    any_row(xn, pr, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, pn, ow, smin, smax, r);
   }
 }
