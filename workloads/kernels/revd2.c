@@ -44,17 +44,31 @@ static inline vf load(const float *p) { return *(const vfu *)p; }
 // as in every D-SP) are compile-time constants in each call, so the accumulators stay in registers.
 static inline __attribute__((always_inline)) void taps(
     vf (*a)[NVMAX], const float *const *src, const int *valid, const float *wc, const int32_t *sb,
-    int t, int smin, const int R, const int NV, const int U) {
+    int t, int smin, int smax, const int R, const int NV, const int U) {
   for (int j = 0; j < t; ++j) {
     if (!valid[j]) continue;                            // a zero row of the (virtual) padding
     const float *s0 = src[j] + (t - 1) - smin;
-    for (int i = 0; i < t; ++i) {
-      vf xv[NVMAX];
-      if (U)
+    if (U) {
+      for (int i = 0; i < t; ++i) {
+        vf xv[NVMAX];
         for (int u = 0; u < NV; ++u) xv[u] = load(s0 + sb[0] - i + u * VL);
+        for (int b = 0; b < R; ++b) {
+          const vf wv = splat(wc[(b * t + j) * t + i]);
+          for (int u = 0; u < NV; ++u) a[b][u] += wv * xv[u];
+        }
+      }
+      continue;
+    }
+    // phases at different shifts: tap i of phase b reads column offset d = s_b - i, and phases
+    // share offsets, so each offset's vectors are loaded once for every phase that reads them
+    for (int d = smin - (t - 1); d <= smax; ++d) {
+      vf xv[NVMAX];
+      for (int u = 0; u < NV; ++u) xv[u] = load(s0 + d + u * VL);
       for (int b = 0; b < R; ++b) {
+        const int i = sb[b] - d;
+        if ((unsigned)i >= (unsigned)t) continue;
         const vf wv = splat(wc[(b * t + j) * t + i]);
-        for (int u = 0; u < NV; ++u) a[b][u] += wv * (U ? xv[u] : load(s0 + sb[b] - i + u * VL));
+        for (int u = 0; u < NV; ++u) a[b][u] += wv * xv[u];
       }
     }
   }
@@ -173,7 +187,7 @@ static inline __attribute__((always_inline)) void group(
     } else {
       pad_rows(seg, src, xc, valid, t, w, ih0, first, len);
     }
-    taps(a, src, valid, w_oa + c * wc_stride, sb, t, smin, R, NV, U);
+    taps(a, src, valid, w_oa + c * wc_stride, sb, t, smin, smax, R, NV, U);
   }
   if ((R == 2 || R == 4) && pn - p0 >= NV * VL && R * (p0 + NV * VL) <= ow) {
     store_phases(yrow + R * p0, a, R, NV);            // whole vectors, interleaved in registers
@@ -276,8 +290,10 @@ void revd2_workgroup(const float *x, size_t x_off, const float *wt, size_t w_off
   const float *xn = x + (size_t)image * ci * h * w;
   const int oh = (int)row, q = oh / r, a = oh % r, ih0 = q + sa[a];
   // every column a vector group can read: from the first group's to the last's (a row shorter
-  // than a group reads a whole group's width)
-  const int lo = smin - (t - 1), len = (pn > NVMAX * VL ? pn : NVMAX * VL) + smax - lo;
+  // than a group reads a whole group's width; any_row picks the group's vectors the same way)
+  const int nvec = (pn + VL - 1) / VL, nv_most = NV_FOR(r <= RMAX ? r : RMAX);
+  const int span = (nvec >= nv_most ? nv_most : nvec >= 2 ? 2 : 1) * VL;
+  const int lo = smin - (t - 1), len = (pn > span ? pn : span) + smax - lo;
   float rowbuf[ROWBUF];
   struct rows rows_s = {rowbuf, len, lo}, *pr = 0;
   if (vector_path && (lo < 0 || lo + len > w) && (size_t)ci * t * len <= ROWBUF) {
