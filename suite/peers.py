@@ -3,8 +3,7 @@ reference as IREE's workloads, then timed with the same warm-up, repetitions and
 sample, in a child process (`python -m suite.peers SETTINGS`) with the run's threads and allocator
 policy, so a crashing runtime costs only its rows. The child stays up for the run, builds one
 layer after another, and gives samples on request, so that a run can alternate it with IREE
-(suite.rounds). Rows are ordinary
-workload rows with ``runtime`` set."""
+(suite.rounds). Rows are ordinary workload rows with ``runtime`` set."""
 from __future__ import annotations
 
 import json
@@ -225,8 +224,8 @@ class PeerPool:
 class PeerSession:
     """One peer on one layer, in the peer's process of the run (PeerProcess): every method is built
     and verified when it starts; then samples are asked for a few at a time, so that a run can time
-    IREE and the peers in alternating rounds. ``begin`` only asks: a layer's peers build side by
-    side, and ``wait`` collects each one's rows."""
+    IREE and the peers in alternating rounds. Making a session only asks, so that a layer's peers
+    build side by side; ``wait`` collects each one's rows."""
 
     def __init__(self, peer, subject: Subject, methods: list[str], process: PeerProcess, timeout: float):
         self.peer, self.subject, self.methods, self.timeout, self.process = peer, subject, methods, timeout, process

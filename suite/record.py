@@ -143,8 +143,9 @@ def _row_validator():
 
 def write_record(record: dict, path: Path, new_row: dict | None = None) -> Path:
     """The whole record, validated, written atomically. ``new_row``: a checkpoint during a run,
-    after the record was written whole: only that row is validated and the JSON is not indented
-    (checking and pretty-printing a 300-row record after every row cost a default run 100 s)."""
+    whose rows were each checked as they came: only that row is validated and the JSON is not
+    indented (checking and pretty-printing a 300-row record after every row cost a default run
+    100 s). The run's last write checks the whole record."""
     if new_row is None:
         validate(record, "the run record about to be written")
     else:

@@ -86,33 +86,32 @@ struct rows {
   int len, lo;
 };
 
+// dst[k] = image row xrow's column first + k for k < len, zero outside [0, w): the padding.
+static inline void copy_padded(float *dst, const float *xrow, int w, int first, int len) {
+  const int a = first < 0 ? -first : 0, e = w - first < len ? w - first : len;
+  const float *src = xrow + first;
+  for (int k = 0; k < a; ++k) dst[k] = 0.0f;
+  for (int k = a; k < e; ++k) dst[k] = src[k];
+  for (int k = e > a ? e : a; k < len; ++k) dst[k] = 0.0f;
+}
+
 static __attribute__((noinline)) void fill_rows(float *buf, const float *xn, int ci, int h, int w, int t,
                                                 int ih0, int lo, int len) {
-  const int a = lo < 0 ? -lo : 0, e = w - lo < len ? w - lo : len;
   for (int c = 0; c < ci; ++c)
     for (int j = 0; j < t; ++j) {
       const int ih = ih0 - j;
       if ((unsigned)ih >= (unsigned)h) continue;     // never read: taps() skips rows outside the image
-      const float *row = xn + ((size_t)c * h + ih) * w + lo;
-      float *dst = buf + (size_t)(c * t + j) * len;
-      for (int k = 0; k < a; ++k) dst[k] = 0.0f;
-      for (int k = a; k < e; ++k) dst[k] = row[k];
-      for (int k = e > a ? e : a; k < len; ++k) dst[k] = 0.0f;
+      copy_padded(buf + (size_t)(c * t + j) * len, xn + ((size_t)c * h + ih) * w, w, lo, len);
     }
 }
 
 // seg[j] = row j's columns [first, first + len), zero outside [0, w): the padding, for a border.
 static __attribute__((noinline)) void pad_rows(float (*seg)[SEG], const float **src, const float *xc,
                                                const int *valid, int t, int w, int ih0, int first, int len) {
-  const int lo = first < 0 ? -first : 0, hi = w - first < len ? w - first : len;
   for (int j = 0; j < t; ++j) {
     if (!valid[j]) continue;
-    const float *row = xc + (size_t)(ih0 - j) * w + first;
-    float *dst = seg[j];
-    for (int k = 0; k < lo; ++k) dst[k] = 0.0f;
-    for (int k = lo; k < hi; ++k) dst[k] = row[k];
-    for (int k = hi > lo ? hi : lo; k < len; ++k) dst[k] = 0.0f;
-    src[j] = dst;
+    copy_padded(seg[j], xc + (size_t)(ih0 - j) * w, w, first, len);
+    src[j] = seg[j];
   }
 }
 
