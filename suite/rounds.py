@@ -9,6 +9,7 @@ same total of repetitions.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -27,6 +28,15 @@ def allowance(k: int, have: int, spent_s: float, max_time_s: float | None, floor
     per = spent_s / have
     room = int((max_time_s - spent_s) / per) if per > 0 else k
     return max(min(k, room), min(k, floor - have), 0)
+
+
+def calls_per_sample(call_ms: float | None, min_time_s: float) -> int | None:
+    """How many calls of ``call_ms`` fill a sample of ``min_time_s`` (None when the call time is not
+    known): a row whose call time is known -- from its first round, or the tuner's race -- tells the
+    benchmark so, rather than having it search again for every round."""
+    if not call_ms or call_ms <= 0:
+        return None
+    return max(1, math.ceil(min_time_s * 1e3 / call_ms))
 
 
 @dataclass

@@ -361,9 +361,9 @@ class Run:
         """One layer or network: IREE's rows built and verified (at their tuned lowering), each peer
         started and verified, then every verified row timed in alternating rounds."""
         from suite.peers import PeerSession
-        from suite.rounds import Side, alternate, order
+        from suite.rounds import Side, alternate, calls_per_sample, order
         from targets.iree_run import StageError
-        iree = []                                          # (workload, built, input, row, the row to report)
+        iree = []                          # (workload, built, input, row, the row to report, known call ms)
         for w in ws:
             if tuner:
                 entry, tuning = tuner.choose(w, on_progress)
@@ -371,7 +371,8 @@ class Run:
                 if entry.built is None:
                     on_result(final())
                     continue
-                iree.append((entry.workload, entry.built, entry.x_path, entry.result, final))
+                iree.append((entry.workload, entry.built, entry.x_path, entry.result, final,
+                             tuner.known_ms(entry, tuning)))
                 continue
             try:
                 exported = runner.export(w)
@@ -382,7 +383,7 @@ class Run:
                 if built is None:
                     on_result(res)
                     continue
-                iree.append((w, built, x_path, res, (lambda res=res: res)))
+                iree.append((w, built, x_path, res, (lambda res=res: res), None))
         todo = [m for m in methods if any((f"{subject.id}/{m}@{p.name}", "default") not in self.done for p in peers)]
         if not iree and not todo:
             return
@@ -393,9 +394,12 @@ class Run:
         sessions = [PeerSession(p, subject, todo, pool.get(p), self.plan.run_timeout) for p in peers] if todo else []
         sessions = [s.wait() for s in sessions]
 
-        def iree_take(built, x_path):
-            def take(k):
-                t = runner.time(built, x_path, k)
+        def iree_take(built, x_path, known_ms):
+            calls = [calls_per_sample(known_ms, runner.options.min_time_s)]
+
+            def take(k):                                   # later rounds: as many calls per sample as the first
+                t = runner.time(built, x_path, k, calls[0])
+                calls[0] = t.iterations[0] if t.iterations else calls[0]
                 return t.samples_ms, t.iterations, t.command
             return take
 
@@ -404,7 +408,7 @@ class Run:
                 samples, iterations = session.sample(method, k)
                 return samples, iterations, session.command
             return take
-        iree_sides = [Side(res.method, iree_take(built, x_path)) for _, built, x_path, res, _ in iree]
+        iree_sides = [Side(res.method, iree_take(built, x_path, known)) for _, built, x_path, res, _, known in iree]
         peer_sides = {(s.peer.name, m): Side(m, peer_take(s, m), iree=False)
                       for s in sessions for m in todo if s.ready(m)}
         if on_progress:
@@ -414,7 +418,7 @@ class Run:
                 on_progress(SimpleNamespace(id=f"{subject.id}: IREE and peers"), f"round {i + 1}")
         alternate(order(iree_sides + list(peer_sides.values()), methods), self.plan.repetitions,
                   between=between if on_progress else None, max_time_s=self.plan.max_time)
-        for (w, built, x_path, res, final), side in zip(iree, iree_sides):
+        for (w, built, x_path, res, final, _), side in zip(iree, iree_sides):
             if isinstance(side.failed, StageError):
                 runner.failed(res, side.failed)
             elif side.failed is not None:

@@ -239,7 +239,7 @@ class Runner:
                 expected_ms: float | None = None) -> WorkloadResult:
         """Time a verified module with the run's repetitions (fewer for a row whose call is known,
         ``expected_ms``, to be too slow for them within the run's max time), then count it."""
-        from suite.rounds import allowance
+        from suite.rounds import allowance, calls_per_sample
         o = self.options
         reps = o.repetitions
         if expected_ms:                 # as if a first sample had been taken (one call, or min_time of calls)
@@ -247,18 +247,19 @@ class Runner:
             reps = 1 + allowance(reps - 1, 1, per, o.max_time_s)
         self._say(w, res.preset, on_progress)("time")
         try:
-            t = self.time(built, x_path, reps)
+            t = self.time(built, x_path, reps, calls_per_sample(expected_ms, o.min_time_s))
         except StageError as e:
             return self.failed(res, e)
         return self.record_timing(w, built, x_path, res, t.samples_ms, t.iterations, t.command, on_progress)
 
-    def time(self, built: Built, x_path: Path, repetitions: int):
+    def time(self, built: Built, x_path: Path, repetitions: int, iterations: int | None = None):
         """``repetitions`` samples of a verified module, with the run's warm-up and minimum time per
-        sample (a Timing); StageError if it fails. A run that alternates IREE with the peers calls
-        this once per round (suite.rounds)."""
+        sample (a Timing); StageError if it fails. ``iterations``: calls per sample, where the call
+        time is known (suite.rounds.calls_per_sample). A run that alternates IREE with the peers
+        calls this once per round (suite.rounds)."""
         o = self.options
         return benchmark_module(built.vmfb, x_path, o.runtime_flags(), repetitions, o.min_time_s, o.warmup_s,
-                                o.run_timeout_s, o.runtime_env(), o.launcher)
+                                o.run_timeout_s, o.runtime_env(), o.launcher, iterations)
 
     def record_timing(self, w: Workload, built: Built, x_path: Path, res: WorkloadResult, samples_ms: list[float],
                       iterations: list[int], command: str,

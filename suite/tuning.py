@@ -288,10 +288,14 @@ class Tuner:
 
     def _finish(self, w, entry: Entry, tuning: dict, on_progress):
         say = (lambda wl, stage: on_progress(w, f"{stage} [{entry.candidate.label}]")) if on_progress else None
-        known = next((c.get("median_ms") for c in tuning.get("candidates", [])
-                      if (c["preset"], c["layout"]) == (entry.candidate.preset, entry.candidate.layout)), None)
-        self.runner.measure(entry.workload, entry.built, entry.x_path, entry.result, say, known)
+        self.runner.measure(entry.workload, entry.built, entry.x_path, entry.result, say, self.known_ms(entry, tuning))
         return self.relabel(w, entry, tuning)
+
+    @staticmethod
+    def known_ms(entry: Entry, tuning: dict) -> float | None:
+        """The chosen lowering's call time as the search measured it (now, or in the database)."""
+        return next((c.get("median_ms") for c in tuning.get("candidates", [])
+                     if (c["preset"], c["layout"]) == (entry.candidate.preset, entry.candidate.layout)), None)
 
     @staticmethod
     def relabel(w, entry: Entry, tuning: dict):

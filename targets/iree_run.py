@@ -101,14 +101,18 @@ class Timing:
 
 def benchmark_module(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[str], repetitions: int,
                      min_time_s: float, warmup_s: float, timeout: float, env: dict[str, str] | None = None,
-                     launcher=None) -> Timing:
+                     launcher=None, iterations: int | None = None) -> Timing:
     """Time main(*inputs) with iree-benchmark-module: warm-up, then ``repetitions`` samples.
-    ``env``: extra environment for the timed process (suite.malloc)."""
+    ``env``: extra environment for the timed process (suite.malloc). ``iterations``: calls per sample
+    when the caller knows how many fill ``min_time_s`` (Google Benchmark's ``--benchmark_min_time=Nx``);
+    otherwise Google Benchmark finds out, which costs a few growing trial runs and overshoots the
+    minimum time by up to 1.4x (`PredictNumItersNeeded`)."""
     inputs = [inputs] if isinstance(inputs, Path) else list(inputs)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"
         cmd = module_command("iree-benchmark-module", vmfb, runtime_flags, inputs, [
-            f"--benchmark_repetitions={repetitions}", f"--benchmark_min_time={min_time_s:g}s",
+            f"--benchmark_repetitions={repetitions}",
+            f"--benchmark_min_time={iterations}x" if iterations else f"--benchmark_min_time={min_time_s:g}s",
             f"--benchmark_min_warmup_time={warmup_s:g}", "--benchmark_enable_random_interleaving=false",
             "--benchmark_out_format=json", f"--benchmark_out={out}"], launcher)
         _run("time", cmd, timeout, env)

@@ -7,6 +7,7 @@ import pytest
 
 from suite.cli import main
 from suite.record import load_record
+from suite.rounds import calls_per_sample
 
 # 32 -> 1 channels at r = 3: IREE's default NCHW lowering of the conv is several times slower than
 # the blocked NHWC one here (ESPCN's shape, smaller), so the search has a clear winner to find
@@ -58,7 +59,18 @@ def test_a_second_run_takes_the_database_and_compiles_nothing(tuned):
     for w in rec["workloads"]:
         assert w["tuning"]["source"] == "database" and w["compile_cached"] is True
         assert (w["preset"], w["layout"]) == (first[w["id"]]["preset"], first[w["id"]]["layout"])
+        # the call time the database knows sets the calls per sample: no search for it in the benchmark
+        known = next(c["median_ms"] for c in w["tuning"]["candidates"]
+                     if f"{c['preset']}/{c['layout']}" == w["tuning"]["chosen"])
+        calls = calls_per_sample(known, 0.01)
+        assert f"--benchmark_min_time={calls}x" in w["commands"]["time"] and set(w["iterations"]) == {calls}
     assert _modules(tmp) == before
+
+
+def test_calls_per_sample_fill_the_minimum_time():
+    assert calls_per_sample(None, 0.05) is None and calls_per_sample(0.0, 0.05) is None
+    assert calls_per_sample(1.0, 0.05) == 50 and calls_per_sample(0.3, 0.05) == 167
+    assert calls_per_sample(80.0, 0.05) == 1                  # a call longer than the sample: one call
 
 
 def test_a_run_over_a_named_space_keeps_its_own_database(tuned):
