@@ -121,6 +121,33 @@ class CompileCache:
             {"mlir": mlir, "input_type": input_type, "tuning_spec": tuning_spec,
              "sha256": hashlib.sha256(mlir.encode()).hexdigest()}))
 
+    def load_blob(self, kind: str, key: str) -> tuple[bytes, dict] | None:
+        """A stored build product of another tool (a peer runtime's program) and its metadata, if
+        stored and intact; a corrupt one is removed (built again)."""
+        import json
+        if not self.enabled:
+            return None
+        data_path, meta_path = self.root / kind / f"{key}.bin", self.root / kind / f"{key}.json"
+        try:
+            data, meta = data_path.read_bytes(), json.loads(meta_path.read_text())
+            if hashlib.sha256(data).hexdigest() != meta["sha256"]:
+                raise ValueError("digest mismatch")
+            return data, meta["meta"]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            data_path.unlink(missing_ok=True)
+            meta_path.unlink(missing_ok=True)
+            return None
+
+    def store_blob(self, kind: str, key: str, data: bytes, meta: dict) -> None:
+        import json
+        if not self.enabled:
+            return
+        atomic_write(self.root / kind / f"{key}.bin", data)
+        atomic_write(self.root / kind / f"{key}.json", json.dumps({"sha256": hashlib.sha256(data).hexdigest(),
+                                                                   "meta": meta}))
+
     def text_file(self, text: str, suffix: str) -> Path:
         """Save a text (a tuning spec) under its content hash, so a path names one content."""
         path = self.root / "texts" / f"{hashlib.sha256(text.encode()).hexdigest()[:24]}{suffix}"

@@ -75,15 +75,44 @@ def time_callable(run, x, repetitions: int, min_time_s: float, warmup_s: float) 
     return samples, iterations
 
 
-def build_and_verify(peer, module, x, ref, threads, step: float = 0.0) -> tuple[dict, object]:
-    """Build the peer (from a torch module, or an ONNX model) and verify its output against ``ref``
-    (``step``: a quantized model's output step, see suite.verify): (the row so far, the built
-    runtime -- None unless it verified and may be timed)."""
+def build_key(peer, job: dict, method: str, seed: int) -> str:
+    """Everything a peer's build of one method depends on: the peer and its version, torch's, the
+    subject, method and seed, and the code that makes the module (workloads) and builds it."""
+    import hashlib
+    import importlib.metadata
+    from suite.runner import _source_digest
+    parts = (peer.name, peer.version(), importlib.metadata.version("torch"), json.dumps(job, sort_keys=True),
+             method, str(seed), _source_digest(),
+             (Path(__file__).parents[1] / "targets" / "peers" / f"{peer.module}.py").read_text())
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+def build(peer, module, x, threads, cache=None, key: str | None = None):
+    """The peer's runtime for ``module`` (a torch module, or an ONNX model); a peer whose build is
+    an export (ExecuTorch's program) takes it from ``cache`` (suite.cache.CompileCache) under ``key``
+    when stored. (Built, whether it came from the cache.)"""
+    if type(module).__name__ == "ModelProto":
+        return peer.build_onnx(module, x, threads), False
+    if cache is None or key is None or not peer.exports:
+        return peer.build(module, x, threads), False
+    stored = cache.load_blob("peers", key)
+    if stored is None:
+        stored = peer.export(module, x)
+        cache.store_blob("peers", key, *stored)
+        return peer.load(*stored, threads), False
+    return peer.load(*stored, threads), True
+
+
+def build_and_verify(peer, module, x, ref, threads, step: float = 0.0, cache=None,
+                     key: str | None = None) -> tuple[dict, object]:
+    """Build the peer (from a torch module, or an ONNX model; see ``build``) and verify its output
+    against ``ref`` (``step``: a quantized model's output step, see suite.verify): (the row so far,
+    the built runtime -- None unless it verified and may be timed)."""
     from suite.verify import verify
     from targets.peers import Refused
     out = {"status": "build-failed", "reason": "", "samples_ms": [], "iterations": []}
     try:
-        built = (peer.build_onnx if type(module).__name__ == "ModelProto" else peer.build)(module, x, threads)
+        built, out["cached"] = build(peer, module, x, threads, cache, key)
     except Refused as e:
         out.update(status=STATUS_REFUSED, reason=str(e))
         return out, None
@@ -119,12 +148,13 @@ class PeerProcess:
     subject after another on request. A process that dies or times out is killed and replaced by a
     fresh one for the next subject, so a crash still costs only the rows it was working on."""
 
-    def __init__(self, peer, options):
+    def __init__(self, peer, options, cache_dir: Path | None = None):
         from targets.iree_run import child_environ, command_line
         self.peer = peer
         self.tmp = tempfile.TemporaryDirectory()
         settings = {"peer": peer.name, "seed": options.seed, "threads": options.threads,
-                    "min_time": options.min_time_s, "warmup": options.warmup_s}
+                    "min_time": options.min_time_s, "warmup": options.warmup_s,
+                    "cache_dir": str(cache_dir) if cache_dir else None}
         sp = Path(self.tmp.name) / "settings.json"
         sp.write_text(json.dumps(settings))
         cmd = [sys.executable, "-m", "suite.peers", str(sp)]
@@ -200,8 +230,9 @@ class PeerPool:
     """The run's peer processes, one per peer, started when first needed (after that layer's tuning,
     so that their start-up never overlaps a timed race) and ended together."""
 
-    def __init__(self, options):
-        self.options = options
+    def __init__(self, options, cache_dir: Path | None = None):
+        """``cache_dir``: where the peers keep the programs they export (suite.cache; None: nowhere)."""
+        self.options, self.cache_dir = options, cache_dir
         self.processes: dict[str, PeerProcess] = {}
 
     def get(self, peer) -> PeerProcess:
@@ -210,7 +241,7 @@ class PeerPool:
             if p is not None:
                 p.end()
                 p.wait()
-            p = self.processes[peer.name] = PeerProcess(peer, self.options)
+            p = self.processes[peer.name] = PeerProcess(peer, self.options, self.cache_dir)
         return p
 
     def close(self) -> None:
@@ -274,6 +305,7 @@ class PeerSession:
         res.max_abs_err, res.tolerance = doc.get("max_abs_err"), doc.get("tolerance")
         res.output_shape = doc.get("output_shape")
         res.runtime_note = ("fallback: " if doc.get("fallback") else "") + doc.get("note", "")
+        res.compile_cached = doc.get("cached")                # the program came from the cache
         if failed:
             res.status, res.reason = "time-failed", failed
         elif res.status == STATUS_OK:
@@ -320,9 +352,11 @@ def _child(settings_path: str) -> int:
     """The child process. Per request line on stdin: a subject (each of its methods built in the
     peer and verified, one `REPLY` with every method's row), or that many samples of one method of
     the current subject."""
+    from suite.cache import CompileCache
     from targets.peers import get_peer
     settings = json.loads(Path(settings_path).read_text())
     peer = get_peer(settings["peer"])
+    cache = CompileCache(Path(settings["cache_dir"])) if settings.get("cache_dir") else None
     x, built = None, {}
     for line in sys.stdin:
         ask = json.loads(line)
@@ -331,7 +365,9 @@ def _child(settings_path: str) -> int:
             x, forms = _forms({**settings, **ask})
             rows = {}
             for method, (module, ref, step) in forms.items():
-                rows[method], built[method] = build_and_verify(peer, module, x, ref, settings["threads"], step)
+                key = build_key(peer, ask["subject"], method, settings["seed"]) if cache else None
+                rows[method], built[method] = build_and_verify(peer, module, x, ref, settings["threads"], step,
+                                                               cache, key)
             print("REPLY " + json.dumps(rows, allow_nan=False), flush=True)
             continue
         samples, iterations = time_callable(built[ask["method"]].run, x, ask["repetitions"], settings["min_time"],

@@ -303,7 +303,7 @@ class Run:
             tuner = Tuner(runner, tuple(Candidate(*c) for c in self.plan.space), self.tuning_db, self.plan.tune)
         peers = self._peers()
         from suite.peers import PeerPool
-        pool = PeerPool(self.options)
+        pool = PeerPool(self.options, self.cache.root if self.cache.enabled else None)
 
         def on_result(res):
             row = self.add(res)

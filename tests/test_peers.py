@@ -178,3 +178,32 @@ def test_networks_and_onnx_models_run_in_the_peers_as_trained_and_deployed():
         assert len(pool.processes) == 2    # onnxruntime served both of its subjects from one process
     finally:
         pool.close()
+
+
+def test_executorch_programs_are_cached_verified_on_every_run_and_rebuilt_when_corrupt(tmp_path):
+    """ExecuTorch's export takes about a second per method: a second run loads the stored program,
+    and still verifies it; a corrupt stored program is built again, never loaded."""
+    from suite.peers import PeerPool, PeerSession, layer_subject
+    from suite.runner import RunOptions
+    from targets import get_target
+    peer = PEERS["executorch-xnnpack"]
+    opts = RunOptions(get_target("llvm-cpu"), "local-task", min_time_s=0.001)
+
+    def rows():
+        pool = PeerPool(opts, tmp_path)
+        try:
+            s = PeerSession(peer, layer_subject(LAYER), ["C-SP", "D-SP"], pool.get(peer), 180).wait()
+            assert s.ready("C-SP") and s.ready("D-SP"), s.rows
+            return {m: s.result(m, *s.sample(m, 2)) for m in ("C-SP", "D-SP")}
+        finally:
+            pool.close()
+    first = rows()
+    programs = sorted((tmp_path / "peers").glob("*.bin"))
+    assert len(programs) == 2 and not any(r.compile_cached for r in first.values())
+    second = rows()
+    assert all(r.compile_cached and r.status == "ok" and r.max_abs_err <= r.tolerance for r in second.values())
+    assert second["D-SP"].runtime_note == first["D-SP"].runtime_note
+    programs[0].write_bytes(programs[0].read_bytes()[:100])            # a torn write
+    third = rows()
+    assert sorted(r.compile_cached for r in third.values()) == [False, True]
+    assert all(r.status == "ok" for r in third.values()) and len(programs[0].read_bytes()) > 100

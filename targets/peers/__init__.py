@@ -50,6 +50,17 @@ class Peer:
         return importlib.import_module(f"targets.peers.{self.module}").build(module, example, threads,
                                                                               **self.options)
 
+    @property
+    def exports(self) -> bool:
+        """Whether its build is an export to bytes (cacheable, ``export``) and a ``load`` of them."""
+        return hasattr(importlib.import_module(f"targets.peers.{self.module}"), "export")
+
+    def export(self, module, example) -> tuple[bytes, dict]:
+        return importlib.import_module(f"targets.peers.{self.module}").export(module, example)
+
+    def load(self, blob: bytes, meta: dict, threads: int | None) -> Built:
+        return importlib.import_module(f"targets.peers.{self.module}").load(blob, meta, threads)
+
     def build_onnx(self, model, example, threads: int | None) -> Built:
         """An ONNX model as it is; a runtime that takes torch modules only refuses, saying so."""
         mod = importlib.import_module(f"targets.peers.{self.module}")
