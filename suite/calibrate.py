@@ -5,7 +5,9 @@ two small kernels compiled through IREE for the same target and device as the wo
   "scale" convention (write-allocate traffic, if any, is not counted);
 - compute: a 2048^3 f32 linalg.matmul; flops = 2 * M * N * K, compiled with every preset of the
   target (IREE's default matmul reaches a fraction of what data tiling + ukernels do).
-Each is timed with iree-benchmark-module; the fastest repetition of the best preset gives the peak. The profile is
+Each is timed with iree-benchmark-module; the fastest repetition of the best preset gives the peak.
+Beside them, the target CPU's f32 vector lanes (``vector_lanes``), read from the CPU's flags for
+this host's own code and from the architecture for a cross target: the model's lane term. The profile is
 stored in results/profiles/ under the machine's fingerprint, target, device and threads, and reused.
 It has no energy constants: nothing on this machine measures energy.
 """
@@ -28,7 +30,7 @@ from targets import Target
 
 STREAM_ELEMS = 16 * 1024 * 1024        # 64 MiB of f32: far past every cache of an edge or desktop CPU
 MATMUL_N = 2048
-PROFILE_VERSION = 2                    # 2: the fixed costs of a call and of a dispatch
+PROFILE_VERSION = 3                    # 2: the fixed costs of a call and of a dispatch; 3: vector lanes
 CHAIN = 9                              # dispatches in the long chain of the fixed-cost measurement
 
 
@@ -84,6 +86,25 @@ def _matmul_mlir(n: int) -> str:
 """
 
 
+def vector_lanes(target: Target, machine: dict) -> tuple[int | None, str]:
+    """(f32 lanes of the vectors IREE's llvm-cpu code uses on this target, where that comes from);
+    None for a GPU target or an architecture without a known width."""
+    import platform
+    arch = target.cpu_arch
+    if arch is None:
+        return None, "not a CPU target"
+    host = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(), platform.machine().lower())
+    if arch == "x86_64" and host == arch:
+        flags = set(machine.get("cpu_flags") or ())
+        for flag, lanes in (("avx512f", 16), ("avx2", 8), ("avx", 8)):
+            if flag in flags:
+                return lanes, f"{flag} in this CPU's flags: {lanes * 32}-bit vectors, {lanes} f32 lanes"
+        return 4, "x86-64 without AVX in this CPU's flags: SSE's 128-bit vectors, 4 f32 lanes"
+    if arch in ("aarch64", "arm64", "armv7"):
+        return 4, f"{arch}: NEON's 128-bit vectors, 4 f32 lanes"
+    return None, f"no known vector width for {arch}"
+
+
 def fingerprint_key(machine: dict) -> str:
     core = {k: machine.get(k) for k in ("arch", "cpu", "cpu_flags", "cpus_usable", "memory_bytes")}
     return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:12]
@@ -130,6 +151,7 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
     bytes_moved, flops = 2 * 4 * stream_elems, 2 * matmul_n ** 3
     dispatch_s = max(0.0, (t_chain - t_one) / (CHAIN - 1))
     machine = machine_fingerprint()
+    lanes, lanes_source = vector_lanes(target, machine)
     return {
         "profile_version": PROFILE_VERSION,
         "name": "calibrated",
@@ -144,6 +166,8 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
         "flops_per_mac": 2,
         "call_s": t_one,                                    # a call with one (tiny) dispatch
         "dispatch_s": dispatch_s,
+        "vector_lanes": lanes,
+        "vector_lanes_source": lanes_source,
         "estimate": False,
         "measured_here": True,
         "machine": machine,
@@ -160,7 +184,8 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
 def to_profile(doc: dict) -> Profile:
     keep = ("name", "description", "source", "peak_flops", "bandwidth", "flops_per_mac", "estimate",
             "measured_here", "machine")
-    return Profile(**{k: doc[k] for k in keep}, call_s=doc.get("call_s"), dispatch_s=doc.get("dispatch_s"))
+    return Profile(**{k: doc[k] for k in keep}, call_s=doc.get("call_s"), dispatch_s=doc.get("dispatch_s"),
+                   vector_lanes=doc.get("vector_lanes"))
 
 
 def load_or_calibrate(folder: Path, target: Target, device: str, threads: int | None, cache: CompileCache,

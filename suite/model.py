@@ -6,11 +6,14 @@ roofline model of energy).
     E = MACs * flops_per_mac * pJ_per_flop + bytes * pJ_per_byte + static_watts * T
 
 The compiled-code terms (``compiled_time``) add what a compiled module costs beyond the paper's
-model, each measured by calibration rather than fitted: a call's fixed cost, a cost per dispatch,
-and the bytes IREE's dispatches really bind (the copies it materialises), read off the module.
+model, none fitted to the layers predicted: a call's fixed cost and a cost per dispatch (measured
+by calibration), the bytes IREE's dispatches really bind (the copies it materialises, read off the
+module), and the vector lanes a conv's output channels leave idle (``lane_use``: the lanes are the
+target CPU's f32 vector width, the channels the workload's own counts).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from workloads.counts import Counts
@@ -33,6 +36,7 @@ class Profile:
     extra: dict | None = None
     call_s: float | None = None        # a call's fixed cost, with one dispatch (calibrated; None: not measured)
     dispatch_s: float | None = None    # the fixed cost of each further dispatch (calibrated)
+    vector_lanes: int | None = None    # f32 lanes of the target CPU's vectors (None: not a CPU, or unknown)
 
     @property
     def has_energy(self) -> bool:
@@ -70,12 +74,22 @@ def estimate(c: Counts, profile: Profile, accounting: str = "paper") -> Estimate
     return Estimate(flops, q, t_c, t_m, energy)
 
 
-def compiled_time(e: Estimate, profile: Profile, static_bytes: float | None, dispatches: int | None) -> float | None:
-    """Seconds the compiled module should take: the compute roof, the memory roof on the bytes its
-    dispatches bind (at least the model's), plus the calibrated fixed costs of the call and of each
-    further dispatch. None when the profile has no measured fixed costs or the module's counts are
-    missing."""
+def lane_use(lanes: int | None, width: int | None) -> float:
+    """The share of the vector unit a loop over ``lanes`` elements keeps busy: a conv to 1 output
+    channel fills 1 of 16 AVX-512 lanes, one to 9 channels 9 of 16, one to 48 all three vectors."""
+    if not lanes or not width:
+        return 1.0
+    return lanes / (width * math.ceil(lanes / width))
+
+
+def compiled_time(e: Estimate, profile: Profile, static_bytes: float | None, dispatches: int | None,
+                  lanes: int | None = None) -> float | None:
+    """Seconds the compiled module should take: the compute roof at the vector lanes its loop fills
+    (``lane_use``), the memory roof on the bytes its dispatches bind (at least the model's), plus the
+    calibrated fixed costs of the call and of each further dispatch. None when the profile has no
+    measured fixed costs or the module's counts are missing."""
     if profile.call_s is None or profile.dispatch_s is None or static_bytes is None or not dispatches:
         return None
+    t_c = e.t_compute / lane_use(lanes, profile.vector_lanes)
     t_m = max(e.bytes, static_bytes) / profile.bandwidth
-    return max(e.t_compute, t_m) + profile.call_s + (dispatches - 1) * profile.dispatch_s
+    return max(t_c, t_m) + profile.call_s + (dispatches - 1) * profile.dispatch_s

@@ -199,8 +199,10 @@ def print_run(record: dict, console: Console | None = None) -> None:
         console.print(f"model: profile {p['name']} ({where}; {p['peak_flops'] / 1e9:.0f} GFLOP/s, "
                       f"{p['bandwidth'] / 1e9:.1f} GB/s), {model['accounting']} accounting; median absolute "
                       f"error of predicted latency {model['mdape_percent']:.0f}% over {model['n']} workloads"
-                      + (f" ({model['mdape_compiled_percent']:.0f}% with the compiled module's terms: its bound bytes "
-                         "and the calibrated fixed costs of a call and of each dispatch)"
+                      + (f" ({model['mdape_compiled_percent']:.0f}% with the compiled module's terms: its bound bytes, "
+                         "the calibrated fixed costs of a call and of each dispatch, and the vector lanes "
+                         + (f"of {p['vector_lanes']} " if p.get("vector_lanes") else "")
+                         + "a conv's output channels leave idle)"
                          if model.get("mdape_compiled_percent") is not None else "")
                       + ". 'x model' = measured / predicted = multiple of the roofline floor.")
     used = [f"{k} ({v['source']})" for k, v in (record.get("counters") or {}).items() if v["used"]]

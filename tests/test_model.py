@@ -122,3 +122,24 @@ def test_the_compiled_terms_add_the_modules_bytes_and_fixed_costs_by_hand():
     entry = {"flops": e.flops, "bytes": e.bytes}
     add_compiled_terms(entry, row, p)
     assert entry["t_compiled_ms"] == pytest.approx(compiled_time(e, p, 10 * e.bytes, 3) * 1e3)
+
+
+def test_the_lane_term_charges_the_vector_lanes_a_convs_channels_leave_idle():
+    """compute / (lanes / (width * ceil(lanes / width))): ESPCN's C-NN (a conv to 1 channel) keeps 1
+    of 16 AVX-512 lanes busy, its C-SP (to 9 channels) 9 of 16; a hand-written kernel that fills the
+    vector with columns, and a profile without a vector width, are charged nothing."""
+    from dataclasses import replace
+    from suite.model import Profile, compiled_time, lane_use
+    from workloads.catalogue import catalogue
+    assert lane_use(1, 16) == 1 / 16 and lane_use(9, 16) == 9 / 16 and lane_use(48, 16) == 1.0
+    assert lane_use(18, 16) == 18 / 32 and lane_use(None, 16) == 1.0 and lane_use(3, None) == 1.0
+    espcn = catalogue("espcn")[0]
+    lanes = {(m, a): counts(espcn, m, a).lanes for m, a in (
+        ("C-SP", None), ("C-NN", None), ("D-SP", "TDCF"), ("D-SP", "STRD"), ("D-NN", "TDC"), ("D-SP", "REVD2"),
+        ("D-SP", "REVD2-HW"))}
+    assert lanes == {("C-SP", None): 9, ("C-NN", None): 1, ("D-SP", "TDCF"): 9, ("D-SP", "STRD"): 1,
+                     ("D-NN", "TDC"): 1, ("D-SP", "REVD2"): 1, ("D-SP", "REVD2-HW"): None}
+    p = Profile("t", "test", "hand", peak_flops=1e9, bandwidth=1e12, call_s=0.0, dispatch_s=0.0, vector_lanes=16)
+    e = estimate(counts(espcn, "C-NN"), p, "paper")
+    assert compiled_time(e, p, e.bytes, 1, 1) == pytest.approx(16 * e.t_compute)
+    assert compiled_time(e, replace(p, vector_lanes=None), e.bytes, 1, 1) == pytest.approx(e.t_compute)

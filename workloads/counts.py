@@ -41,6 +41,10 @@ class Counts:
     traffic: tuple[Traffic, ...]
     dtype_bytes: int = 4
     note: str = ""
+    # the extent of the loop its compiled code vectorises, where that can leave vector lanes idle: a
+    # conv's or matmul's output channels (innermost in the channels-last lowerings that win), 1 for a
+    # scalar gather; None when it fills the vector (suite.model.lane_use)
+    lanes: int | None = None
 
     def charged(self, accounting: str = "paper") -> tuple[Traffic, ...]:
         if accounting not in ACCOUNTINGS:
@@ -109,12 +113,12 @@ def counts(layer: LayerConfig, method: str, algorithm: str | None = None) -> Cou
         conv_out = n * r * r * co * hc * wc
         return Counts(n * r * r * co * ci * k * k * hc * wc, (
             x, Traffic("weights", "weights", "read", r * r * co * ci * k * k, True),
-            *rw("conv output (before pixel shuffle)", "intermediate", conv_out), y), size)
+            *rw("conv output (before pixel shuffle)", "intermediate", conv_out), y), size, lanes=r * r * co)
     if method in ("C-NN", "C-BL"):
         up = n * ci * (r * h) * (r * w)
         return Counts(n * co * ci * k * k * oh * ow, (
             x, *rw("resized image", "intermediate", up),
-            Traffic("weights", "weights", "read", co * ci * k * k, True), y), size)
+            Traffic("weights", "weights", "read", co * ci * k * k, True), y), size, lanes=co)
     if method not in ("D-SP", "D-NN"):
         raise ValueError(f"unknown method {method}")
     from workloads.algorithms import ALGORITHMS                # the registry imports this module

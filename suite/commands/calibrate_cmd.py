@@ -27,5 +27,10 @@ def main(args) -> int:
     console.print(f"  peak compute   {si(prof.peak_flops)}FLOP/s")
     console.print(f"  peak bandwidth {si(prof.bandwidth)}B/s")
     console.print(f"  balance        {prof.peak_flops / prof.bandwidth:.1f} FLOP/byte")
+    if prof.call_s is not None:
+        console.print(f"  fixed costs    {prof.call_s * 1e6:.1f} us a call, {(prof.dispatch_s or 0) * 1e6:.1f} us "
+                      "each further dispatch")
+    if prof.vector_lanes:
+        console.print(f"  vector lanes   {prof.vector_lanes} f32 (the model's lane term)")
     console.print(f"  stored in      {path}")
     return 0

@@ -90,7 +90,7 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
               lambda d, n, h, w, layout="nchw": Lowering(mlir=revd2_mlir(d, n, h, w, layout)), revd2.counts,
               loopnests.revd2, revd2_mlir.__module__, torch_form=False),
     Algorithm("REVD2-HW", "REVD2 as a hand-written C kernel in an IREE custom dispatch (not IREE's codegen)",
-              lambda d, n, h, w, layout="nchw": Lowering(mlir=revd2_hw_mlir(d, n, h, w, layout)), revd2.counts,
+              lambda d, n, h, w, layout="nchw": Lowering(mlir=revd2_hw_mlir(d, n, h, w, layout)), revd2_hw.counts,
               loopnests.revd2, revd2_hw_mlir.__module__, torch_form=False, hand_written=revd2_hw.CPU_ARCHS,
               unavailable=revd2_hw.missing_tool, tuned_layouts=("nchw",)),
     Algorithm("TDC", "r^2 low-resolution convolutions, then interleave", _torch(Tdc), tdc.counts, loopnests.tdc,

@@ -50,4 +50,5 @@ class Revd(nn.Module):
 
 def counts(g: DeconvGeometry) -> Counts:
     lay = g.layer
-    return Counts(lay.batch * lay.cin * lay.cout * g.kd * g.kd * g.hq * g.wq, (g.input, g.weights, g.output), g.size)
+    return Counts(lay.batch * lay.cin * lay.cout * g.kd * g.kd * g.hq * g.wq, (g.input, g.weights, g.output), g.size,
+                  lanes=lay.r * lay.r * lay.cout)          # per tap group a 1x1 conv to r^2*C_out

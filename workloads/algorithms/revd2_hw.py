@@ -17,6 +17,7 @@ get a transpose on each side (the kernel reads and writes NCHW).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import os
@@ -31,6 +32,7 @@ import torch
 
 from workloads.algorithms.common import phase_weights, phases
 from workloads.algorithms.revd2 import _dense, _t
+from workloads.algorithms.revd2 import counts as revd2_counts
 from workloads.errors import UserError
 from workloads.transforms import Deconv
 
@@ -181,3 +183,8 @@ def revd2_hw_mlir(d: Deconv, batch: int, h: int, w: int, layout: str = "nchw") -
         lines.append(f"    return %y : {y_t}")
     lines += ["  }", "}"]
     return "\n".join(ln for ln in lines if ln) + "\n"
+
+
+def counts(g):
+    """REVD2's counts; its kernel fills the vector with output columns, whatever the channels."""
+    return dataclasses.replace(revd2_counts(g), lanes=None)

@@ -46,4 +46,5 @@ class Stdd(nn.Module):
 def counts(g: DeconvGeometry) -> Counts:
     lay = g.layer
     return Counts(lay.batch * lay.cin * lay.cout * g.kd * g.kd * lay.h * lay.w, (g.input, g.weights, g.output), g.size,
-                  "overlapping partial sums are not charged (as in the paper)")
+                  "overlapping partial sums are not charged (as in the paper)",
+                  lanes=lay.r * lay.r * lay.cout)                  # per tap group a matmul to r^2*C_out

@@ -40,4 +40,4 @@ def counts(g: DeconvGeometry, note: str = "") -> Counts:
     return Counts(lay.batch * lay.cin * lay.cout * g.kd * g.kd * g.oh * g.ow, (
         Traffic("input", "input", "read", lay.batch * lay.cin * lay.h * lay.w, False),
         *rw("zero-inserted image", "intermediate", lay.batch * lay.cin * hz * wz, paper_read=True, paper_write=False),
-        g.weights, g.output), g.size, note)
+        g.weights, g.output), g.size, note, lanes=lay.cout)

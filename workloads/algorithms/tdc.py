@@ -51,4 +51,5 @@ def counts(g: DeconvGeometry) -> Counts:
     subkernels = Traffic("weights", "weights", "read", ci * co * g.t * g.t * r * r, True)
     return Counts(n * ci * co * g.t * g.t * r * r * g.hq * g.wq, (
         g.input, subkernels, *rw("phase sub-outputs", "intermediate", n * co * r * r * g.hq * g.wq, False, False),
-        g.output), g.size, "the sub-outputs are not charged by the paper (interleave folded into addressing)")
+        g.output), g.size, "the sub-outputs are not charged by the paper (interleave folded into addressing)",
+        lanes=co)                                                   # r^2 convs to C_out each

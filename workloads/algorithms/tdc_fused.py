@@ -76,4 +76,4 @@ def counts(g: DeconvGeometry) -> Counts:
         g.input, Traffic("weights", "weights", "read", ci * co * th * tw * r * r, True),
         *rw("fused conv output (before pixel shuffle)", "intermediate", n * co * r * r * g.hq * g.wq, False, False),
         g.output), g.size, "MACs include the zero taps that align the phases' shifts; the conv output is TDC's "
-                           "sub-outputs, not charged by the paper")
+                           "sub-outputs, not charged by the paper", lanes=r * r * co)
