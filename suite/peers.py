@@ -356,7 +356,7 @@ def _child(settings_path: str) -> int:
     from targets.peers import get_peer
     settings = json.loads(Path(settings_path).read_text())
     peer = get_peer(settings["peer"])
-    cache = CompileCache(Path(settings["cache_dir"])) if settings.get("cache_dir") else None
+    cache = CompileCache(Path(settings["cache_dir"])) if settings.get("cache_dir") and peer.exports else None
     x, built = None, {}
     for line in sys.stdin:
         ask = json.loads(line)
