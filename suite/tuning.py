@@ -234,7 +234,7 @@ class Tuner:
             if entry.built is not None:
                 return entry, {"source": "database", "candidates": self.db.entries[w.id]["candidates"]}
             # the stored winner no longer verifies (a new compiler, a changed workload): search again
-        entries = [self._prepare(w, c, on_progress) for c in candidates]
+        entries = self._prepare_all(w, candidates, on_progress)
         live = [e for e in entries if e.built is not None]
         if not live:                                  # nothing verified: report the most telling failure
             worst = next((e for e in entries if e.result.status == "wrong"), entries[0])
@@ -250,11 +250,38 @@ class Tuner:
             self.db.put(w.id, winner.candidate, table)
         return winner, {"source": "search", "candidates": table}
 
-    def _prepare(self, w, c: Candidate, on_progress) -> Entry:
+    def _prepare(self, w, c: Candidate, on_progress, exported=None) -> Entry:
         v = variant(w, c.layout)
         say = (lambda wl, stage: on_progress(w, f"{stage} [{c.label}]")) if on_progress else None
-        res, built, x_path = self.runner.prepare(v, c.preset, None, say)
+        res, built, x_path = self.runner.prepare(v, c.preset, exported, say)
         return Entry(c, v, res, built, x_path, state="verified" if built is not None else "")
+
+    def _prepare_all(self, w, candidates: list[Candidate], on_progress) -> list[Entry]:
+        """Every candidate built and verified. Each layout is exported once, here (torch's export
+        holds the GIL); then the candidates compile and verify side by side, as many at a time as
+        there are CPUs: iree-compile and iree-run-module are processes, and nothing is being timed
+        until the race starts, so the cold search's compiles take half the time on 2 cores."""
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+        from targets.iree_run import StageError
+        exported = {}
+        for c in candidates:
+            if c.layout not in exported:
+                v = variant(w, c.layout)
+                try:
+                    exported[c.layout] = self.runner.export(v)
+                    self.runner.data.reference(v)          # shared by the threads: computed before them
+                except StageError as e:
+                    exported[c.layout] = e
+        jobs = min(len(candidates), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+        if jobs <= 1:
+            return [self._prepare(w, c, on_progress, exported[c.layout]) for c in candidates]
+        pool = ThreadPoolExecutor(jobs)
+        try:
+            futures = [pool.submit(self._prepare, w, c, on_progress, exported[c.layout]) for c in candidates]
+            return [f.result() for f in futures]
+        finally:                                         # Ctrl-C: start no more, wait only for those running
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _race(self, w, live: list[Entry], on_progress) -> None:
         from targets.iree_run import StageError
