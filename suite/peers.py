@@ -80,9 +80,9 @@ def build_key(peer, job: dict, method: str, seed: int) -> str:
     subject, method and seed, and the code that makes the module (workloads) and builds it."""
     import hashlib
     import importlib.metadata
-    from suite.runner import _source_digest
+    from suite.runner import workloads_digest
     parts = (peer.name, peer.version(), importlib.metadata.version("torch"), json.dumps(job, sort_keys=True),
-             method, str(seed), _source_digest(),
+             method, str(seed), workloads_digest(),
              (Path(__file__).parents[1] / "targets" / "peers" / f"{peer.module}.py").read_text())
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 

@@ -119,7 +119,7 @@ class _LayerData:
 
 
 @functools.cache
-def _source_digest() -> str:
+def workloads_digest() -> str:
     """A digest of the code that turns a workload into MLIR (the workloads package with its hand-written
     kernels, the exporter)."""
     import workloads
@@ -137,7 +137,7 @@ def export_key(w, seed: int) -> str | None:
     if not isinstance(w, Workload):
         return None
     v = versions()
-    parts = (w.id, str(seed), _source_digest(), v.get("torch", ""), v.get("iree-turbine", ""))
+    parts = (w.id, str(seed), workloads_digest(), v.get("torch", ""), v.get("iree-turbine", ""))
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
 
