@@ -89,12 +89,10 @@ def _matmul_mlir(n: int) -> str:
 def vector_lanes(target: Target, machine: dict) -> tuple[int | None, str]:
     """(f32 lanes of the vectors IREE's llvm-cpu code uses on this target, where that comes from);
     None for a GPU target or an architecture without a known width."""
-    import platform
     arch = target.cpu_arch
     if arch is None:
         return None, "not a CPU target"
-    host = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(), platform.machine().lower())
-    if arch == "x86_64" and host == arch:
+    if arch == "x86_64" and target.for_this_cpu:
         flags = set(machine.get("cpu_flags") or ())
         for flag, lanes in (("avx512f", 16), ("avx2", 8), ("avx", 8)):
             if flag in flags:

@@ -46,6 +46,12 @@ class Target:
         return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
 
     @property
+    def for_this_cpu(self) -> bool:
+        """A CPU target that compiles for the CPU it runs on (no target triple of its own)."""
+        return self.cpu_arch is not None and not any(
+            f.startswith("--iree-llvmcpu-target-triple=") for f in self.compile_flags)
+
+    @property
     def default_device(self) -> str:
         return self.devices[0]
 
