@@ -61,10 +61,14 @@ def kernel(tmp_path_factory, request):
     return fn
 
 
-def call_kernel(fn, d, x: torch.Tensor) -> np.ndarray:
-    """What IREE's dispatch does: one call per workgroup (output row, image)."""
+def call_kernel(fn, d, x: torch.Tensor, padded: bool = False) -> np.ndarray:
+    """What IREE's dispatch does: one call per workgroup (output row, image); ``padded``: on the input
+    zero-padded ahead, as the module's tensor.pad does for layers of short rows and many channels."""
     n, _, h, w = x.shape
-    w2, bias, params, out_shape = revd2_hw.kernel_operands(d, n, h, w)
+    w2, bias, params, out_shape = revd2_hw.kernel_operands(d, n, h, w, padded)
+    if padded:
+        top, bottom, left, right = revd2_hw.input_padding(d, h, w)
+        x = torch.nn.functional.pad(x, (left, right, top, bottom))
     arrays = [np.ascontiguousarray(a, dtype=np.float32) for a in (x.numpy(), w2.numpy(), bias.numpy())]
     arrays.append(np.asarray(params, dtype=np.int32))
     y = np.full(out_shape, np.nan, dtype=np.float32)                # every pixel must be written
@@ -76,10 +80,10 @@ def call_kernel(fn, d, x: torch.Tensor) -> np.ndarray:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(layer=layers(), deployed=st.sampled_from(sorted(DEPLOYED)))
-def test_the_hand_written_kernel_equals_conv_transpose2d(kernel, layer, deployed):
+@given(layer=layers(), deployed=st.sampled_from(sorted(DEPLOYED)), padded=st.booleans())
+def test_the_hand_written_kernel_equals_conv_transpose2d(kernel, layer, deployed, padded):
     x = make_input(layer, 0)
-    y = call_kernel(kernel, deployed_deconv(layer, deployed, 0), x)
+    y = call_kernel(kernel, deployed_deconv(layer, deployed, 0), x, padded)
     ref = conv_transpose_reference(x.double(), deconv_f64(layer, deployed)).numpy()
     assert y.shape == ref.shape
     np.testing.assert_allclose(y, ref, rtol=0, atol=2e-5)
@@ -100,6 +104,33 @@ def test_both_forms_of_revd2_through_iree_equal_conv_transpose2d(cache, layer, d
         np.save(Path(tmp) / "x.npy", x.numpy())
         y, _ = run_module(built.vmfb, Path(tmp) / "x.npy", ["--device=local-task"], timeout=120)
     np.testing.assert_allclose(y, ref, rtol=0, atol=2e-5)
+
+
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+def test_short_rows_of_many_channels_are_padded_ahead_and_stay_exact(cache, layout):
+    """cin x T = 64 border rows per workgroup and rows of one group: the module pads the input with
+    tensor.pad before the kernel, the counts add that copy, and the result is still exact."""
+    layer = LayerConfig(cin=32, cout=2, h=6, w=9, k=2, r=2, pad=(1, 0, 0, 1))
+    d = deployed_deconv(layer, "D-SP", 0)
+    assert revd2_hw.padded_ahead(d.cin, d.taps_per_phase, 9) and not revd2_hw.padded_ahead(3, 3, 9)
+    assert not revd2_hw.padded_ahead(32, 3, 481)                      # ESPCN's wide rows read in place
+    x = make_input(layer, 0)
+    ref = conv_transpose_reference(x.double(), deconv_f64(layer, "D-SP")).numpy()
+    lowering = ALGORITHMS["REVD2-HW"].lower(d, layer.batch, layer.h, layer.w, layout)
+    assert "tensor.pad" in lowering.mlir
+    if layout == "nhwc":
+        x, ref = x.permute(0, 2, 3, 1).contiguous(), ref.transpose(0, 2, 3, 1)
+    mlir, input_type = to_mlir(lowering, x)
+    built = build_module(cache, mlir, input_type, list(get_target("llvm-cpu").compile_flags), timeout=300)
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(Path(tmp) / "x.npy", x.numpy())
+        y, _ = run_module(built.vmfb, Path(tmp) / "x.npy", ["--device=local-task"], timeout=120)
+    np.testing.assert_allclose(y, ref, rtol=0, atol=2e-5)
+    from workloads.counts import counts
+    padded, plain = counts(layer, "D-SP", "REVD2-HW"), counts(layer, "D-SP", "REVD2")
+    assert padded.bytes("full") - plain.bytes("full") == 2 * 4 * 32 * (6 + sum(revd2_hw.input_padding(d, 6, 9)[:2])) \
+        * (9 + sum(revd2_hw.input_padding(d, 6, 9)[2:]))
+    assert padded.bytes("paper") == plain.bytes("paper") and "padded ahead" in padded.note
 
 
 def test_a_target_without_the_kernel_leaves_it_out_or_says_why():

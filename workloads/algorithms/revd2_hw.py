@@ -13,7 +13,9 @@ its speed is the C code's and clang's, not IREE's code generation.
 
 MLIR: one flow.dispatch of a stream.executable whose export calls ``revd2_workgroup`` with the
 input, W2[C_out, C_in, r, r, T, T], the per-phase bias and an int32 parameter block. NHWC layers
-get a transpose on each side (the kernel reads and writes NCHW).
+get a transpose on each side (the kernel reads and writes NCHW). Layers of short rows and many
+channels (FSRCNN) get their input zero-padded by a tensor.pad first (``padded_ahead``), so that the
+kernel's workgroups do not copy their border rows again and again.
 """
 from __future__ import annotations
 
@@ -33,7 +35,9 @@ import torch
 from workloads.algorithms.common import phase_weights, phases
 from workloads.algorithms.revd2 import _dense, _t
 from workloads.algorithms.revd2 import counts as revd2_counts
+from workloads.counts import rw
 from workloads.errors import UserError
+from workloads.methods import deployed_deconv
 from workloads.transforms import Deconv
 
 KERNEL_SOURCE = Path(__file__).resolve().parent.parent / "kernels" / "revd2.c"
@@ -109,22 +113,57 @@ def _dense_i32(values: list[int]) -> str:
     return f'dense<"0x{data.tobytes().hex().upper()}"> : tensor<{len(values)}xi32>'
 
 
-def kernel_operands(d: Deconv, batch: int, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor, list[int], tuple]:
+# The widest group of columns the kernel's vector path reads at once: NVMAX x VL (4 x 16 on AVX-512).
+GROUP_COLUMNS = 64
+
+
+def input_padding(d: Deconv, h: int, w: int) -> tuple[int, int, int, int]:
+    """Zeros (top, bottom, left, right) around the input that keep every read of the kernel's vector
+    path inside it: the taps' reach beyond the image, and on the right a whole group of columns past
+    a short row. With them the kernel reads each row in place and never copies a border."""
+    ph, pw = phases(d, h, w)
+    pn = pw.q
+    right = max(pw.pad_after, max(pn, GROUP_COLUMNS) + max(pw.shift) - w)
+    return ph.pad_before, ph.pad_after, pw.pad_before, right
+
+
+# Border rows a workgroup copies (channels x taps) above which one padded copy of the input is cheaper
+BORDER_ROWS_AHEAD = 64
+
+
+def padded_ahead(cin: int, taps: int, row_groups: int) -> bool:
+    """Whether IREE zero-pads the input before the kernel (``input_padding``) instead of the kernel
+    copying its border rows. Where rows are short (at most two groups of columns), every group is at
+    a border and each workgroup copies C_in x T rows again: cheap for the sweep's 3 channels, the
+    kernel's main cost for FSRCNN's 56 x 3-9 (measured: the padded input ran its D-SP and D-NN in
+    0.54-0.75x the time; the sweep 0.82-1.22x, within noise). Wide rows (ESPCN) keep REVD2's in-place
+    read: only their first and last groups copy, and padding their large input ran 1.03-1.12x slower.
+    ``row_groups``: the output columns of one phase, ceil(OW / r), that a row's groups cover."""
+    return row_groups <= 2 * GROUP_COLUMNS and cin * taps >= BORDER_ROWS_AHEAD
+
+
+def kernel_operands(d: Deconv, batch: int, h: int, w: int, padded: bool = False
+                    ) -> tuple[torch.Tensor, torch.Tensor, list[int], tuple]:
     """What the kernel takes beside the input: W2[C_out, C_in, r, r, T, T], the per-phase bias
-    (C_out, r, r), the int32 parameter block (in revd2.c's order), and the NCHW output shape."""
+    (C_out, r, r), the int32 parameter block (in revd2.c's order), and the NCHW output shape.
+    ``padded``: the input it reads is padded by ``input_padding`` (its size and the shifts move)."""
     ph, pw = phases(d, h, w)
     r, co, t = d.stride, d.cout, d.taps_per_phase
     bias = d.bias if d.bias is not None else torch.zeros(co, r, r)
-    params = [batch, d.cin, co, h, w, ph.out, pw.out, r, t, *ph.shift, *pw.shift]
+    top, bottom, left, right = input_padding(d, h, w) if padded else (0, 0, 0, 0)
+    params = [batch, d.cin, co, h + top + bottom, w + left + right, ph.out, pw.out, r, t,
+              *(s + top for s in ph.shift), *(s + left for s in pw.shift)]
     return phase_weights(d, ph, pw), bias, params, (batch, co, ph.out, pw.out)
 
 
 def revd2_hw_mlir(d: Deconv, batch: int, h: int, w: int, layout: str = "nchw") -> str:
     r, t, ci, co = d.stride, d.taps_per_phase, d.cin, d.cout
-    w2, bias, params, out_shape = kernel_operands(d, batch, h, w)
+    padded = padded_ahead(ci, t, phases(d, h, w)[1].q)
+    w2, bias, params, out_shape = kernel_operands(d, batch, h, w, padded)
+    hp, wp = params[3], params[4]
     ph_out, pw_out = out_shape[2:]
-    x_t, y_t = _t(batch, ci, h, w), _t(*out_shape)
-    sizes = {"x": batch * ci * h * w, "w": w2.numel(), "b": bias.numel(), "p": len(params),
+    x_t, y_t, xp_t = _t(batch, ci, h, w), _t(*out_shape), _t(batch, ci, hp, wp)
+    sizes = {"x": batch * ci * hp * wp, "w": w2.numel(), "b": bias.numel(), "p": len(params),
              "y": batch * co * ph_out * pw_out}
     objects = ", ".join(_object(a) for a in CLANG_TARGETS)
     last = layout == "nhwc"
@@ -173,8 +212,16 @@ def revd2_hw_mlir(d: Deconv, batch: int, h: int, w: int, layout: str = "nchw") -
         lines += [f"    %xe = tensor.empty() : {x_t}",
                   f"    %x = linalg.transpose ins(%xin : {xin_t}) outs(%xe : {x_t}) permutation = [0, 3, 1, 2]"]
     src = "%x" if last else "%xin"
+    if padded:
+        top, bottom, left, right = input_padding(d, h, w)
+        lines += ["    %zero = arith.constant 0.0 : f32",
+                  f"    %xp = tensor.pad {src} low[0, 0, {top}, {left}] high[0, 0, {bottom}, {right}] {{",
+                  "    ^bb0(%i0: index, %i1: index, %i2: index, %i3: index):",
+                  "      tensor.yield %zero : f32",
+                  f"    }} : {x_t} to {xp_t}"]
+        src = "%xp"
     lines.append(f"    %y = flow.dispatch @revd2_hw::@revd2[%rows, %images]({src}, %w, %b, %p) : "
-                 f"({x_t}, {_t(co, ci, r, r, t, t)}, {_t(co, r, r)}, tensor<{len(params)}xi32>) -> {y_t}")
+                 f"({xp_t}, {_t(co, ci, r, r, t, t)}, {_t(co, r, r)}, tensor<{len(params)}xi32>) -> {y_t}")
     if last:
         lines += [f"    %ye = tensor.empty() : {yout_t}",
                   f"    %yout = linalg.transpose ins(%y : {y_t}) outs(%ye : {yout_t}) permutation = [0, 2, 3, 1]",
@@ -186,5 +233,13 @@ def revd2_hw_mlir(d: Deconv, batch: int, h: int, w: int, layout: str = "nchw") -
 
 
 def counts(g):
-    """REVD2's counts; its kernel fills the vector with output columns, whatever the channels."""
-    return dataclasses.replace(revd2_counts(g), lanes=None)
+    """REVD2's counts; its kernel fills the vector with output columns, whatever the channels. An
+    input padded ahead (``padded_ahead``) adds its copy, which the paper's REVD2 does not make."""
+    c = dataclasses.replace(revd2_counts(g), lanes=None)
+    lay = g.layer
+    if not padded_ahead(lay.cin, g.t, g.wq):
+        return c
+    top, bottom, left, right = input_padding(deployed_deconv(lay, g.method, 0), lay.h, lay.w)
+    copy = lay.batch * lay.cin * (lay.h + top + bottom) * (lay.w + left + right)
+    return dataclasses.replace(c, traffic=(*c.traffic, *rw("zero-padded input", "intermediate", copy, False, False)),
+                               note="the input is zero-padded ahead of the kernel (short rows, many channels)")
