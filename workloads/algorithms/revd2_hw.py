@@ -113,17 +113,18 @@ def _dense_i32(values: list[int]) -> str:
     return f'dense<"0x{data.tobytes().hex().upper()}"> : tensor<{len(values)}xi32>'
 
 
-# The widest group of columns the kernel's vector path reads at once: NVMAX x VL (4 x 16 on AVX-512).
-GROUP_COLUMNS = 64
+# The kernel's widest vector (VL: 16 floats on AVX-512) and group of columns (NVMAX x VL)
+VECTOR_COLUMNS, GROUP_COLUMNS = 16, 64
 
 
 def input_padding(d: Deconv, h: int, w: int) -> tuple[int, int, int, int]:
     """Zeros (top, bottom, left, right) around the input that keep every read of the kernel's vector
-    path inside it: the taps' reach beyond the image, and on the right a whole group of columns past
-    a short row. With them the kernel reads each row in place and never copies a border."""
+    path inside it: the taps' reach beyond the image, and on the right the lanes of a row's last
+    vector past its end (a group never reads past that: it is moved back to end at the row's end, or
+    is the whole row). With them the kernel reads each row in place and never copies a border."""
     ph, pw = phases(d, h, w)
-    pn = pw.q
-    right = max(pw.pad_after, max(pn, GROUP_COLUMNS) + max(pw.shift) - w)
+    vectors = -(-pw.q // VECTOR_COLUMNS) * VECTOR_COLUMNS
+    right = max(pw.pad_after, vectors + max(pw.shift) - w)
     return ph.pad_before, ph.pad_after, pw.pad_before, right
 
 
