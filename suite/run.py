@@ -364,6 +364,8 @@ class Run:
         from suite.rounds import Side, alternate, calls_per_sample, order
         from targets.iree_run import StageError
         iree = []                          # (workload, built, input, row, the row to report, known call ms)
+        if tuner:
+            tuner.prepare(ws, on_progress)
         for w in ws:
             if tuner:
                 entry, tuning = tuner.choose(w, on_progress)

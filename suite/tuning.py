@@ -203,13 +203,15 @@ class Tuner:
 
     def __init__(self, runner, space: tuple[Candidate, ...], db: TuningDatabase | None, mode: str):
         self.runner, self.space, self.db, self.mode = runner, space, db, mode
+        self.prepared: dict[str, list[Entry]] = {}     # built ahead by prepare(), taken by choose()
 
     def run(self, workloads: list, on_progress: Callable | None = None, on_result: Callable | None = None,
             skip: set[str] = frozenset()) -> list:
         results = []
-        for w in workloads:
-            if w.id in skip:
-                continue
+        todo = [w for w in workloads if w.id not in skip]
+        for i, w in enumerate(todo):
+            if i == 0 or w.layer.id != todo[i - 1].layer.id:          # a layer's modules, built together
+                self.prepare([v for v in todo[i:] if v.layer.id == w.layer.id], on_progress)
             res = self.tune(w, on_progress)
             results.append(res)
             if on_result:
@@ -226,15 +228,15 @@ class Tuner:
         """The lowering to report for ``w``: from the database, or searched and raced now; with its
         module built and verified (``entry.built``) unless no candidate verified. Timing it is the
         caller's: :meth:`tune` times it at once, a run with peers in rounds (suite.rounds)."""
-        # the candidates worth searching, else (the layouts named leave none) every one it has a form in
-        candidates = [c for c in self.space if applies(c, w)] or [c for c in self.space if applies(c, w, False)]
-        known = self.db.get(w.id) if (self.db and self.mode == "auto") else None
-        if known is not None and known in candidates:
-            entry = self._prepare(w, known, on_progress)
+        candidates, known = self._candidates(w)
+        prepared = self.prepared.pop(w.id, None)
+        if known is not None:
+            entry = prepared[0] if prepared else self._prepare(w, known, on_progress)
             if entry.built is not None:
                 return entry, {"source": "database", "candidates": self.db.entries[w.id]["candidates"]}
             # the stored winner no longer verifies (a new compiler, a changed workload): search again
-        entries = self._prepare_all(w, candidates, on_progress)
+            prepared = None
+        entries = prepared or self._build([(w, candidates)], on_progress)[0]
         live = [e for e in entries if e.built is not None]
         if not live:                                  # nothing verified: report the most telling failure
             worst = next((e for e in entries if e.result.status == "wrong"), entries[0])
@@ -256,32 +258,55 @@ class Tuner:
         res, built, x_path = self.runner.prepare(v, c.preset, exported, say)
         return Entry(c, v, res, built, x_path, state="verified" if built is not None else "")
 
-    def _prepare_all(self, w, candidates: list[Candidate], on_progress) -> list[Entry]:
-        """Every candidate built and verified. Each layout is exported once, here (torch's export
-        holds the GIL), and each candidate starts compiling as soon as its layout is exported: the
-        compiles and verifications run side by side with the next export, as many at a time as there
-        are CPUs. iree-compile and iree-run-module are processes, and nothing is being timed until
-        the race starts. Measured on 2 cores, cold runs of one FSRCNN layer: the compiles side by side
-        took 14-27% less time; starting them during the exports then gave 167, 132 and 126 s against
-        165, 146 and 136 s, run in alternation (of such a run's 142 s, 38 s are exports)."""
+    def _candidates(self, w) -> tuple[list[Candidate], Candidate | None]:
+        """The candidates worth searching (else, where the layouts named leave none, every one it has
+        a form in), and the database's choice among them when the run may reuse it."""
+        candidates = [c for c in self.space if applies(c, w)] or [c for c in self.space if applies(c, w, False)]
+        known = self.db.get(w.id) if (self.db and self.mode == "auto") else None
+        return candidates, (known if known in candidates else None)
+
+    def prepare(self, workloads: list, on_progress=None) -> None:
+        """Every candidate of these workloads (a layer's) built and verified before any of them is
+        raced: the database's choice where there is one, else every candidate. Then the compiles
+        flow from one workload into the next, rather than the CPUs idling at each workload's last
+        compile and first export; and they are all finished before anything is timed. ``choose``
+        takes what was built here."""
+        items = [(w, [known] if known is not None else candidates)
+                 for w in workloads for candidates, known in [self._candidates(w)]]
+        for (w, _), entries in zip(items, self._build(items, on_progress)):
+            self.prepared[w.id] = entries
+
+    def _build(self, items: list[tuple], on_progress) -> list[list[Entry]]:
+        """The candidates of each (workload, candidates) built and verified. Each layout is exported
+        once, here (torch's export holds the GIL), and each candidate starts compiling as soon as its
+        layout is exported: the compiles and verifications run side by side with the next export, as
+        many at a time as there are CPUs. iree-compile and iree-run-module are processes, and nothing
+        is timed until every one has finished. Measured on 2 cores, cold runs of fsrcnn-r3 (`suite
+        run -l fsrcnn-r3 --peers none` with an empty cache), each step against the one before, run in
+        alternation: the compiles side by side, 14-27% less time; starting them during the exports,
+        167, 132 and 126 s against 165, 146 and 136 s; a whole layer's compiles flowing together
+        (``prepare``), 140 and 117 s against 145 and 138 s."""
         import os
         from concurrent.futures import ThreadPoolExecutor
         from targets.iree_run import StageError
-        jobs = min(len(candidates), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+        jobs = min(sum(len(cs) for _, cs in items), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
         pool = ThreadPoolExecutor(jobs) if jobs > 1 else None
-        exported, pending = {}, []
+        pending = []
         try:
-            for c in candidates:
-                if c.layout not in exported:
-                    v = variant(w, c.layout)
-                    try:
-                        exported[c.layout] = self.runner.export(v)
-                        self.runner.data.reference(v)      # shared by the threads: computed before them
-                    except StageError as e:
-                        exported[c.layout] = e
-                args = (w, c, on_progress, exported[c.layout])
-                pending.append(pool.submit(self._prepare, *args) if pool else self._prepare(*args))
-            return [f.result() for f in pending] if pool else pending
+            for w, candidates in items:
+                exported, mine = {}, []
+                for c in candidates:
+                    if c.layout not in exported:
+                        v = variant(w, c.layout)
+                        try:
+                            exported[c.layout] = self.runner.export(v)
+                            self.runner.data.reference(v)  # shared by the threads: computed before them
+                        except StageError as e:
+                            exported[c.layout] = e
+                    args = (w, c, on_progress, exported[c.layout])
+                    mine.append(pool.submit(self._prepare, *args) if pool else self._prepare(*args))
+                pending.append(mine)
+            return [[f.result() for f in mine] if pool else mine for mine in pending]
         finally:                                         # Ctrl-C: start no more, wait only for those running
             if pool:
                 pool.shutdown(wait=True, cancel_futures=True)
