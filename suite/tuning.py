@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import statistics
 from dataclasses import dataclass, replace
@@ -211,7 +212,7 @@ class Tuner:
         todo = [w for w in workloads if w.id not in skip]
         for i, w in enumerate(todo):
             if i == 0 or w.layer.id != todo[i - 1].layer.id:          # a layer's modules, built together
-                self.prepare([v for v in todo[i:] if v.layer.id == w.layer.id], on_progress)
+                self.prepare(list(itertools.takewhile(lambda v: v.layer.id == w.layer.id, todo[i:])), on_progress)
             res = self.tune(w, on_progress)
             results.append(res)
             if on_result:
