@@ -136,8 +136,8 @@ def padded_ahead(cin: int, taps: int, row_groups: int) -> bool:
     """Whether IREE zero-pads the input before the kernel (``input_padding``) instead of the kernel
     copying its border rows. Where rows are short (at most two groups of columns), every group is at
     a border and each workgroup copies C_in x T rows again: cheap for the sweep's 3 channels, the
-    kernel's main cost for FSRCNN's 56 x 3-9 (measured: the padded input ran its D-SP and D-NN in
-    0.54-0.75x the time; the sweep 0.82-1.22x, within noise). Wide rows (ESPCN) keep REVD2's in-place
+    kernel's main cost for FSRCNN's 56 x 3-9 (bench/revd2_padding.py: the padded input ran its D-SP
+    and D-NN in 0.54-0.98x the time; the sweep 0.82-1.22x, within noise). Wide rows (ESPCN) keep REVD2's in-place
     read: only their first and last groups copy, and padding their large input ran 1.03-1.12x slower.
     ``row_groups``: the output columns of one phase, ceil(OW / r), that a row's groups cover."""
     return row_groups <= 2 * GROUP_COLUMNS and cin * taps >= BORDER_ROWS_AHEAD
