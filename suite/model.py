@@ -8,8 +8,9 @@ roofline model of energy).
 The compiled-code terms (``compiled_time``) add what a compiled module costs beyond the paper's
 model, none fitted to the layers predicted: a call's fixed cost and a cost per dispatch (measured
 by calibration), the bytes IREE's dispatches really bind (the copies it materialises, read off the
-module), and the vector lanes a conv's output channels leave idle (``lane_use``: the lanes are the
-target CPU's f32 vector width, the channels the workload's own counts).
+module), the vector lanes a conv's output channels leave idle (``lane_use``: the lanes are the
+target CPU's f32 vector width, the channels the workload's own counts), and, for code that does not
+run at the vector peak (REVD2's tensor.extract gather), the rate calibrated for that code.
 """
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ class Profile:
     call_s: float | None = None        # a call's fixed cost, with one dispatch (calibrated; None: not measured)
     dispatch_s: float | None = None    # the fixed cost of each further dispatch (calibrated)
     vector_lanes: int | None = None    # f32 lanes of the target CPU's vectors (None: not a CPU, or unknown)
+    gather_flops: float | None = None  # FLOP/s of a loop that gathers its input element by element (calibrated)
+
+    def rate(self, name: str | None) -> float | None:
+        """The calibrated FLOP/s of the code a workload's counts name (Counts.rate), None if unmeasured."""
+        return {"gather": self.gather_flops}.get(name or "")
 
     @property
     def has_energy(self) -> bool:
@@ -83,13 +89,17 @@ def lane_use(lanes: int | None, width: int | None) -> float:
 
 
 def compiled_time(e: Estimate, profile: Profile, static_bytes: float | None, dispatches: int | None,
-                  lanes: int | None = None) -> float | None:
+                  lanes: int | None = None, rate: str | None = None) -> float | None:
     """Seconds the compiled module should take: the compute roof at the vector lanes its loop fills
-    (``lane_use``), the memory roof on the bytes its dispatches bind (at least the model's), plus the
+    (``lane_use``), or at the calibrated rate of the code its counts name (``rate``) where the profile
+    has one, the memory roof on the bytes its dispatches bind (at least the model's), plus the
     calibrated fixed costs of the call and of each further dispatch. None when the profile has no
     measured fixed costs or the module's counts are missing."""
     if profile.call_s is None or profile.dispatch_s is None or static_bytes is None or not dispatches:
         return None
-    t_c = e.t_compute / lane_use(lanes, profile.vector_lanes)
+    if profile.rate(rate):
+        t_c = e.flops / profile.rate(rate)
+    else:
+        t_c = e.t_compute / lane_use(lanes, profile.vector_lanes)
     t_m = max(e.bytes, static_bytes) / profile.bandwidth
     return max(t_c, t_m) + profile.call_s + (dispatches - 1) * profile.dispatch_s

@@ -22,7 +22,8 @@ def entry_from_counts(c, profile: Profile, accounting: str) -> dict:
     e = estimate(c, profile, accounting)
     return {"profile": profile.name, "accounting": accounting, "macs": c.macs, "flops": e.flops,
             "bytes": e.bytes, "bytes_full": c.bytes("full"), "intensity": e.intensity, "bound": e.bound,
-            "t_ms": e.time * 1e3, "energy_mj": None if e.energy is None else e.energy * 1e3, "lanes": c.lanes}
+            "t_ms": e.time * 1e3, "energy_mj": None if e.energy is None else e.energy * 1e3, "lanes": c.lanes,
+            "rate": c.rate}
 
 
 def _label(r: Row) -> str:
@@ -32,7 +33,7 @@ def _label(r: Row) -> str:
 def add_compiled_terms(entry: dict, row: dict, profile: Profile) -> None:
     """The model with the compiled module's terms (suite.model.compiled_time) beside the paper's:
     the bytes its dispatches bind and its dispatch count, read off the module by iree-static, and
-    the vector lanes its conv's channels fill."""
+    the vector lanes its conv's channels fill, and the code its MACs run as."""
     from targets.collectors.iree_static import DISPATCHES
     from targets.collectors import traffic_column
     r, found = as_row(row), traffic_column("static")
@@ -40,7 +41,8 @@ def add_compiled_terms(entry: dict, row: dict, profile: Profile) -> None:
     n = r.counter_total(*DISPATCHES)
     e = Estimate(entry["flops"], entry["bytes"], entry["flops"] / profile.peak_flops,
                  entry["bytes"] / profile.bandwidth, None)
-    t = compiled_time(e, profile, static, int(n) if n else None, entry.get("lanes"))
+    t = compiled_time(e, profile, static, int(n) if n else None, entry.get("lanes"),
+                      entry.get("rate"))
     entry["t_compiled_ms"] = None if t is None else t * 1e3
 
 

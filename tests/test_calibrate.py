@@ -6,7 +6,8 @@ from targets import get_target
 
 
 # the real sizes under every preset take minutes; the code path is the same
-SMALL = {"stream_elems": 1 << 20, "matmul_n": 256, "presets": ["default", "data-tiling"]}
+SMALL = {"stream_elems": 1 << 20, "matmul_n": 256, "presets": ["default", "data-tiling"], "rate_hw": 24,
+         "fixed_rounds": 2}
 
 
 def test_calibrate_measures_stores_and_reuses(tmp_path, cache):
@@ -19,12 +20,18 @@ def test_calibrate_measures_stores_and_reuses(tmp_path, cache):
     assert doc["target"] == {"name": "llvm-cpu", "device": "local-sync", "threads": None}
     assert doc["measurements"]["matmul"]["preset"] in SMALL["presets"]
     assert len(doc["measurements"]["stream"]["samples_ms"]) == 9
-    assert doc["sizes"] == {"stream_elems": 1 << 20, "matmul_n": 256} and "256^3" in doc["source"]
+    assert doc["sizes"] == {k: v for k, v in SMALL.items() if k != "presets"} and "256^3" in doc["source"]
     # the fixed costs of a call and of each further dispatch: measured, and of a plausible size
     assert 0 < prof.call_s < 0.01 and 0 <= prof.dispatch_s < 0.01
-    assert len(doc["measurements"]["fixed_costs"]["one_dispatch_samples_ms"]) == 9
+    assert len(doc["measurements"]["fixed_costs"]["one_dispatch_samples_ms"]) == 9 * SMALL["fixed_rounds"]
     # the vector lanes the lane term uses, and where they come from
     assert prof.vector_lanes in (4, 8, 16) and doc["vector_lanes_source"]
+    # the code rate, its own algorithm's loop: a scalar gather far below the vector peak, charged
+    # where a workload's counts name it
+    rates = doc["measurements"]["code_rates"]
+    assert set(rates) == {"gather"} and rates["gather"]["layout"] == "nchw"
+    assert 1e7 < prof.gather_flops < prof.peak_flops / 2 and prof.rate("gather") == prof.gather_flops
+    assert prof.rate(None) is None and prof.rate("hand-written") is None
     again, _, fresh_again = load_or_calibrate(tmp_path, target, "local-sync", None, cache, **SMALL)
     assert not fresh_again and again == prof
     path.write_text("{ truncated")                                  # a corrupt profile is measured again
@@ -52,3 +59,28 @@ def test_vector_lanes_come_from_the_cpu_flags_or_the_architecture():
         assert vector_lanes(host, {"cpu_flags": []})[0] == 4
     assert vector_lanes(get_target("aarch64-a72"), {"cpu_flags": ["avx512f"]}) == (4, "aarch64: NEON's 128-bit vectors, 4 f32 lanes")
     assert vector_lanes(get_target("vulkan"), {})[0] is None
+
+
+def test_the_code_rates_are_their_algorithms_loops_on_a_layer_of_no_catalogue(cache):
+    """Each code rate is its own algorithm's loop (REVD2's tensor.extract gather), exact against torch, on a deconvolution that no catalogue layer is, so the model is never
+    calibrated on a layer it predicts."""
+    import torch
+    from suite.build import build_module
+    from suite.calibrate import CODE_RATES, RATE_LAYER, _rate_workload
+    from targets.iree_run import run_module
+    from workloads.catalogue import CATALOGUES
+    g = RATE_LAYER
+    assert all((lay.cin, lay.cout) != (g["cin"], g["cout"]) for _, layers in CATALOGUES.values() for lay in layers)
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(g["cin"], g["cout"], g["kernel"], g["kernel"], generator=gen)
+    target = get_target("llvm-cpu")
+    for rate, (algorithm, layouts, dispatches) in CODE_RATES.items():
+        mlir, x, flops = _rate_workload(algorithm, layouts[0])
+        out = (g["hw"] - 1) * g["stride"] + g["kernel"]
+        assert flops == 2 * g["cin"] * g["cout"] * (g["kernel"] // g["stride"]) ** 2 * out * out
+        built = build_module(cache, mlir, "none", target.flags("default"), 600)
+        y, _ = run_module(built.vmfb, cache.input_file(x), target.runtime_flags("local-sync", None), 600)
+        ref = torch.nn.functional.conv_transpose2d(torch.from_numpy(x), w, stride=g["stride"])
+        assert abs(y - ref.numpy()).max() < 1e-3, rate
+    assert "tensor.extract %xp" in _rate_workload("REVD2", "nchw")[0]
+

@@ -143,3 +143,26 @@ def test_the_lane_term_charges_the_vector_lanes_a_convs_channels_leave_idle():
     e = estimate(counts(espcn, "C-NN"), p, "paper")
     assert compiled_time(e, p, e.bytes, 1, 1) == pytest.approx(16 * e.t_compute)
     assert compiled_time(e, replace(p, vector_lanes=None), e.bytes, 1, 1) == pytest.approx(e.t_compute)
+
+
+def test_the_code_rate_term_charges_revd2s_macs_at_their_codes_calibrated_rate():
+    """REVD2 gathers its input with tensor.extract: it is charged its flops at the calibrated gather
+    rate, and at the lane term where a profile has none. REVD2-HW reads in place: no rate."""
+    from dataclasses import replace
+    from suite.model import Profile, compiled_time
+    from suite.model_check import add_compiled_terms, model_entry
+    lay = LayerConfig(cin=4, cout=3, h=12, w=10, k=3, r=2)
+    rates = {(m, a): counts(lay, m, a).rate for m in ("D-SP", "D-NN")
+             for a in ("STDD", "STRD", "REVD", "REVD2", "REVD2-HW", "TDC", "TDCF")}
+    assert {k: v for k, v in rates.items() if v} == {("D-SP", "REVD2"): "gather", ("D-NN", "REVD2"): "gather"}
+    p = Profile("t", "test", "hand", peak_flops=1e12, bandwidth=1e15, call_s=0.0, dispatch_s=0.0, vector_lanes=16,
+                gather_flops=1e9)
+    e = estimate(counts(lay, "D-SP", "REVD2"), p, "paper")
+    assert compiled_time(e, p, e.bytes, 2, 1, rate="gather") == pytest.approx(e.flops / 1e9)
+    assert compiled_time(e, p, e.bytes, 2, None, rate="hand-written") == pytest.approx(e.t_compute)   # unknown
+    assert compiled_time(e, replace(p, gather_flops=None), e.bytes, 2, 1, "gather") == pytest.approx(16 * e.t_compute)
+    entry = model_entry(lay, "D-SP", "REVD2", p, "paper")
+    row = {"counters": [{"collector": "iree-static", "name": n, "value": v, "dispatch": None}
+                        for n, v in (("bytes_read", e.bytes), ("bytes_written", 0), ("dispatch_count", 2))]}
+    add_compiled_terms(entry, row, p)
+    assert entry["rate"] == "gather" and entry["t_compiled_ms"] == pytest.approx(e.flops / 1e9 * 1e3)

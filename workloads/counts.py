@@ -45,6 +45,10 @@ class Counts:
     # conv's or matmul's output channels (innermost in the channels-last lowerings that win), 1 for a
     # scalar gather; None when it fills the vector (suite.model.lane_use)
     lanes: int | None = None
+    # the code its MACs run as, where the vector peak is not its roof: "gather" (each input read with
+    # tensor.extract, which IREE leaves scalar); the model charges them at that code's calibrated
+    # rate (suite.model.compiled_time, suite.calibrate.CODE_RATES)
+    rate: str | None = None
 
     def charged(self, accounting: str = "paper") -> tuple[Traffic, ...]:
         if accounting not in ACCOUNTINGS:

@@ -128,4 +128,4 @@ def revd2_mlir(d: Deconv, batch: int, h: int, w: int, layout: str = "nchw") -> s
 def counts(g: DeconvGeometry) -> Counts:
     lay = g.layer
     return Counts(lay.batch * lay.cin * lay.cout * g.t * g.t * g.oh * g.ow, (g.input, g.weights, g.output), g.size,
-                  lanes=1)                 # its inputs gathered with tensor.extract: IREE emits scalar code
+                  lanes=1, rate="gather")  # its inputs gathered with tensor.extract: IREE emits scalar code

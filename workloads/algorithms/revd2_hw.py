@@ -236,7 +236,7 @@ def revd2_hw_mlir(d: Deconv, batch: int, h: int, w: int, layout: str = "nchw") -
 def counts(g):
     """REVD2's counts; its kernel fills the vector with output columns, whatever the channels. An
     input padded ahead (``padded_ahead``) adds its copy, which the paper's REVD2 does not make."""
-    c = dataclasses.replace(revd2_counts(g), lanes=None)
+    c = dataclasses.replace(revd2_counts(g), lanes=None, rate=None)
     lay = g.layer
     if not padded_ahead(lay.cin, g.t, g.wq):
         return c
