@@ -279,11 +279,13 @@ class Runner:
             res.commands.setdefault(e.stage, e.command)
         return res
 
-    def sample(self, built: Built, x_path: Path, repetitions: int, min_time_s: float) -> list[float]:
-        """A few quick samples of a verified module (the tuner's races); StageError if it fails."""
+    def sample(self, built: Built, x_path: Path, repetitions: int, min_time_s: float,
+               iterations: int | None = None) -> list[float]:
+        """A few quick samples of a verified module (the tuner's races); StageError if it fails.
+        ``iterations``: calls per sample where the caller knows them (suite.rounds.calls_per_sample)."""
         o = self.options
         return benchmark_module(built.vmfb, x_path, o.runtime_flags(), repetitions, min_time_s, 0.0,
-                                o.run_timeout_s, o.runtime_env(), o.launcher).samples_ms
+                                o.run_timeout_s, o.runtime_env(), o.launcher, iterations).samples_ms
 
     def _compile(self, mlir: str, input_type: str, res: WorkloadResult, preset: str,
                  spec: str | None = None) -> Built:

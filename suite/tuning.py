@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from suite.errors import UserError
+from suite.rounds import calls_per_sample
 
 TUNE_MODES = ("auto", "none", "full")
 SCHEMA = "upsampling-suite/tuning"
@@ -334,8 +335,8 @@ class Tuner:
         if len(racing) > 1:
             for _ in range(2):                          # alternated rounds: drift hits every candidate alike
                 for e in racing:
-                    try:
-                        e.samples += self.runner.sample(e.built, e.x_path, *RACE)
+                    try:                                # the probe's call time sets the calls per sample
+                        e.samples += self.runner.sample(e.built, e.x_path, *RACE, calls_per_sample(e.median, RACE[1]))
                     except Exception as err:            # noqa: BLE001 - a candidate failing mid-race drops out
                         e.state, e.result.reason = "failed", str(err)
         for e in racing:
