@@ -149,7 +149,9 @@ def test_an_interrupted_fleet_run_keeps_its_rows_and_resume_finishes_the_device(
     runs = tmp_path / "runs"
     proc = subprocess.Popen([sys.executable, "-m", "suite.cli", "run", "--cluster", str(sched), "--cluster-devices",
                              "host", "-l", "tiny-r2", "-m", "C-SP,D-SP,C-NN", "-a", "TDCF", "--repetitions", "9",
-                             "--min-time", "0.1", "--results-dir", str(runs), "--cache-dir", str(shared_cache_dir)],
+                             # jobs of 2 s or more: under load the fleet's 1 s wait can otherwise take
+                             # every row in one go, before the Ctrl-C lands
+                             "--min-time", "0.25", "--results-dir", str(runs), "--cache-dir", str(shared_cache_dir)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "COLUMNS": "400"})
     deadline = time.time() + 180
