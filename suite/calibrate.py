@@ -150,7 +150,8 @@ def _code_rates(cache: CompileCache, target: Target, flags: list[str], repetitio
             if best is None or t < best["t"]:
                 best = {"t": t, "samples_ms": samples, "command": cmd, "layout": layout, "flops": flops}
         work = max(best.pop("t") - t_one - (dispatches - 1) * dispatch_s, 1e-9)
-        out[rate] = {"flops_per_s": best["flops"] / work, "algorithm": algorithm, "layer": {**RATE_LAYER, "hw": hw}, **best}
+        out[rate] = {"flops_per_s": best["flops"] / work, "algorithm": algorithm,
+                     "layer": {**RATE_LAYER, "hw": hw}, **best}
     return out
 
 

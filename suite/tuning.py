@@ -336,7 +336,8 @@ class Tuner:
             for _ in range(2):                          # alternated rounds: drift hits every candidate alike
                 for e in racing:
                     try:                                # the probe's call time sets the calls per sample
-                        e.samples += self.runner.sample(e.built, e.x_path, *RACE, calls_per_sample(e.median, RACE[1]))
+                        e.samples += self.runner.sample(e.built, e.x_path, *RACE,
+                                                        calls_per_sample(e.median, RACE[1]))
                     except Exception as err:            # noqa: BLE001 - a candidate failing mid-race drops out
                         e.state, e.result.reason = "failed", str(err)
         for e in racing:

@@ -72,8 +72,9 @@ def test_vector_lanes_come_from_the_cpu_flags_or_the_architecture():
 
 
 def test_the_code_rates_are_their_algorithms_loops_on_a_layer_of_no_catalogue(cache):
-    """Each code rate is its own algorithm's loop (REVD2's tensor.extract gather), exact against torch, on a deconvolution that no catalogue layer is, so the model is never
-    calibrated on a layer it predicts."""
+    """Each code rate is its own algorithm's loop (REVD2's tensor.extract gather), exact against torch,
+    on a deconvolution that no catalogue layer is, so the model is never calibrated on a layer it
+    predicts."""
     import torch
     from suite.build import build_module
     from suite.calibrate import CODE_RATES, RATE_LAYER, _rate_workload

@@ -20,7 +20,8 @@ def main(args) -> int:
     from suite.report import make_console, si
     target, device = check_target(args.target, args.device, args.threads)
     console = make_console()
-    with console.status(f"calibrating {target.name}/{device} (a streaming kernel, a matmul, the fixed costs and REVD2's gather)..."):
+    with console.status(f"calibrating {target.name}/{device} (a streaming kernel, a matmul, the fixed costs "
+                        "and REVD2's gather)..."):
         prof, path, fresh = load_or_calibrate(args.profiles_dir, target, device, args.threads,
                                               CompileCache(args.cache_dir), force=args.force)
     console.print(f"{'measured' if fresh else 'stored'} profile for {prof.description}:")
@@ -33,6 +34,7 @@ def main(args) -> int:
     if prof.vector_lanes:
         console.print(f"  vector lanes   {prof.vector_lanes} f32 (the model's lane term)")
     if prof.gather_flops:
-        console.print(f"  gather         {si(prof.gather_flops)}FLOP/s (REVD2's tensor.extract loop: the model's rate for it)")
+        console.print(f"  gather         {si(prof.gather_flops)}FLOP/s (REVD2's tensor.extract loop: "
+                      "the model's rate for it)")
     console.print(f"  stored in      {path}")
     return 0
