@@ -3,6 +3,7 @@
 Argument parsing, the progress bar and signals only: the run itself is `suite.run`."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -182,8 +183,9 @@ def _run_remote(plan, args, console, resume=None) -> int:
     known = args.known_hosts or (Path(stored["known_hosts"]) if stored.get("known_hosts") else None)
     if resume:
         console.print(f"resuming {resume[1]}: {len(resume[0]['workloads'])} results kept")
-    record, path = run_over_ssh(plan, plan.runner, key, known, storage_from_args(args), say=console.print,
-                                resume=resume)
+    with _stopping_on_signals():
+        record, path = run_over_ssh(plan, plan.runner, key, known, storage_from_args(args), say=console.print,
+                                    resume=resume)
     print_run(record, console)
     for p in dict.fromkeys(x for x in (path, args.json) if x):
         console.print(f"run record: {p}")
@@ -207,9 +209,10 @@ def _run_fleet(args, console, plan=None, resume=None) -> int:
     else:
         console.print(f"resuming {resume[1]}: {len(resume[0]['workloads'])} results kept")
     address = plan.runner.split(":", 1)[1]
-    devices = run_on_cluster(plan, address, storage_from_args(args), say=console.print,
-                             names=csv_list(args.cluster_devices), grace_s=args.device_grace,
-                             timeout_s=args.cluster_timeout, resume=resume)
+    with _stopping_on_signals():
+        devices = run_on_cluster(plan, address, storage_from_args(args), say=console.print,
+                                 names=csv_list(args.cluster_devices), grace_s=args.device_grace,
+                                 timeout_s=args.cluster_timeout, resume=resume)
     for d in devices:
         console.rule(f"device {d.name}")
         print_run(d.record, console)
@@ -218,11 +221,13 @@ def _run_fleet(args, console, plan=None, resume=None) -> int:
     return 0 if devices and all(is_ok(w) for d in devices for w in d.record["workloads"]) else 1
 
 
-def _execute_with_progress(run, console) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    # Ctrl-C and SIGTERM stop the run and keep what is done. The flag makes the stop stick even if
-    # a library we are inside (torch export, the MLIR bindings) swallows the KeyboardInterrupt:
-    # every stage boundary checks it again.
+@contextlib.contextmanager
+def _stopping_on_signals():
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt in the main thread, which stops a run and keeps
+    what is done, whatever SIGINT's disposition this process inherited: a parent inside system()
+    (or a shell starting a background job) hands it down ignored, and Python then installs no
+    handler of its own (a fleet run started by a test ignored its Ctrl-C that way). Yields a flag that stays set, for code that checks again
+    where a library we are inside (torch export, the MLIR bindings) swallows the KeyboardInterrupt."""
     stop = threading.Event()
 
     def _interrupt(signum, frame):
@@ -231,6 +236,16 @@ def _execute_with_progress(run, console) -> None:
 
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _execute_with_progress(run, console) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    # every stage boundary checks the stop flag again (see _stopping_on_signals)
+    with _stopping_on_signals() as stop:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as progress:
             task = progress.add_task("starting", total=len(run.pending) * len(run.plan.presets))
@@ -245,9 +260,6 @@ def _execute_with_progress(run, console) -> None:
                 if stop.is_set():
                     raise KeyboardInterrupt
             run.execute(on_progress, on_row)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 # what defines a run is stored with it; --resume takes those, so naming any of them again is a contradiction
