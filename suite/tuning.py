@@ -47,8 +47,9 @@ class Candidate:
 
 # Per target, the candidates worth trying, most promising first (the first sets the bar that others
 # are abandoned against). llvm-cpu: IREE's default; channels-last convs with NHWC at the edges (no
-# transposes left), with 16-float vector tiles; the conv blocked for the vector unit (C-SP, C-NN,
-# TDCF only). bench/speed.py measured these as the winners of the full presets x layouts product.
+# transposes left), with 16-float vector tiles; the conv blocked for the vector unit (the trained
+# layers, C-BL's 2.4x on FSRCNN r3 included, and TDCF only). bench/speed.py measured these as the
+# winners of the full presets x layouts product.
 SEARCH_SPACES: dict[str, tuple[Candidate, ...]] = {
     "llvm-cpu": (Candidate("channels-last+wide-vectors", "nhwc-blocked"),
                  Candidate("channels-last+wide-vectors", "nhwc"),
@@ -77,9 +78,7 @@ def applies(candidate: Candidate, workload, worth: bool = True) -> bool:
         return False
     if candidate.layout != "nhwc-blocked":
         return True
-    if workload.method in TRAINED:
-        return workload.method in ("C-SP", "C-NN")
-    return ALGORITHMS[workload.algorithm].blocked
+    return workload.method in TRAINED or ALGORITHMS[workload.algorithm].blocked
 
 
 def variant(workload, layout: str):

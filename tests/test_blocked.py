@@ -68,9 +68,9 @@ def test_blocked_workloads_verify_and_iree_takes_the_spec(cache):
     runner = Runner(RunOptions(get_target("llvm-cpu"), "local-task", verify_only=True,
                                presets=("channels-last",), collectors=("iree-static",)), cache)
     one_channel = parse_layer("cin=8,cout=1,h=7,w=9,k=3,r=2,layout=nhwc-blocked")   # C-NN padded to 8 lanes
-    results = runner.run(expand([LAYER], ["C-SP", "D-SP", "D-NN"]) + expand([one_channel], ["C-NN"]))
+    results = runner.run(expand([LAYER], ["C-SP", "D-SP", "D-NN"]) + expand([one_channel], ["C-NN", "C-BL"]))
     assert [(r.method, r.algorithm) for r in results] == [("C-SP", None), ("D-SP", "TDCF"), ("D-NN", "TDCF"),
-                                                          ("C-NN", None)]
+                                                          ("C-NN", None), ("C-BL", None)]
     assert all(r.layer.endswith("-nhwc-blocked") for r in results)
     for r in results:
         assert r.status == "ok", f"{r.id}: {r.status}: {r.reason}"
