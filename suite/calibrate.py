@@ -10,7 +10,11 @@ measured by a small kernel compiled through IREE for the same target and device 
   each measured on its own algorithm's loop on a deconvolution that is in no catalogue, its fixed
   costs taken off. "gather": REVD2's linalg.generic, whose input is read with tensor.extract, which
   IREE leaves scalar (well below the peak over 16 lanes). The model charges a workload's MACs at the
-  rate its counts name.
+  rate its counts name;
+- the cost of a page a call touches fresh (``_fault_cost``): two chained scales whose 48 MiB
+  intermediate glibc maps afresh every call, less what their traffic costs at the measured
+  bandwidth, per byte the kernel counted faulted. The model charges it on the bytes each workload
+  faults (targets.collectors.page_faults).
 Each is timed with iree-benchmark-module; the fastest repetition (of the best preset or layout) counts.
 Beside them, the target CPU's f32 vector lanes (``vector_lanes``), read from the CPU's flags for
 this host's own code and from the architecture for a cross target: the model's lane term. The profile is
@@ -36,8 +40,9 @@ from targets import Target
 
 STREAM_ELEMS = 16 * 1024 * 1024        # 64 MiB of f32: far past every cache of an edge or desktop CPU
 MATMUL_N = 2048
-PROFILE_VERSION = 4                    # 2: the fixed costs of a call and of a dispatch; 3: vector lanes;
-                                       # 4: the code rates, and the fixed costs' awake mode over rounds
+PROFILE_VERSION = 5                    # 2: the fixed costs of a call and of a dispatch; 3: vector lanes;
+                                       # 4: the code rates, and the fixed costs' awake mode over rounds;
+                                       # 5: the cost of a faulted byte
 # the rates of code that does not run at the vector peak, each measured on its own algorithm's loop:
 # rate -> (algorithm, layouts timed, the dispatches of its module in them)
 # gather: REVD2 in NCHW, where every tap is its own scalar tensor.extract (in NHWC, IREE broadcasts
@@ -48,6 +53,8 @@ CODE_RATES = {"gather": ("REVD2", ("nchw",), 2)}                 # the input pad
 RATE_LAYER = {"cin": 16, "cout": 16, "kernel": 6, "stride": 2, "hw": 64}   # in no catalogue; 39 M MACs
 CHAIN = 9                              # dispatches in the long chain of the fixed-cost measurement
 FIXED_ROUNDS = 4                       # processes each fixed-cost measurement is timed in (see _fixed_costs)
+FAULT_ELEMS = 12 * 1024 * 1024         # 48 MiB of f32: past glibc's largest mmap threshold (32 MiB)
+MIN_FAULTED = 2 ** 20                  # bytes a call must fault for its cost to be measured at all
 
 
 def _stream_mlir(n: int) -> str:
@@ -155,6 +162,28 @@ def _code_rates(cache: CompileCache, target: Target, flags: list[str], repetitio
     return out
 
 
+def _fault_cost(cache: CompileCache, target: Target, flags: list[str], repetitions: int, bandwidth: float,
+                call_s: float, dispatch_s: float) -> dict:
+    """Seconds per byte a call pays for pages it touches fresh, and how that was measured: two
+    chained scales over FAULT_ELEMS, whose intermediate glibc maps afresh every call (an mmap over
+    its threshold, unmapped when freed), timed; less their traffic at the measured ``bandwidth`` and
+    the fixed costs of a call of two dispatches; per byte the kernel counted faulted in a call.
+    None where a call faults under MIN_FAULTED (a C library that keeps such buffers)."""
+    from targets.iree_run import faults_per_call
+    import resource
+    x = np.full(FAULT_ELEMS, 1.5, np.float32)
+    t, samples, cmd, _ = _peak(cache, _chain_mlir(2, FAULT_ELEMS), [x], target, flags, repetitions, ["default"],
+                               0.05)
+    vmfb = build_module(cache, _chain_mlir(2, FAULT_ELEMS), "none", target.flags("default"), 600).vmfb
+    faults, _ = faults_per_call(vmfb, cache.input_file(x), flags, 600)
+    faulted = faults * resource.getpagesize()
+    traffic = 2 * 2 * 4 * FAULT_ELEMS                    # each scale reads and writes FAULT_ELEMS floats
+    rest = t - traffic / bandwidth - call_s - dispatch_s
+    cost = max(rest, 0.0) / faulted if faulted >= MIN_FAULTED else None
+    return {"s_per_byte": cost, "faulted_bytes": faulted, "traffic_bytes": traffic, "samples_ms": samples,
+            "command": cmd}
+
+
 def vector_lanes(target: Target, machine: dict) -> tuple[int | None, str]:
     """(f32 lanes of the vectors IREE's llvm-cpu code uses on this target, where that comes from);
     None for a GPU target or an architecture without a known width."""
@@ -212,6 +241,7 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
     """Measure the roofs. The sizes are parameters so that a test can calibrate small; a profile
     records them, and only one measured at the sizes asked for is reused."""
     flags = target.runtime_flags(device, threads)
+    bytes_moved = 2 * 4 * stream_elems
     try:
         x = np.full(stream_elems, 1.5, np.float32)
         t_bw, s_bw, cmd_bw, p_bw = _peak(cache, _stream_mlir(stream_elems), [x], target, flags, repetitions,
@@ -223,9 +253,10 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
                                                                                  fixed_rounds)
         dispatch_s = max(0.0, (t_chain - t_one) / (CHAIN - 1))
         rates = _code_rates(cache, target, flags, repetitions, t_one, dispatch_s, rate_hw)
+        faults = _fault_cost(cache, target, flags, repetitions, bytes_moved / t_bw, t_one, dispatch_s)
     except StageError as e:
         raise UserError(f"calibration on {target.name}/{device} failed ({e.stage}): {e}") from None
-    bytes_moved, flops = 2 * 4 * stream_elems, 2 * matmul_n ** 3
+    flops = 2 * matmul_n ** 3
     machine = machine_fingerprint()
     lanes, lanes_source = vector_lanes(target, machine)
     return {
@@ -237,7 +268,8 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
                   f"{stream_elems * 4 / 2**20:g} MiB f32 scale, fastest of the repetitions; the fixed costs "
                   f"of a call and of a dispatch from a chain of 1 and of {CHAIN} unfused tiny dispatches (fastest of "
                   f"{fixed_rounds} processes each); the rate "
-                  "of REVD2's scalar gather on a deconvolution in no catalogue",
+                  "of REVD2's scalar gather on a deconvolution in no catalogue; the cost of a faulted byte from "
+                  f"two chained {FAULT_ELEMS * 4 / 2**20:g} MiB scales, their traffic taken off",
         "sizes": {"stream_elems": stream_elems, "matmul_n": matmul_n, "rate_hw": rate_hw, "fixed_rounds": fixed_rounds},
         "peak_flops": flops / t_mm,
         "bandwidth": bytes_moved / t_bw,
@@ -245,6 +277,7 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
         "call_s": t_one,                                    # a call with one (tiny) dispatch
         "dispatch_s": dispatch_s,
         "gather_flops": rates["gather"]["flops_per_s"],
+        "fault_s_per_byte": faults["s_per_byte"],
         "vector_lanes": lanes,
         "vector_lanes_source": lanes_source,
         "estimate": False,
@@ -257,7 +290,7 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
                          "matmul": {"flops": flops, "samples_ms": s_mm, "command": cmd_mm, "preset": p_mm},
                          "fixed_costs": {"one_dispatch_samples_ms": s_one, "command": cmd_one,
                                          f"{CHAIN}_dispatches_samples_ms": s_chain, "chain_command": cmd_chain},
-                         "code_rates": rates},
+                         "code_rates": rates, "faults": faults},
     }
 
 
@@ -265,7 +298,8 @@ def to_profile(doc: dict) -> Profile:
     keep = ("name", "description", "source", "peak_flops", "bandwidth", "flops_per_mac", "estimate",
             "measured_here", "machine")
     return Profile(**{k: doc[k] for k in keep}, call_s=doc.get("call_s"), dispatch_s=doc.get("dispatch_s"),
-                   vector_lanes=doc.get("vector_lanes"), gather_flops=doc.get("gather_flops"))
+                   vector_lanes=doc.get("vector_lanes"), gather_flops=doc.get("gather_flops"),
+                   fault_s_per_byte=doc.get("fault_s_per_byte"))
 
 
 def load_or_calibrate(folder: Path, target: Target, device: str, threads: int | None, cache: CompileCache,

@@ -9,8 +9,10 @@ The compiled-code terms (``compiled_time``) add what a compiled module costs bey
 model, none fitted to the layers predicted: a call's fixed cost and a cost per dispatch (measured
 by calibration), the bytes IREE's dispatches really bind (the copies it materialises, read off the
 module), the vector lanes a conv's output channels leave idle (``lane_use``: the lanes are the
-target CPU's f32 vector width, the channels the workload's own counts), and, for code that does not
-run at the vector peak (REVD2's tensor.extract gather), the rate calibrated for that code.
+target CPU's f32 vector width, the channels the workload's own counts), for code that does not
+run at the vector peak (REVD2's tensor.extract gather), the rate calibrated for that code, and the
+pages a call touches fresh (counted by the kernel, targets.collectors.page_faults) at the calibrated
+cost of a faulted byte.
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ class Profile:
     dispatch_s: float | None = None    # the fixed cost of each further dispatch (calibrated)
     vector_lanes: int | None = None    # f32 lanes of the target CPU's vectors (None: not a CPU, or unknown)
     gather_flops: float | None = None  # FLOP/s of a loop that gathers its input element by element (calibrated)
+    fault_s_per_byte: float | None = None  # what a page touched fresh costs a call, per byte (calibrated)
 
     def rate(self, name: str | None) -> float | None:
         """The calibrated FLOP/s of the code a workload's counts name (Counts.rate), None if unmeasured."""
@@ -89,12 +92,16 @@ def lane_use(lanes: int | None, width: int | None) -> float:
 
 
 def compiled_time(e: Estimate, profile: Profile, static_bytes: float | None, dispatches: int | None,
-                  lanes: int | None = None, rate: str | None = None) -> float | None:
+                  lanes: int | None = None, rate: str | None = None,
+                  faulted_bytes: float | None = None) -> float | None:
     """Seconds the compiled module should take: the compute roof at the vector lanes its loop fills
     (``lane_use``), or at the calibrated rate of the code its counts name (``rate``) where the profile
     has one, the memory roof on the bytes its dispatches bind (at least the model's), plus the
-    calibrated fixed costs of the call and of each further dispatch. None when the profile has no
-    measured fixed costs or the module's counts are missing."""
+    calibrated fixed costs of the call and of each further dispatch, plus the pages a call touches
+    fresh (``faulted_bytes``, where counted) at the calibrated cost of a faulted byte: the kernel
+    zeroes and maps them while the dispatches wait, so that cost adds to the roofs rather than
+    overlapping them. None when the profile has no measured fixed costs or the module's counts are
+    missing."""
     if profile.call_s is None or profile.dispatch_s is None or static_bytes is None or not dispatches:
         return None
     if profile.rate(rate):
@@ -102,4 +109,5 @@ def compiled_time(e: Estimate, profile: Profile, static_bytes: float | None, dis
     else:
         t_c = e.t_compute / lane_use(lanes, profile.vector_lanes)
     t_m = max(e.bytes, static_bytes) / profile.bandwidth
-    return max(t_c, t_m) + profile.call_s + (dispatches - 1) * profile.dispatch_s
+    t_fault = (faulted_bytes or 0.0) * (profile.fault_s_per_byte or 0.0)
+    return max(t_c, t_m) + profile.call_s + (dispatches - 1) * profile.dispatch_s + t_fault

@@ -203,8 +203,10 @@ def print_run(record: dict, console: Console | None = None) -> None:
                          "the calibrated fixed costs of a call and of each dispatch, and the vector lanes "
                          + (f"of {p['vector_lanes']} " if p.get("vector_lanes") else "")
                          + "a conv's output channels leave idle"
-                         + (f", and REVD2's gather at the calibrated {p['gather_flops'] / 1e9:.1f} GFLOP/s"
-                            if p.get("gather_flops") else "") + ")"
+                         + (f", REVD2's gather at the calibrated {p['gather_flops'] / 1e9:.1f} GFLOP/s"
+                            if p.get("gather_flops") else "")
+                         + (f", and the pages a call touches fresh at {p['fault_s_per_byte'] * 1e9:.2f} ns a byte"
+                            if p.get("fault_s_per_byte") else "") + ")"
                          if model.get("mdape_compiled_percent") is not None else "")
                       + ". 'x model' = measured / predicted = multiple of the roofline floor.")
     used = [f"{k} ({v['source']})" for k, v in (record.get("counters") or {}).items() if v["used"]]

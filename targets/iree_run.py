@@ -7,6 +7,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +123,45 @@ def benchmark_module(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[
             raise StageError("time", f"unreadable benchmark JSON: {e}", command_line(cmd, env)) from None
     cmd[-1] = "--benchmark_out=bench.json"
     return parse_benchmark_json(doc, command_line(cmd, env))
+
+
+def _minor_faults(cmd: list[str], timeout: float, env: dict[str, str] | None) -> int:
+    """The minor page faults the kernel counted for one run of ``cmd`` (its getrusage, read as it is
+    reaped: RUSAGE_CHILDREN would mix in the compiles other threads run meanwhile)."""
+    with tempfile.TemporaryFile() as err:
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=child_environ(env))
+        timer = threading.Timer(timeout, p.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(p.pid, 0)
+        finally:
+            timer.cancel()
+        p.returncode = os.waitstatus_to_exitcode(status)          # reaped here: Popen must not wait again
+        if p.returncode != 0:
+            err.seek(0)
+            text = err.read().decode(errors="replace")
+            why = f"killed after {timeout:g} s" if p.returncode == -9 else _first_error(text, p.returncode)
+            raise StageError("count", why, command_line(cmd, env))
+    return usage.ru_minflt
+
+
+FAULT_CALLS = (1, 3)                   # calls of the two runs whose difference is counted
+
+
+def faults_per_call(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[str], timeout: float,
+                    env: dict[str, str] | None = None) -> tuple[float, str]:
+    """(minor page faults a call of main(*inputs) takes, the command): the difference between runs
+    of FAULT_CALLS calls, so loading the module and the input cancels out. Each fault is a page the
+    call touched fresh: under the system allocator, buffers glibc mmaps for the call and unmaps after
+    (suite.malloc). On this host only: under an emulator the count would be the emulator's."""
+    inputs = [inputs] if isinstance(inputs, Path) else list(inputs)
+    counts = []
+    for n in FAULT_CALLS:
+        cmd = module_command("iree-benchmark-module", vmfb, runtime_flags, inputs, [
+            "--benchmark_repetitions=1", f"--benchmark_min_time={n}x", "--benchmark_min_warmup_time=0"])
+        counts.append(_minor_faults(cmd, timeout, env))
+    per_call = (counts[1] - counts[0]) / (FAULT_CALLS[1] - FAULT_CALLS[0])
+    return max(0.0, per_call), command_line(cmd, env)
 
 
 _UNIT_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}

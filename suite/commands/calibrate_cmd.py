@@ -21,7 +21,7 @@ def main(args) -> int:
     target, device = check_target(args.target, args.device, args.threads)
     console = make_console()
     with console.status(f"calibrating {target.name}/{device} (a streaming kernel, a matmul, the fixed costs "
-                        "and REVD2's gather)..."):
+                        "REVD2's gather and a faulted page)..."):
         prof, path, fresh = load_or_calibrate(args.profiles_dir, target, device, args.threads,
                                               CompileCache(args.cache_dir), force=args.force)
     console.print(f"{'measured' if fresh else 'stored'} profile for {prof.description}:")
@@ -36,5 +36,8 @@ def main(args) -> int:
     if prof.gather_flops:
         console.print(f"  gather         {si(prof.gather_flops)}FLOP/s (REVD2's tensor.extract loop: "
                       "the model's rate for it)")
+    if prof.fault_s_per_byte:
+        console.print(f"  fresh pages    {prof.fault_s_per_byte * 4096 * 1e6:.2f} us a 4 KiB page a call touches fresh "
+                      f"({si(1 / prof.fault_s_per_byte)}B/s: the model's charge on the bytes page-faults counts)")
     console.print(f"  stored in      {path}")
     return 0

@@ -103,4 +103,5 @@ def get_collector(name: str) -> Collector:
         raise UserError(f"unknown counter collector {name!r} (known: {', '.join(COLLECTORS)})") from None
 
 
-from targets.collectors import cachegrind, cpu_samples, device_timestamps, iree_static, ncu, perf  # noqa: E402,F401  (register themselves)
+from targets.collectors import (cachegrind, cpu_samples, device_timestamps, iree_static, ncu,  # noqa: E402,F401
+                                page_faults, perf)                     # (register themselves)
