@@ -40,6 +40,7 @@ def testbed(record: dict) -> tuple:
     m, t = record["machine"], record["target"]
     return (m.get("cpu"), tuple(m.get("cpu_flags") or ()), m.get("cpus_usable"), m.get("arch"),
             t["name"], t["device"], t.get("threads"), record.get("settings", {}).get("malloc", "system"),
+            record.get("settings", {}).get("sched", "normal"),
             t.get("runner", "local"))
 
 

@@ -153,7 +153,7 @@ class PeerProcess:
         self.peer = peer
         self.tmp = tempfile.TemporaryDirectory()
         settings = {"peer": peer.name, "seed": options.seed, "threads": options.threads,
-                    "min_time": options.min_time_s, "warmup": options.warmup_s,
+                    "min_time": options.min_time_s, "warmup": options.warmup_s, "sched": options.sched,
                     "cache_dir": str(cache_dir) if cache_dir else None}
         sp = Path(self.tmp.name) / "settings.json"
         sp.write_text(json.dumps(settings))
@@ -353,6 +353,7 @@ def _child(settings_path: str) -> int:
     peer and verified, one `REPLY` with every method's row), or that many samples of one method of
     the current subject."""
     from suite.cache import CompileCache
+    from suite.sched import this_process
     from targets.peers import get_peer
     settings = json.loads(Path(settings_path).read_text())
     peer = get_peer(settings["peer"])
@@ -370,8 +371,9 @@ def _child(settings_path: str) -> int:
                                                                cache, key)
             print("REPLY " + json.dumps(rows, allow_nan=False), flush=True)
             continue
-        samples, iterations = time_callable(built[ask["method"]].run, x, ask["repetitions"], settings["min_time"],
-                                            settings["warmup"])
+        with this_process(settings.get("sched", "normal")):           # as IREE's timed processes run
+            samples, iterations = time_callable(built[ask["method"]].run, x, ask["repetitions"],
+                                                settings["min_time"], settings["warmup"])
         print("REPLY " + json.dumps({"samples_ms": samples, "iterations": iterations}), flush=True)
     return 0
 

@@ -147,6 +147,8 @@ def print_run(record: dict, console: Console | None = None) -> None:
     threads = f", {tg['threads']} threads" if tg.get("threads") else ""
     if record["settings"].get("malloc", "system") != "system":
         threads += f", malloc {record['settings']['malloc']}"
+    if record["settings"].get("sched", "normal") != "normal":
+        threads += f", sched {record['settings']['sched']}"
     console.print(f"[bold]{tg['name']}[/] ({tg['device']}{threads}) on {m['cpu']} "
                   f"({m['cpus_usable']} CPUs) - IREE {record['versions'].get('iree-base-compiler')}, "
                   f"torch {record['versions'].get('torch')}, seed {record['settings'].get('seed')}")

@@ -37,6 +37,7 @@ class RunPlan:
     presets: list[str] = field(default_factory=lambda: ["default"])
     seed: int = 0
     malloc: str = "system"
+    sched: str = "normal"                      # scheduling policy of the timed processes (suite.sched), resolved
     repetitions: int = 10
     min_time: float = 0.05
     max_time: float | None = MAX_TIME_S                # a row's timed seconds past which it stops at 5 samples (suite.rounds)
@@ -85,7 +86,8 @@ def make_plan(*, target: str = "llvm-cpu", device: str | None = None, threads: i
               catalogues: list[str] = (), layers: list[str] = (), layouts: list[str] | None = None,
               networks: list[str] = (), models: list[str] = (), input_shape: list[int] | None = None,
               methods: list[str] | None = None, algorithms: list[str] | None = None,
-              presets: list[str] | None = None, seed: int = 0, malloc: str = "system", repetitions: int = 10,
+              presets: list[str] | None = None, seed: int = 0, malloc: str = "system", sched: str = "normal",
+              repetitions: int = 10,
               min_time: float = 0.05, max_time: float | None = MAX_TIME_S, verify_only: bool = False, counters: str = "auto",
               profile: str = "calibrated", accounting: str = "full", compile_timeout: float = 600.0,
               run_timeout: float = 600.0, tune: str | None = None, peers: str = "none",
@@ -142,7 +144,12 @@ def make_plan(*, target: str = "llvm-cpu", device: str | None = None, threads: i
         for m in models:
             model_workloads(m, input_shape, algorithms)          # a bad file or shape: a clear line now
     malloc_env(malloc)                                    # retain without glibc: a clear error now
-    return RunPlan(target=t.name, device=device, threads=threads, seed=seed, malloc=malloc, repetitions=repetitions,
+    from suite.sched import resolve
+    # auto decided now; fifo where not permitted: a clear error. An emulator's timings are no device's
+    # latency, so qemu runs keep the normal policy
+    sched = resolve(sched) if runner == "local" else "normal"
+    return RunPlan(target=t.name, device=device, threads=threads, seed=seed, malloc=malloc, sched=sched,
+                   repetitions=repetitions,
                    min_time=min_time, max_time=max_time, verify_only=verify_only, presets=preset_list, counters=counters,
                    profile=profile, accounting=accounting, compile_timeout=compile_timeout,
                    run_timeout=run_timeout, layers=[dataclasses.asdict(lay) for lay in layer_list],
@@ -197,7 +204,7 @@ class Run:
                                   compile_timeout_s=plan.compile_timeout, run_timeout_s=plan.run_timeout,
                                   verify_only=plan.verify_only, presets=tuple(plan.presets),
                                   collectors=tuple(collectors), compile_only=self.compile_only, malloc=plan.malloc,
-                                  launcher=None if self.launcher.name == "local" else self.launcher)
+                                  sched=plan.sched, launcher=self._timed_launcher())
         self.record = record if record is not None else self._new_record(avail)
         self.path = path if record is not None else (
             default_path(self.record, storage.results_dir) if storage.save else storage.json_path)
@@ -215,11 +222,21 @@ class Run:
         self.tuning_db = self._tuning_db() if plan.tuned and not plan.verify_only and not self.compile_only else None
         self.interrupted = False
 
+    def _timed_launcher(self):
+        """How the runtime tools start: None on this host as they come; qemu-user for an emulated
+        target; either behind chrt under --sched fifo (suite.sched)."""
+        from suite.sched import command_prefix
+        launcher = None if self.launcher.name == "local" else self.launcher
+        prefix = command_prefix(self.plan.sched)
+        if prefix:
+            launcher = dataclasses.replace(self.launcher, prefix=(*prefix, *self.launcher.prefix))
+        return launcher
+
     def _tuning_db(self):
         from suite.build import compiler_version
         from suite.tuning import Candidate, TuningDatabase, testbed
         bed = testbed(self.record["machine"], compiler_version(), self.plan.target, self.options.device,
-                      self.plan.threads, self.plan.malloc)
+                      self.plan.threads, self.plan.malloc, self.plan.sched)
         db = TuningDatabase(self.storage.tuning_dir, bed, tuple(Candidate(*c) for c in self.plan.space))
         if db.note:
             self.say(f"[yellow]{db.note}[/]")
@@ -238,7 +255,7 @@ class Run:
                     "max_time_s": plan.max_time,
                     "verify_only": plan.verify_only, "layers": list(self.layers),
                     "compile_flags": list(target.compile_flags), "runtime_flags": o.runtime_flags(),
-                    "malloc": o.malloc, "runtime_env": o.runtime_env(),
+                    "malloc": o.malloc, "sched": o.sched, "runtime_env": o.runtime_env(),
                     "presets": {p: list(target.preset_flags(p)) for p in plan.presets},
                     "timer": "iree-benchmark-module real_time (mean per call within each repetition)",
                     "tune": plan.tune, "search_space": [f"{p}/{lo}" for p, lo in plan.space or []],

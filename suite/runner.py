@@ -46,6 +46,7 @@ class RunOptions:
     collectors: tuple[str, ...] = ()             # counter collectors, run after timing, in their own pass
     compile_only: str = ""                       # non-empty: why modules cannot run here; compile and count only
     malloc: str = "system"                       # suite.malloc policy of the processes that run modules
+    sched: str = "normal"                        # suite.sched policy of the timed processes (IREE's via launcher)
     launcher: object = None                      # targets.edge.Launcher: None runs on this host
 
     def runtime_flags(self) -> list[str]:

@@ -91,10 +91,11 @@ def variant(workload, layout: str):
 # ---------------------------------------------------------------------------------------------
 # the database
 
-def testbed(machine: dict, iree: str, target: str, device: str, threads: int | None, malloc: str) -> dict:
+def testbed(machine: dict, iree: str, target: str, device: str, threads: int | None, malloc: str,
+            sched: str = "normal") -> dict:
     from suite.calibrate import fingerprint_key
     return {"machine": fingerprint_key(machine), "iree": iree, "target": target, "device": device,
-            "threads": threads, "malloc": malloc}
+            "threads": threads, "malloc": malloc, "sched": sched}
 
 
 class TuningDatabase:
@@ -103,6 +104,8 @@ class TuningDatabase:
     def __init__(self, folder: Path, bed: dict, space: tuple[Candidate, ...]):
         self.bed, self.space = bed, [c.label for c in space]
         name = "-".join(str(bed[k]) for k in ("machine", "target", "device")) + f"-t{bed['threads'] or 'auto'}-{bed['malloc']}"
+        if bed.get("sched", "normal") != "normal":
+            name += f"-{bed['sched']}"
         if tuple(space) != SEARCH_SPACES.get(bed["target"]):
             # a space the user named (--preset/--layout) keeps its own file: a one-off run over other
             # candidates must not set aside the decisions every default run reuses

@@ -13,6 +13,7 @@ from pathlib import Path
 from suite import options
 from suite.errors import UserError
 from suite.malloc import POLICIES as MALLOC_POLICIES
+from suite.sched import POLICIES as SCHED_POLICIES
 from suite.numbers import float_arg, int_arg, shape_arg
 from suite.paths import TUNING_DIR
 from suite.rounds import MAX_TIME_S
@@ -62,6 +63,11 @@ def add_parser(sub) -> None:
                      help="what the timed process's C allocator does with freed memory: 'system' as it comes "
                           "(large buffers mmapped per call, so page faults are timed too), 'retain' kept in the "
                           "process, the steady state of a deployed app (glibc only; default: system)")
+    how.add_argument("--sched", choices=tuple(SCHED_POLICIES), default="auto",
+                     help="CPU scheduling of the timed processes: 'fifo' real-time priority 1, so a woken worker "
+                          "never waits behind another thread (on a small VM, IREE's rows otherwise flip between a "
+                          "fast and a slow mode from one process to the next), 'normal' as processes come, 'auto' "
+                          "fifo where permitted (root or RLIMIT_RTPRIO), normal elsewhere (default: auto)")
     how.add_argument("--repetitions", type=int_arg("--repetitions"), default=10,
                      help="timed samples per workload (>= 9)")
     how.add_argument("--min-time", type=float_arg("--min-time", low=0, high=3600, low_open=True), default=0.05,
@@ -106,7 +112,7 @@ def plan_from_args(args):
                      layers=args.layer, layouts=args.layout, networks=args.network, models=args.model,
                      input_shape=args.input_shape, methods=args.methods,
                      algorithms=args.algorithms, presets=args.preset, seed=args.seed, malloc=args.malloc,
-                     repetitions=args.repetitions, min_time=args.min_time, max_time=args.max_time, verify_only=args.verify_only,
+                     sched=args.sched, repetitions=args.repetitions, min_time=args.min_time, max_time=args.max_time, verify_only=args.verify_only,
                      counters=args.counters, profile=args.profile, accounting=args.accounting,
                      compile_timeout=args.compile_timeout, run_timeout=args.run_timeout, tune=args.tune,
                      peers=args.peers, runner=args.runner)
@@ -264,7 +270,7 @@ def _execute_with_progress(run, console) -> None:
 
 # what defines a run is stored with it; --resume takes those, so naming any of them again is a contradiction
 _PLAN_OPTIONS = ("cluster", "catalogue", "layer", "layout", "network", "model", "input_shape", "peers", "runner", "methods", "algorithms", "target", "tune", "preset",
-                 "device", "threads", "malloc", "repetitions", "min_time", "max_time", "seed", "verify_only", "profile",
+                 "device", "threads", "malloc", "sched", "repetitions", "min_time", "max_time", "seed", "verify_only", "profile",
                  "accounting", "counters", "compile_timeout", "run_timeout", "no_save")
 
 

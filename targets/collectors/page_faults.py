@@ -34,7 +34,7 @@ def _probe() -> Availability:
 
 def _collect(ctx) -> list[CounterValue]:
     from targets.iree_run import faults_per_call
-    if ctx.launcher is not None:
+    if ctx.emulated:
         raise RuntimeError("page faults are counted on this host only: under an emulator they are the emulator's")
     flags = ctx.runtime_flags(ctx.device)
     key = hashlib.sha256(json.dumps([flags, sorted(ctx.env.items()), ctx.x_path.name]).encode()).hexdigest()[:16]
