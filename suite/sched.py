@@ -2,21 +2,26 @@
 
 IREE's local-task device runs a module's dispatches on one worker per core while the calling thread
 waits: on a 2-vCPU machine that is three threads on two CPUs, and each dependent dispatch wakes a
-worker. Under the kernel's normal policy a woken thread may wait behind another of the same process,
-and a whole timed process can stay in that slow mode. On this project's VM a third of IREE's rows
-(43 of 124 in a default run) had rounds more than 1.4x apart, the sweep's C-SP-vs-D-SP verdicts moved
-between 0.90x and 2.47x from run to run, and one flipped from holds to inconclusive. The peers'
-thread pools spin-wait instead, and only 3-8 of their 33-35 rows per runtime were split so.
+worker. Under the kernel's normal policy a woken thread may wait behind another one, and a timed
+process can stay in that slow mode: the sweep's STDD took 1.1 ms in some processes and 2.1-4.3 ms in
+others, and in a default run on this project's VM 43 of IREE's 124 rows had rounds more than 1.4x
+apart. The peers' thread pools spin-wait instead, and fewer of their rows split (3-8 of 33-35).
 
-``fifo`` runs the timed processes under SCHED_FIFO at the lowest real-time priority: a woken thread
-runs at once (the kernel still keeps 5% of each second for everything else,
-``/proc/sys/kernel/sched_rt_runtime_us``). Measured on the sweep: rows split across rounds fell from
-15-17 of 57 to 0-1, the verdicts' ratios repeated between runs within 4% (1.36/1.35x, 2.45/2.44x),
-and their 95% intervals narrowed to a few percent. The fast mode is the same speed either way (the
-sweep's STDD: 1.06-1.15 ms under fifo, 1.09-1.19 ms in normal's fast processes), so fifo removes the
-slow mode rather than speeding anything up. The peers time under the same policy (every thread of
-their process, while they time). ``auto`` (the default) is fifo where this process may set it (root
-or an RLIMIT_RTPRIO), normal elsewhere; the record says which.
+``fifo`` runs the timed processes under SCHED_FIFO at the lowest real-time priority: IREE's tools
+behind ``chrt -f 1`` (shown in every recorded command), and every thread of a peer's process while
+it times. A woken thread then runs at once, unless the kernel gives the normal-policy tasks their
+share (5% of each second, ``/proc/sys/kernel/sched_rt_runtime_us``). Measured here:
+- IREE alone (the sweep, --peers none): rows split across rounds 15-17 of 57 in two runs under
+  normal, 4 in one under fifo, and 0-1 in two with the suite itself under ``chrt -f 1`` too, whose
+  six verdict ratios repeated within 4% from one run to the other (under normal they moved between
+  0.90x and 2.47x);
+- the default run with the peers: IREE's split rows 13 (cold) and 42 (warm) of 123-125 under fifo,
+  19 with the whole suite under chrt, against 43 under normal; ONNX Runtime's spinning threads did
+  worse under fifo (11-20 of 35 split, against 8). The noise here also comes in stretches of time
+  that every row of a round shares, which no policy removes.
+So it is not the default: ``normal`` is, ``fifo`` is for timing IREE on a machine that may give it
+a real-time priority, and ``auto`` picks fifo where that is permitted (root or an RLIMIT_RTPRIO).
+The fast mode is the same speed either way: fifo removes slow processes, it speeds nothing up.
 """
 from __future__ import annotations
 

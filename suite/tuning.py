@@ -94,8 +94,9 @@ def variant(workload, layout: str):
 def testbed(machine: dict, iree: str, target: str, device: str, threads: int | None, malloc: str,
             sched: str = "normal") -> dict:
     from suite.calibrate import fingerprint_key
+    # the scheduling policy only where it is not the normal one: databases made before it stay valid
     return {"machine": fingerprint_key(machine), "iree": iree, "target": target, "device": device,
-            "threads": threads, "malloc": malloc, "sched": sched}
+            "threads": threads, "malloc": malloc, **({"sched": sched} if sched != "normal" else {})}
 
 
 class TuningDatabase:

@@ -63,11 +63,11 @@ def add_parser(sub) -> None:
                      help="what the timed process's C allocator does with freed memory: 'system' as it comes "
                           "(large buffers mmapped per call, so page faults are timed too), 'retain' kept in the "
                           "process, the steady state of a deployed app (glibc only; default: system)")
-    how.add_argument("--sched", choices=tuple(SCHED_POLICIES), default="auto",
-                     help="CPU scheduling of the timed processes: 'fifo' real-time priority 1, so a woken worker "
-                          "never waits behind another thread (on a small VM, IREE's rows otherwise flip between a "
-                          "fast and a slow mode from one process to the next), 'normal' as processes come, 'auto' "
-                          "fifo where permitted (root or RLIMIT_RTPRIO), normal elsewhere (default: auto)")
+    how.add_argument("--sched", choices=tuple(SCHED_POLICIES), default="normal",
+                     help="CPU scheduling of the timed processes: 'normal' as processes come (default), 'fifo' "
+                          "real-time priority 1, so a woken IREE worker does not wait behind another thread (fewer "
+                          "of IREE's rows flip between a fast and a slow mode; see suite/sched.py for what it "
+                          "does to the peers), 'auto' fifo where permitted (root or RLIMIT_RTPRIO), else normal")
     how.add_argument("--repetitions", type=int_arg("--repetitions"), default=10,
                      help="timed samples per workload (>= 9)")
     how.add_argument("--min-time", type=float_arg("--min-time", low=0, high=3600, low_open=True), default=0.05,
