@@ -134,6 +134,10 @@ def _minor_faults(cmd: list[str], timeout: float, env: dict[str, str] | None) ->
         timer.start()
         try:
             _, status, usage = os.wait4(p.pid, 0)
+        except BaseException:                       # Ctrl-C (or SIGTERM) meanwhile: no child left behind
+            p.kill()
+            p.wait()
+            raise
         finally:
             timer.cancel()
         p.returncode = os.waitstatus_to_exitcode(status)          # reaped here: Popen must not wait again
