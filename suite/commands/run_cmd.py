@@ -112,7 +112,8 @@ def plan_from_args(args):
                      layers=args.layer, layouts=args.layout, networks=args.network, models=args.model,
                      input_shape=args.input_shape, methods=args.methods,
                      algorithms=args.algorithms, presets=args.preset, seed=args.seed, malloc=args.malloc,
-                     sched=args.sched, repetitions=args.repetitions, min_time=args.min_time, max_time=args.max_time, verify_only=args.verify_only,
+                     sched=args.sched, repetitions=args.repetitions, min_time=args.min_time, max_time=args.max_time,
+                     verify_only=args.verify_only,
                      counters=args.counters, profile=args.profile, accounting=args.accounting,
                      compile_timeout=args.compile_timeout, run_timeout=args.run_timeout, tune=args.tune,
                      peers=args.peers, runner=args.runner)
@@ -269,8 +270,9 @@ def _execute_with_progress(run, console) -> None:
 
 
 # what defines a run is stored with it; --resume takes those, so naming any of them again is a contradiction
-_PLAN_OPTIONS = ("cluster", "catalogue", "layer", "layout", "network", "model", "input_shape", "peers", "runner", "methods", "algorithms", "target", "tune", "preset",
-                 "device", "threads", "malloc", "sched", "repetitions", "min_time", "max_time", "seed", "verify_only", "profile",
+_PLAN_OPTIONS = ("cluster", "catalogue", "layer", "layout", "network", "model", "input_shape", "peers", "runner",
+                 "methods", "algorithms", "target", "tune", "preset", "device", "threads", "malloc", "sched",
+                 "repetitions", "min_time", "max_time", "seed", "verify_only", "profile",
                  "accounting", "counters", "compile_timeout", "run_timeout", "no_save")
 
 
