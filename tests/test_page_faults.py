@@ -44,7 +44,14 @@ def test_the_collector_labels_its_counts_and_keeps_them_beside_the_module(cache,
     assert set(values) == {"page_faults", "faulted_bytes"}
     assert all(v.source == "hardware" and not v.estimate and v.dispatch is None for v in values.values())
     assert values["faulted_bytes"].value == values["page_faults"].value * 4096 >= 0.95 * FAULT_ELEMS * 4
-    # counted once per module and settings: the second collect reads the count kept beside the module
+    # counted once per module and settings: the second collect reads the count kept beside the module;
+    # a kept count that is corrupt is counted again, never trusted
+    kept = next(vmfb.parent.glob(f"{vmfb.stem}.faults-*.json"))
+    good = kept.read_text()
+    kept.write_text('{"faults_per_call": "many"')
+    recounted = {v.name: v.value for v in COLLECTORS["page-faults"].collect(ctx)}
+    assert recounted["faulted_bytes"] >= 0.95 * FAULT_ELEMS * 4 and kept.read_text() != '{"faults_per_call": "many"'
+    kept.write_text(good)
     import targets.iree_run as iree_run
     monkeypatch.setattr(iree_run, "faults_per_call", lambda *a, **k: pytest.fail("counted twice"))
     again = {v.name: v.value for v in COLLECTORS["page-faults"].collect(ctx)}

@@ -32,6 +32,14 @@ def _probe() -> Availability:
     return Availability(True, "the kernel's minor-fault count of the timed process (getrusage)")
 
 
+def _kept(path) -> dict | None:
+    try:
+        doc = json.loads(path.read_text())
+        return doc if float(doc["faults_per_call"]) >= 0 and int(doc["page_bytes"]) > 0 else None
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
 def _collect(ctx) -> list[CounterValue]:
     from targets.iree_run import faults_per_call
     if ctx.emulated:
@@ -39,13 +47,14 @@ def _collect(ctx) -> list[CounterValue]:
     flags = ctx.runtime_flags(ctx.device)
     key = hashlib.sha256(json.dumps([flags, sorted(ctx.env.items()), ctx.x_path.name]).encode()).hexdigest()[:16]
     kept = ctx.vmfb.with_name(f"{ctx.vmfb.stem}.faults-{key}.json")
-    try:
-        doc = json.loads(kept.read_text())
-    except (OSError, ValueError):
+    doc = _kept(kept)
+    if doc is None:                                # not counted yet, or unreadable: count (again)
         faults, command = faults_per_call(ctx.vmfb, ctx.x_path, flags, ctx.timeout, ctx.env)
         doc = {"faults_per_call": faults, "page_bytes": resource.getpagesize(), "command": command}
-        try:
-            kept.write_text(json.dumps(doc))
+        tmp = kept.with_name(f"{kept.name}.{os.getpid()}.tmp")
+        try:                                       # whole or not at all: runs may share the cache
+            tmp.write_text(json.dumps(doc))
+            os.replace(tmp, kept)
         except OSError:
             pass                                   # a read-only cache: count again next time
     note = "minor page faults per call, kernel count (3 calls less 1)"
