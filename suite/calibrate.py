@@ -171,10 +171,9 @@ def _fault_cost(cache: CompileCache, target: Target, flags: list[str], repetitio
     None where a call faults under MIN_FAULTED (a C library that keeps such buffers)."""
     from targets.iree_run import faults_per_call
     import resource
-    x = np.full(FAULT_ELEMS, 1.5, np.float32)
-    t, samples, cmd, _ = _peak(cache, _chain_mlir(2, FAULT_ELEMS), [x], target, flags, repetitions, ["default"],
-                               0.05)
-    vmfb = build_module(cache, _chain_mlir(2, FAULT_ELEMS), "none", target.flags("default"), 600).vmfb
+    x, mlir = np.full(FAULT_ELEMS, 1.5, np.float32), _chain_mlir(2, FAULT_ELEMS)
+    t, samples, cmd, _ = _peak(cache, mlir, [x], target, flags, repetitions, ["default"], 0.05)
+    vmfb = build_module(cache, mlir, "none", target.flags("default"), 600).vmfb     # _peak's, from the cache
     faults, _ = faults_per_call(vmfb, cache.input_file(x), flags, 600)
     faulted = faults * resource.getpagesize()
     traffic = 2 * 2 * 4 * FAULT_ELEMS                    # each scale reads and writes FAULT_ELEMS floats
