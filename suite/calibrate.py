@@ -5,7 +5,7 @@ measured by a small kernel compiled through IREE for the same target and device 
   "scale" convention (write-allocate traffic, if any, is not counted);
 - compute: a 2048^3 f32 linalg.matmul; flops = 2 * M * N * K, compiled with every preset of the
   target (IREE's default matmul reaches a fraction of what data tiling + ukernels do);
-- fixed costs: a call with one tiny dispatch, and with a chain of CHAIN (``_fixed_costs``);
+- fixed costs: a call with one tiny dispatch, and with a chain of CHAIN in one submission (``_fixed_costs``);
 - code rates (``CODE_RATES``): the FLOP/s of code that does not run at the matmul's vector peak,
   each measured on its own algorithm's loop on a deconvolution that is in no catalogue, its fixed
   costs taken off. "gather": REVD2's linalg.generic, whose input is read with tensor.extract, which
@@ -40,9 +40,10 @@ from targets import Target
 
 STREAM_ELEMS = 16 * 1024 * 1024        # 64 MiB of f32: far past every cache of an edge or desktop CPU
 MATMUL_N = 2048
-PROFILE_VERSION = 6                    # 2: the fixed costs of a call and of a dispatch; 3: vector lanes;
+PROFILE_VERSION = 7                    # 2: the fixed costs of a call and of a dispatch; 3: vector lanes;
                                        # 4: the code rates, and the fixed costs' awake mode over rounds;
-                                       # 5: the cost of a faulted byte; 6: that cost over several processes
+                                       # 5: the cost of a faulted byte; 6: that cost over several processes;
+                                       # 7: a dispatch's cost within one submission
 # the rates of code that does not run at the vector peak, each measured on its own algorithm's loop:
 # rate -> (algorithm, layouts timed, the dispatches of its module in them)
 # gather: REVD2 in NCHW, where every tap is its own scalar tensor.extract (in NHWC, IREE broadcasts
@@ -97,6 +98,35 @@ func.func @main(%x: {t}) -> {t} {{
 """
 
 
+def _dispatch_chain_mlir(k: int, n: int = 64) -> str:
+    """``k`` tiny dependent dispatches in one submission, as a module's dispatches run: each sums
+    the input plus the last one's result, and IREE fuses no reduction into another. (An optimisation
+    barrier between dispatches, as in ``_chain_mlir``, splits the call into one submission and host
+    wait per dispatch: 35-45 us each with unpinned workers here, where FSRCNN's STDD runs 163
+    dispatches in 1.3 ms.)"""
+    t, s = f"tensor<{n}xf32>", "tensor<f32>"
+    lines = [f"  %z = arith.constant 0.0 : f32\n  %e = tensor.empty() : {s}\n"
+             f"  %f = linalg.fill ins(%z : f32) outs(%e : {s}) -> {s}"]
+    cur = "%f"
+    for i in range(k):
+        lines.append(f"""  %g{i} = linalg.generic {{indexing_maps = [#id, #sc, #sc], iterator_types = ["reduction"]}}
+      ins(%x, {cur} : {t}, {s}) outs(%f : {s}) {{
+  ^bb0(%a: f32, %p: f32, %o: f32):
+    %m = arith.addf %a, %p : f32
+    %r = arith.addf %m, %o : f32
+    linalg.yield %r : f32
+  }} -> {s}""")
+        cur = f"%g{i}"
+    body = "\n".join(lines)
+    return f"""#id = affine_map<(j) -> (j)>
+#sc = affine_map<(j) -> ()>
+func.func @main(%x: {t}) -> {s} {{
+{body}
+  return {cur} : {s}
+}}
+"""
+
+
 def _matmul_mlir(n: int) -> str:
     t = f"tensor<{n}x{n}xf32>"
     return f"""func.func @main(%a: {t}, %b: {t}) -> {t} {{
@@ -110,17 +140,20 @@ def _matmul_mlir(n: int) -> str:
 
 
 def _fixed_costs(cache: CompileCache, target: Target, flags: list[str], repetitions: int, rounds: int):
-    """A call with one tiny dispatch and with a chain of CHAIN, each timed in ``rounds`` alternating
-    processes: (fastest one, its samples, command, fastest chain, its samples, command). On a VM the
-    samples are bimodal -- a worker that went to sleep costs a wake-up (here 13 against 50 us a call,
-    12 against 36 us a dispatch) -- and one process can stay in either mode throughout. The fastest over
-    several processes is the awake mode, which is what a module of many back-to-back dispatches sees
-    (FSRCNN's STDD: 163 dispatches in 2.2 ms, under 14 us each with their work)."""
+    """A call with one tiny dispatch and with a chain of CHAIN in one submission
+    (``_dispatch_chain_mlir``), each timed in ``rounds`` alternating processes: (fastest one, its
+    samples, command, fastest chain, its samples, command). On a VM a call is bimodal -- a pinned
+    worker that went to sleep costs a wake-up (here 15 against 50 us a call) -- and one process can
+    stay in either mode throughout, so the fastest over several processes counts. A further
+    dispatch in the same submission costs little: 9 took 49-55 us a call here against 15-51 for 1,
+    pinned or not. (The chain used to be split by optimisation barriers, which made each dispatch
+    its own submission and host wait: 15 us each pinned and 42 unpinned, where FSRCNN's STDD runs
+    163 dispatches in 1.3 ms.)"""
     small = [np.full(64, 1.5, np.float32)]
     best = {1: (float("inf"), [], ""), CHAIN: (float("inf"), [], "")}
     for _ in range(rounds):
         for k in (1, CHAIN):
-            t, samples, cmd, _ = _peak(cache, _chain_mlir(k), small, target, flags, repetitions, ["default"],
+            t, samples, cmd, _ = _peak(cache, _dispatch_chain_mlir(k), small, target, flags, repetitions, ["default"],
                                        0.05)                     # microseconds a call: many calls a sample
             best[k] = (min(t, best[k][0]), best[k][1] + samples, cmd)
     return (*best[1], *best[CHAIN])
@@ -273,7 +306,7 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
                        + (f", {threads} threads)" if threads else ")"),
         "source": f"measured here by `suite calibrate`: {matmul_n}^3 f32 matmul and a "
                   f"{stream_elems * 4 / 2**20:g} MiB f32 scale, fastest of the repetitions; the fixed costs "
-                  f"of a call and of a dispatch from a chain of 1 and of {CHAIN} unfused tiny dispatches (fastest of "
+                  f"of a call and of a dispatch from a chain of 1 and of {CHAIN} tiny dependent dispatches in one submission (fastest of "
                   f"{fixed_rounds} processes each); the rate "
                   "of REVD2's scalar gather on a deconvolution in no catalogue; the cost of a faulted byte from "
                   f"two chained {FAULT_ELEMS * 4 / 2**20:g} MiB scales (fastest of {fixed_rounds} processes), their "
