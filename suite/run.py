@@ -15,7 +15,7 @@ from suite.errors import UserError
 from suite.paths import PROFILES_DIR, RESULTS_DIR, TUNING_DIR, find_run
 from suite.rounds import MAX_TIME_S
 from suite.rows import STATUS_COMPILED, STATUS_OK, Record, best_per_workload
-from suite.selection import check_target, csv_list, resolve_collectors, resolve_layers, resolve_profile
+from suite.selection import check_target, csv_list, resolve_collectors, resolve_layers, resolve_profile, run_threads
 
 MIN_REPETITIONS = 9
 ROUNDS_NOTE = "a layer's IREE rows and peers take their samples in alternating rounds (suite.rounds)"
@@ -102,6 +102,7 @@ def make_plan(*, target: str = "llvm-cpu", device: str | None = None, threads: i
     from workloads.networks import network_workloads
     from workloads.workload import expand
     t, device = check_target(target, device, threads)
+    threads = run_threads(t, device, threads, runner)
     if repetitions < MIN_REPETITIONS:
         raise UserError(f"--repetitions must be at least {MIN_REPETITIONS} for a median and IQR worth reporting")
     if min_time <= 0:

@@ -62,6 +62,20 @@ def check_target(name: str, device: str | None, threads: int | None):
     return target, device
 
 
+def run_threads(target, device: str, threads: int | None, runner: str = "local") -> int | None:
+    """The worker threads a run on this host gives IREE's local-task: those asked for, else one per
+    CPU this process may use. Named, IREE leaves its workers unpinned (``--task_topology_group_count``);
+    left to itself it pins one to each core. On this 2-vCPU VM the pinned workers split a run's rounds
+    far more often -- the sweep timed alone, three runs each: 10-19 of 57 rows more than 1.4x apart
+    between rounds pinned, 2-6 unpinned, median IQR 11-17% against 8-11%, at the same speed -- since a
+    pinned worker must wait for its own CPU while the harness, a peer or the kernel holds it. None
+    (IREE's own choice) where the device runs elsewhere: another CPU, an emulator, a remote device."""
+    if threads is not None or device != "local-task" or runner != "local" or not target.for_this_cpu:
+        return threads
+    import os
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def resolve_collectors(spec: str, target=None) -> tuple[list[str], dict]:
     """Collectors to run on ``target``, and for every registered one whether it is used and why (not)."""
     from targets.collectors import COLLECTORS, get_collector

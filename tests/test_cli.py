@@ -41,8 +41,11 @@ def test_run_prints_a_table_and_writes_the_record(cli_run):
     rec = json.loads((tmp / "out.json").read_text())
     assert rec == json.loads(stored[0].read_text())
     assert rec["schema_version"] == 2 and rec["complete"] is True
+    # by default one unpinned worker per usable CPU (suite.selection.run_threads), named in the commands
+    threads = rec["machine"]["cpus_usable"]
     assert {k: rec["target"][k] for k in ("name", "device", "threads", "runs_here", "emulated")} == {
-        "name": "llvm-cpu", "device": "local-task", "threads": None, "runs_here": True, "emulated": False}
+        "name": "llvm-cpu", "device": "local-task", "threads": threads, "runs_here": True, "emulated": False}
+    assert f"--task_topology_group_count={threads}" in rec["workloads"][0]["commands"]["time"]
     assert "--iree-llvmcpu-target-cpu=host" in rec["target"]["compile_flags"]
     assert rec["versions"]["iree-base-compiler"] == "3.13.0" and rec["machine"]["cpus_usable"] >= 1
     assert [w["id"].split("/", 1)[1] for w in rec["workloads"]] == ["C-SP", "C-NN", "D-SP/REVD2", "D-SP/STRD"]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from suite import options
-from suite.selection import check_target
+from suite.selection import check_target, run_threads
 
 
 def add_parser(sub) -> None:
@@ -19,10 +19,11 @@ def main(args) -> int:
     from suite.calibrate import load_or_calibrate
     from suite.report import make_console, si
     target, device = check_target(args.target, args.device, args.threads)
+    threads = run_threads(target, device, args.threads)               # the profile a default run uses
     console = make_console()
     with console.status(f"calibrating {target.name}/{device} (a streaming kernel, a matmul, the fixed costs "
                         "REVD2's gather and a faulted page)..."):
-        prof, path, fresh = load_or_calibrate(args.profiles_dir, target, device, args.threads,
+        prof, path, fresh = load_or_calibrate(args.profiles_dir, target, device, threads,
                                               CompileCache(args.cache_dir), force=args.force)
     console.print(f"{'measured' if fresh else 'stored'} profile for {prof.description}:")
     console.print(f"  peak compute   {si(prof.peak_flops)}FLOP/s")

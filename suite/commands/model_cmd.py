@@ -5,7 +5,7 @@ from itertools import groupby
 
 from suite import options
 from suite.profiles import builtin_profiles
-from suite.selection import csv_list, resolve_layers, resolve_profile
+from suite.selection import check_target, csv_list, resolve_layers, resolve_profile, run_threads
 from workloads.counts import ACCOUNTINGS
 
 
@@ -32,6 +32,9 @@ def main(args) -> int:
     from workloads.workload import expand
     console = make_console(170)
     workloads = expand(resolve_layers(args.catalogue, args.layer), csv_list(args.methods), csv_list(args.algorithms))
+    if args.profile == "calibrated":                     # the profile a default run uses
+        target, device = check_target(args.target, args.device, args.threads)
+        args.threads = run_threads(target, device, args.threads)
     prof = resolve_profile(args.profile, args.target, args.device, args.threads, args.profiles_dir, args.cache_dir,
                            on_calibrate=lambda t, d: console.print(f"calibrating {t}/{d} once for this machine..."))
     fpm = "one MAC = one flop (paper's convention)" if prof.flops_per_mac == 1 else "one MAC = 2 flops"
