@@ -153,8 +153,8 @@ def _fixed_costs(cache: CompileCache, target: Target, flags: list[str], repetiti
     best = {1: (float("inf"), [], ""), CHAIN: (float("inf"), [], "")}
     for _ in range(rounds):
         for k in (1, CHAIN):
-            t, samples, cmd, _ = _peak(cache, _dispatch_chain_mlir(k), small, target, flags, repetitions, ["default"],
-                                       0.05)                     # microseconds a call: many calls a sample
+            t, samples, cmd, _ = _peak(cache, _dispatch_chain_mlir(k), small, target, flags, repetitions,
+                                       ["default"], 0.05)        # microseconds a call: many calls a sample
             best[k] = (min(t, best[k][0]), best[k][1] + samples, cmd)
     return (*best[1], *best[CHAIN])
 
@@ -306,7 +306,8 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
                        + (f", {threads} threads)" if threads else ")"),
         "source": f"measured here by `suite calibrate`: {matmul_n}^3 f32 matmul and a "
                   f"{stream_elems * 4 / 2**20:g} MiB f32 scale, fastest of the repetitions; the fixed costs "
-                  f"of a call and of a dispatch from a chain of 1 and of {CHAIN} tiny dependent dispatches in one submission (fastest of "
+                  f"of a call and of a dispatch from a chain of 1 and of {CHAIN} tiny dependent dispatches in one "
+                  "submission (fastest of "
                   f"{fixed_rounds} processes each); the rate "
                   "of REVD2's scalar gather on a deconvolution in no catalogue; the cost of a faulted byte from "
                   f"two chained {FAULT_ELEMS * 4 / 2**20:g} MiB scales (fastest of {fixed_rounds} processes), their "

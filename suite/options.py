@@ -37,7 +37,8 @@ def add_target(p, *, threads: bool = True) -> None:
     p.add_argument("-t", "--target", default="llvm-cpu", help="IREE target (see `suite targets`)")
     p.add_argument("-d", "--device", help="runtime device, e.g. local-task (threads) or local-sync (one thread)")
     if threads:
-        p.add_argument("--threads", type=int_arg("--threads", low=1), help="worker threads for local-task, unpinned (default on this host: one per usable CPU)")
+        p.add_argument("--threads", type=int_arg("--threads", low=1),
+                       help="worker threads for local-task, unpinned (default on this host: one per usable CPU)")
 
 
 def add_cache(p) -> None:
