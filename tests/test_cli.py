@@ -155,6 +155,19 @@ def test_a_name_given_twice_in_repeated_options_runs_once():
     assert len({w.id for w in plan.workloads()}) == len(plan.workloads()) == 3
 
 
+def test_local_task_here_gets_one_unpinned_worker_per_cpu_and_elsewhere_iree_chooses():
+    """suite.selection.run_threads: a run on this host names the worker count (which IREE leaves
+    unpinned), one per usable CPU unless --threads says otherwise; a device that is not this CPU's
+    local-task keeps IREE's own choice."""
+    from suite.run import make_plan
+    cpus = len(os.sched_getaffinity(0))
+    kw = {"layers": [TINY], "profile": "none", "tune": "none"}
+    assert make_plan(**kw).threads == cpus and make_plan(threads=1, **kw).threads == 1
+    assert make_plan(device="local-sync", **kw).threads is None
+    assert make_plan(target="aarch64-a72", runner="qemu", **kw).threads is None
+    assert make_plan(target="vulkan", **kw).threads is None
+
+
 def test_preset_names_survive_rich_markup_under_the_table(cli_run):
     """'[channels-last]' looks like a rich style tag; the failure line must show it, not swallow it."""
     from rich.console import Console
