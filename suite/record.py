@@ -51,6 +51,11 @@ def validate(doc: dict, where: str = "run record") -> None:
         raise UserError(f"{where} does not match the run-record schema at {path}: {e.message}")
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity), else those online."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def machine_fingerprint() -> dict:
     cpu, flags = "", []
     try:
@@ -77,7 +82,7 @@ def machine_fingerprint() -> dict:
         "cpu": cpu or platform.processor(),
         "cpu_flags": flags,
         "cpus_online": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpus_usable": usable_cpus(),
         "memory_bytes": mem,
         "os": platform.platform(),
         "python": platform.python_version(),

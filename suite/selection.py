@@ -72,8 +72,8 @@ def run_threads(target, device: str, threads: int | None, runner: str = "local")
     (IREE's own choice) where the device runs elsewhere: another CPU, an emulator, a remote device."""
     if threads is not None or device != "local-task" or runner != "local" or not target.for_this_cpu:
         return threads
-    import os
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from suite.record import usable_cpus
+    return usable_cpus()
 
 
 def resolve_collectors(spec: str, target=None) -> tuple[list[str], dict]:

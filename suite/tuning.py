@@ -291,10 +291,10 @@ class Tuner:
         alternation: the compiles side by side, 14-27% less time; starting them during the exports,
         167, 132 and 126 s against 165, 146 and 136 s; a whole layer's compiles flowing together
         (``prepare``), 140 and 117 s against 145 and 138 s."""
-        import os
         from concurrent.futures import ThreadPoolExecutor
+        from suite.record import usable_cpus
         from targets.iree_run import StageError
-        jobs = min(sum(len(cs) for _, cs in items), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+        jobs = min(sum(len(cs) for _, cs in items), usable_cpus())
         pool = ThreadPoolExecutor(jobs) if jobs > 1 else None
         pending = []
         try:
