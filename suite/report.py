@@ -1,7 +1,6 @@
 """Rich terminal tables of a run: one table per layer, failures explained under it."""
 from __future__ import annotations
 
-import re
 from itertools import groupby
 
 from rich.console import Console
@@ -18,9 +17,64 @@ STATUS_STYLE = {STATUS_OK: "green", STATUS_WRONG: "bold red", STATUS_COMPILED: "
 
 
 def make_console(width: int = 120) -> Console:
-    """A terminal console, or ``width`` columns when writing to a file or CI log (no wrapping)."""
+    """A terminal console, or ``width`` columns of prose when writing to a file or CI log (tables
+    are printed whole there, whatever their width: see ``print_table``)."""
     import sys
     return Console() if sys.stdout.isatty() else Console(width=width)
+
+
+# columns a table may drop, first to last, on a terminal too narrow for it (the record keeps them all)
+OPTIONAL_COLUMNS = ("p90 ms", "max err", "÷ model B", "sim. B", "model B", "IQR ms", "static B", "paper",
+                    "x model")
+def _width(console: Console, x) -> int:
+    """Columns ``x`` (a table, a cell) takes when nothing limits it."""
+    from rich.measure import Measurement
+    return Measurement.get(console, console.options.update(width=10_000), x).maximum
+
+
+# the long names a table shortens (ending them in '…') when even that is not enough
+SQUEEZABLE_COLUMNS = ("algorithm", "lowering", "best preset", "layer", "claim", "deployed (best)", "trained (best)")
+
+
+def print_table(console: Console, table: Table) -> None:
+    """A table whose numbers are never cut: rich squeezes a table wider than the console and ends
+    its cells in '…'. Written to a file or a CI log, the table is printed at its own width. On a
+    terminal too narrow for it, the columns named in OPTIONAL_COLUMNS are left out, first to last,
+    until it fits, and a line says which (the JSON record, and `suite show` on a wider terminal or
+    into a file, have them all); what still does not fit is taken from its SQUEEZABLE_COLUMNS."""
+    def width(x) -> int:
+        return _width(console, x)
+    if width(table) <= console.width:
+        console.print(table)
+        return
+    if not console.is_terminal:
+        saved = console.width
+        console.width = width(table)
+        try:
+            console.print(table)
+        finally:
+            console.width = saved
+        return
+    hidden = []
+    for header in OPTIONAL_COLUMNS:
+        if width(table) <= console.width:
+            break
+        i = next((i for i, c in enumerate(table.columns) if str(c.header).strip() == header), None)
+        if i is not None:
+            hidden.append(header)
+            del table.columns[i]
+    if width(table) > console.width:     # what still does not fit is taken from the names, never a number
+        natural = {id(c): max(width(x) for x in [c.header, *c.cells]) for c in table.columns}
+        names = [c for c in table.columns if str(c.header).strip() in SQUEEZABLE_COLUMNS]
+        room = console.width - (3 * len(table.columns) + 1) - sum(natural[id(c)] for c in table.columns
+                                                                  if c not in names)
+        total = sum(natural[id(c)] for c in names)
+        for c in names:
+            c.width = max(4, room * natural[id(c)] // total) if total else None
+    console.print(table)
+    if hidden:
+        console.print(f"  [dim]left out to fit {console.width} columns: {', '.join(hidden)} "
+                      "(a wider terminal, `suite show > FILE` or the JSON record has them)[/]")
 
 
 def si(v: float) -> str:
@@ -165,10 +219,11 @@ def print_run(record: dict, console: Console | None = None) -> None:
     for layer, group in groupby(rows, key=lambda r: r.layer):
         group = list(group)
         name = group[0].layer_name
-        console.print(layer_table(group, f"{name}  [dim]{layer}[/]" if name else layer, emulated=rec.under_qemu))
+        print_table(console, layer_table(group, f"{name}  [dim]{layer}[/]" if name else layer,
+                                         emulated=rec.under_qemu))
         peers_here = [r for r in peer_rows if r.layer == layer]
         if peers_here:
-            console.print(peer_table(group, peers_here))
+            print_table(console, peer_table(group, peers_here))
         for r in group + peers_here:
             if r.status not in (STATUS_OK, STATUS_COMPILED):
                 console.print(f"  [yellow]{r.id + _preset_tag(r)}[/]: {r.status}: {r.reason}")
@@ -293,7 +348,7 @@ def print_verdicts(record: dict, console: Console) -> None:
         cells = _verdict_cells(v)          # from the display copy: already printable as text
         cells[-1] = f"[{style[v.outcome]}]{cells[-1]}[/]"
         t.add_row(*cells)
-    console.print(t)
+    print_table(console, t)
     for v in vs:
         console.print(f"  {v.layer_name or v.layer}: {v.sentence}")
     s = summary(vs)
@@ -359,17 +414,23 @@ def print_runtime_claims(record: dict, console: Console) -> None:
     if not table:
         return
     runtimes = list(dict.fromkeys(rt for row in table for rt in row["ratios"]))
-    t = Table(title="the claim in each runtime: trained form's median over the deconvolution's (> 1: the "
-                    "deconvolution is faster; 95% CI)", title_justify="left", header_style="bold")
-    for col in ("layer", "claim", *runtimes):
-        t.add_column(col, justify="left" if col in ("layer", "claim") else "right", no_wrap=True)
-    for row in table:
-        cells = [row["layer"], row["claim"]]
-        for rt in runtimes:
-            v = row["ratios"].get(rt)
-            cells.append("-" if v is None else f"{v[0]:.2f}x ({v[1]:.2f}-{v[2]:.2f})")
-        t.add_row(*cells)
-    console.print(t)
+
+    def build(sep: str) -> Table:
+        t = Table(title="the claim in each runtime: trained form's median over the deconvolution's (> 1: the "
+                        "deconvolution is faster; 95% CI)", title_justify="left", header_style="bold")
+        for col in ("layer", "claim", *runtimes):
+            t.add_column(col, justify="left" if col in ("layer", "claim") else "right", no_wrap=True)
+        for row in table:
+            cells = [row["layer"], row["claim"]]
+            for rt in runtimes:
+                v = row["ratios"].get(rt)
+                cells.append("-" if v is None else f"{v[0]:.2f}x{sep}({v[1]:.2f}-{v[2]:.2f})")
+            t.add_row(*cells)
+        return t
+    t = build(" ")
+    if console.is_terminal and _width(console, t) > console.width:
+        t = build("\n")                  # a narrow terminal: each interval under its ratio
+    print_table(console, t)
     notes = {f"{r.runtime} {r.method}: {r.runtime_note}" for r in Record(record).peer_rows if r.on_fallback}
     for n in sorted(notes):
         console.print(f"  * {n}")

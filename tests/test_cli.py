@@ -178,3 +178,27 @@ def test_preset_names_survive_rich_markup_under_the_table(cli_run):
     console = Console(record=True, width=200)
     print_run(rec, console)
     assert f"{rec['workloads'][0]['id']} [channels-last]: failed: compile: error [x]" in console.export_text()
+
+
+def test_tables_are_never_cut(cli_run):
+    """Into a file or a CI log a table is printed at its own width; on a narrow terminal it leaves
+    out optional columns (and says so) and shortens names, but never ends a number in '…'."""
+    import io
+    from rich.console import Console
+    from suite.report import _ms, print_run
+    _, tmp = cli_run
+    rec = json.loads((tmp / "out.json").read_text())
+    log = Console(file=io.StringIO(), width=60, force_terminal=False)
+    print_run(rec, log)
+    text = log.file.getvalue()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) > 60
+    assert "left out" not in text and "p90 ms" in text
+    tty = Console(file=io.StringIO(), width=90, force_terminal=True, color_system=None)
+    print_run(rec, tty)
+    text = tty.file.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 90
+    assert "left out to fit 90 columns: p90 ms" in text and "p90 ms" not in text.split("left out")[0]
+    medians = [_ms(w["stats_ms"]["median"]) for w in rec["workloads"]]
+    table = [line for line in text.splitlines() if line.startswith("│")]
+    assert all(any(f" {m} " in line for line in table) for m in medians)
+    assert not any("…" in cell for line in table for cell in line.split("│")[4:])   # past the names

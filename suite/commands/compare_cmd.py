@@ -4,11 +4,9 @@ algorithm over C-SP and C-NN, and its static bytes -- where the paper's claim ho
 from __future__ import annotations
 
 from itertools import groupby
-from pathlib import Path
-
 
 from suite import options
-from suite.paths import RESULTS_DIR, find_run
+from suite.paths import find_run
 from suite.errors import UserError
 
 
@@ -30,7 +28,7 @@ def main(args) -> int:
     from rich.table import Table
     from suite.compare import compare_records, same_testbed
     from suite.record import load_record
-    from suite.report import make_console, si
+    from suite.report import make_console, print_table
     from suite.rows import Record, best_per_workload
     if len(args.runs) < 2:
         raise UserError("compare needs at least two runs")
@@ -49,7 +47,7 @@ def main(args) -> int:
                 t.add_row(c.workload, c.preset, c.metric, _fmt(c.base), _fmt(c.new),
                           "-" if c.ratio is None else f"{c.ratio:.3f}", "-" if c.p_value is None else f"{c.p_value:.3g}",
                           c.verdict)
-            console.print(t)
+            print_table(console, t)
             same = sum(c.verdict == "similar" for c in changes)
             only = {v: sum(c.verdict == v for c in changes) for v in ("new", "missing")}
             console.print(f"{same} latency comparisons within {args.threshold:.0%} not shown; "
@@ -77,7 +75,7 @@ def main(args) -> int:
             for rows in per_run.values():
                 cells += _speedups(rows, wid)
             t.add_row(*cells)
-        console.print(t)
+        print_table(console, t)
     for i, rec in enumerate(recs):
         console.print(f"[{i}] {_label(rec)}")
     return 0
@@ -108,7 +106,7 @@ def _fmt(v) -> str:
 def _side_by_side_without_latency(recs: list[dict], console) -> int:
     """Emulated runs (qemu): correctness and bytes side by side; latency is not a device's, so none."""
     from rich.table import Table
-    from suite.report import si
+    from suite.report import print_table, si
     from suite.rows import Record
     console.print("[bold]an emulated run is among these[/]: its latencies are not device times, so none are "
                   "compared; verification and static bytes (the same code gives the same static bytes) side by side")
@@ -130,7 +128,7 @@ def _side_by_side_without_latency(recs: list[dict], console) -> int:
             cells += [w.status, "-" if w.max_abs_err is None else f"{w.max_abs_err:.1e}",
                       si(static).strip() if static is not None else "-"]
         t.add_row(*cells)
-    console.print(t)
+    print_table(console, t)
     for i, rec in enumerate(recs):
         console.print(f"[{i}] {_label(rec)}" + ("  (emulated)" if rec["target"].get("emulated") else ""))
     return 0

@@ -51,7 +51,7 @@ def main(args) -> int:
     if not args.network:
         raise UserError("deploy: name an ONNX model file or a network (-n)")
     from rich.table import Table
-    from suite.report import make_console
+    from suite.report import make_console, print_table
     from workloads.deploy import TORCH_ALGORITHMS, deploy
     from workloads.networks import NETWORKS, build_network
     from suite import outputs
@@ -69,7 +69,7 @@ def main(args) -> int:
     for c in result.changes:
         t.add_row(c.node, c.pattern, "x".join(map(str, c.in_shape)), "x".join(map(str, c.out_shape)), str(c.kernel),
                   str(c.r), str(c.deconv_kernel), ",".join(map(str, c.crop)), c.algorithm)
-    console.print(t)
+    print_table(console, t)
     for r in result.refused:
         console.print(f"  [yellow]left alone[/] {r.node}: {r.reason}")
     console.print(f"verified: deployed vs trained, max |difference| {result.max_abs_err:.2e} over 3 inputs")
@@ -96,7 +96,7 @@ def main_onnx(args) -> int:
     from rich.table import Table
 
     from suite import outputs
-    from suite.report import make_console
+    from suite.report import make_console, print_table
     from suite.text import safe
     from workloads.onnx_deploy import deploy
     from workloads.onnx_graph import load, read_tensor, with_input_shape
@@ -122,7 +122,7 @@ def main_onnx(args) -> int:
     for c in result.changes:
         t.add_row(safe(c.node), c.pattern, c.conv_shape, str(c.r), str(c.deconv_kernel), ", ".join(c.moved) or "-",
                   c.algorithm)
-    console.print(t)
+    print_table(console, t)
     for r in result.refused:
         console.print(f"  [yellow]left alone[/] {safe(r.node)} ({r.op}): {safe(r.reason)}")
     import onnx

@@ -10,7 +10,7 @@ def add_parser(sub) -> None:
 
 def main(args) -> int:
     from rich.table import Table
-    from suite.report import make_console
+    from suite.report import make_console, print_table
     from workloads.algorithms import ALGORITHMS
     from workloads.catalogue import CATALOGUES, DEFAULT, catalogue
     from workloads.methods import DESCRIPTIONS
@@ -25,7 +25,7 @@ def main(args) -> int:
         for i, layer in enumerate(layers):
             oh, ow = layer.out_hw("C-SP")
             t.add_row(name if i == 0 else "", layer.name or "-", layer.id, f"{oh}x{ow}", desc if i == 0 else "")
-    console.print(t)
+    print_table(console, t)
     if args.catalogue:
         return 0
     m = Table(title="methods", title_justify="left", header_style="bold")

@@ -26,7 +26,7 @@ def main(args) -> int:
     from rich.table import Table
 
     from suite.model import estimate
-    from suite.report import make_console, si
+    from suite.report import make_console, print_table, si
     from workloads.algorithms import algorithm_label
     from workloads.counts import counts
     from workloads.workload import expand
@@ -66,7 +66,7 @@ def main(args) -> int:
                       f"{e.time * 1e3:.3f}", "-" if e.energy is None else f"{e.energy * 1e3:.3f}",
                       f"{e.time / ref.time:.2f}",
                       "-" if e.energy is None or not ref.energy else f"{e.energy / ref.energy:.2f}")
-        console.print(t)
+        print_table(console, t)
     console.print("ref = D-SP REVD2 of the same layer. * = intermediate traffic the "
                   f"{args.accounting} accounting does not charge.")
     for n in sorted(notes):

@@ -39,7 +39,7 @@ def points(record: dict) -> list[dict]:
 
 
 def plot(pts: list[dict], peak: float, bw: float, title: str, path: Path) -> None:
-    from suite.report import make_console, si
+    from suite.report import si
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -72,7 +72,7 @@ def plot(pts: list[dict], peak: float, bw: float, title: str, path: Path) -> Non
 def main(args) -> int:
     from rich.table import Table
     from suite.record import load_record
-    from suite.report import make_console, si
+    from suite.report import make_console, print_table, si
     if args.output:
         from suite import outputs
         if args.output.suffix.lower() not in (".svg", ".png"):
@@ -97,7 +97,7 @@ def main(args) -> int:
         roof = min(peak, p["intensity"] * bw)
         t.add_row(p["layer"], p["label"], f"{p['intensity']:.2f}", si(p["flops_per_s"]), si(p["bytes_per_s"]),
                   f"{100 * p['flops_per_s'] / roof:.1f}")
-    console.print(t)
+    print_table(console, t)
     out = args.output or path.with_suffix(".roofline.svg")
     if out.suffix.lower() not in (".svg", ".png"):
         raise UserError(f"--output must end in .svg or .png, got {out.name}")

@@ -9,7 +9,7 @@ def add_parser(sub) -> None:
 
 def main(args) -> int:
     from rich.table import Table
-    from suite.report import make_console
+    from suite.report import make_console, print_table
     from targets import TARGETS
     t = Table(header_style="bold")
     console = make_console(170)
@@ -21,7 +21,7 @@ def main(args) -> int:
         t.add_row(target.name, runs, ", ".join(target.devices), a.reason, ", ".join(target.collectors),
                   " ".join(target.flags()))
     console = make_console(170)
-    console.print(t)
+    print_table(console, t)
     for target in TARGETS.values():
         if len(target.presets) > 1:
             console.print(f"{target.name} presets (suite run --preset NAME[+NAME][,NAME...] | all):")
