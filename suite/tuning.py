@@ -5,7 +5,8 @@ a tensor layout at the module's edges (the layout changes the code IREE emits as
 does). The search (``--tune full``, or ``auto`` on a workload the database has not seen) compiles
 and verifies every candidate, then races the verified ones: a first probe of one sample each,
 candidates over ``ABANDON_RATIO`` x the best so far dropped at once, the better half given more
-samples, alternated, and the winner is the one with the lowest median over all its samples. Only
+samples, alternated (a candidate of slow calls only until it has spent ``RACE_MAX_TIME_S``, and at
+least ``RACE_FLOOR`` samples), and the winner is the one with the lowest median over all its samples. Only
 the winner is then timed with the run's full repetitions and counted, and that is the row.
 
 Decisions go to a tuning database, one JSON file per testbed (machine fingerprint, IREE version,
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from suite.errors import UserError
-from suite.rounds import calls_per_sample
+from suite.rounds import allowance, calls_per_sample
 
 TUNE_MODES = ("auto", "none", "full")
 SCHEMA = "upsampling-suite/tuning"
@@ -33,6 +34,10 @@ VERSION = 1
 ABANDON_RATIO = 1.5          # a first sample this much slower than the best so far: not worth more samples
 PROBE = (1, 0.02)            # (repetitions, min time s) of the first probe: 20 ms of calls, one call at least
 RACE = (3, 0.02)             # of each further round
+# a racer's timed seconds past which it stops once it has RACE_FLOOR samples (suite.rounds.allowance):
+# ESPCN's 0.3-0.9 s forms took 7 calls each in every racer, a quarter of a cold run's racing
+RACE_MAX_TIME_S = 1.0
+RACE_FLOOR = 3
 
 
 @dataclass(frozen=True)
@@ -338,8 +343,12 @@ class Tuner:
         if len(racing) > 1:
             for _ in range(2):                          # alternated rounds: drift hits every candidate alike
                 for e in racing:
+                    per = max(e.median / 1e3, RACE[1])  # seconds a sample takes
+                    k = allowance(RACE[0], len(e.samples), per * len(e.samples), RACE_MAX_TIME_S, RACE_FLOOR)
+                    if not k:
+                        continue
                     try:                                # the probe's call time sets the calls per sample
-                        e.samples += self.runner.sample(e.built, e.x_path, *RACE,
+                        e.samples += self.runner.sample(e.built, e.x_path, k, RACE[1],
                                                         calls_per_sample(e.median, RACE[1]))
                     except Exception as err:            # noqa: BLE001 - a candidate failing mid-race drops out
                         e.state, e.result.reason = "failed", str(err)

@@ -67,6 +67,24 @@ def test_a_second_run_takes_the_database_and_compiles_nothing(tuned):
     assert _modules(tmp) == before
 
 
+def test_a_racer_of_slow_calls_stops_at_its_floor(tuned, monkeypatch):
+    """Racers whose samples are fast take all of theirs (the probe and two rounds of three); once a
+    racer has spent RACE_MAX_TIME_S it stops at RACE_FLOOR samples (set to nothing here, so every
+    racer counts as slow)."""
+    from suite import tuning
+    tmp, args = tuned
+    def races(path):                   # the samples of each workload's racers, where two or more raced
+        out = [[c["samples"] for c in w["tuning"]["candidates"] if c["status"] == "raced"]
+               for w in load_record(path)["workloads"]]
+        return [r for r in out if len(r) > 1]      # a lone survivor of the probe is not raced
+    assert races(tmp / "first.json") and all(set(r) == {7} for r in races(tmp / "first.json"))
+    monkeypatch.setattr(tuning, "RACE_MAX_TIME_S", 0.0)
+    swap = [a if a != str(tmp / "tuning") else str(tmp / "tuning-slow") for a in args]
+    assert main(swap + ["--tune", "full", "--json", str(tmp / "slow.json")]) == 0
+    slow = races(tmp / "slow.json")
+    assert slow and all(set(r) == {tuning.RACE_FLOOR} for r in slow)
+
+
 def test_calls_per_sample_fill_the_minimum_time():
     assert calls_per_sample(None, 0.05) is None and calls_per_sample(0.0, 0.05) is None
     assert calls_per_sample(1.0, 0.05) == 50 and calls_per_sample(0.3, 0.05) == 167
