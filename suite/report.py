@@ -26,14 +26,14 @@ def make_console(width: int = 120) -> Console:
 # columns a table may drop, first to last, on a terminal too narrow for it (the record keeps them all)
 OPTIONAL_COLUMNS = ("p90 ms", "max err", "÷ model B", "sim. B", "model B", "IQR ms", "static B", "paper",
                     "x model")
+# the long names a table shortens (ending them in '…') when even that is not enough
+SQUEEZABLE_COLUMNS = ("algorithm", "lowering", "best preset", "layer", "claim", "deployed (best)", "trained (best)")
+
+
 def _width(console: Console, x) -> int:
     """Columns ``x`` (a table, a cell) takes when nothing limits it."""
     from rich.measure import Measurement
     return Measurement.get(console, console.options.update(width=10_000), x).maximum
-
-
-# the long names a table shortens (ending them in '…') when even that is not enough
-SQUEEZABLE_COLUMNS = ("algorithm", "lowering", "best preset", "layer", "claim", "deployed (best)", "trained (best)")
 
 
 def print_table(console: Console, table: Table) -> None:
@@ -44,6 +44,7 @@ def print_table(console: Console, table: Table) -> None:
     into a file, have them all); what still does not fit is taken from its SQUEEZABLE_COLUMNS."""
     def width(x) -> int:
         return _width(console, x)
+
     if width(table) <= console.width:
         console.print(table)
         return
