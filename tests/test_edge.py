@@ -1,7 +1,6 @@
 """Cross-compiled aarch64 modules executed for real: IREE's own aarch64 runtime under qemu-user
 (scripts/install.sh --edge), outputs verified against the same torch references, timings labelled
 emulated and never compared as device latency."""
-import json
 import subprocess
 
 import pytest

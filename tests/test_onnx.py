@@ -12,7 +12,6 @@ from onnx import TensorProto, helper, numpy_helper
 
 from suite.cli import main
 from suite.record import load_record
-from workloads.errors import UserError
 from workloads.onnx_deploy import deploy
 from workloads.onnx_graph import load, read_tensor, run_ort, with_input_shape
 from workloads.onnx_models import QONNX_ESPCN, qonnx_file

@@ -114,7 +114,6 @@ def test_a_dropped_connection_leaves_an_incomplete_record_that_resume_finishes(s
     """The device goes away mid-run (its sshd session is killed): the rows finished so far are a
     valid, incomplete record; --resume reconnects, removes what the cut-short run left there and runs
     only what is missing."""
-    import signal
     import sys
     from suite.record import validate
     tmp, port = sshd

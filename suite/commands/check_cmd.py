@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from suite import options
-from suite.paths import BASELINES_DIR, RESULTS_DIR, find_run
+from suite.paths import BASELINES_DIR, find_run
 from suite.errors import UserError
 
 MARK = {"regressed": "🚩", "broken": "🚩", "invalid": "🚩", "improved": "🎉", "fixed": "🎉", "noisy": "~", "changed": "Δ",

@@ -3,9 +3,13 @@ optionally write the deployed module's MLIR and compiled module."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from suite.errors import UserError
 from suite.numbers import int_arg, shape_arg
+
+if TYPE_CHECKING:
+    import torch
 
 
 def add_parser(sub) -> None:
@@ -52,8 +56,8 @@ def main(args) -> int:
         raise UserError("deploy: name an ONNX model file or a network (-n)")
     from rich.table import Table
     from suite.report import make_console, print_table
-    from workloads.deploy import TORCH_ALGORITHMS, deploy
-    from workloads.networks import NETWORKS, build_network
+    from workloads.deploy import deploy
+    from workloads.networks import build_network
     from suite import outputs
     for flag, path in (("--mlir", args.mlir), ("--vmfb", args.vmfb)):
         if path:

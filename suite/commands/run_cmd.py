@@ -4,7 +4,6 @@ Argument parsing, the progress bar and signals only: the run itself is `suite.ru
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import sys
 import threading

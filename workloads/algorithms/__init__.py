@@ -112,5 +112,4 @@ def algorithm(name: str) -> Algorithm:
     try:
         return ALGORITHMS[name.upper()]
     except KeyError:
-        from workloads.errors import UserError
         raise UserError(f"unknown algorithm {name!r} (known: {', '.join(ALGORITHMS)})") from None
