@@ -9,7 +9,9 @@ measured by a small kernel compiled through IREE for the same target and device 
 - code rates (``CODE_RATES``): the FLOP/s of code that does not run at the matmul's vector peak,
   each measured on its own algorithm's loop on a deconvolution that is in no catalogue, its fixed
   costs taken off. "gather": REVD2's linalg.generic, whose input is read with tensor.extract, which
-  IREE leaves scalar (well below the peak over 16 lanes). The model charges a workload's MACs at the
+  IREE leaves scalar (well below the peak over 16 lanes). "tap": REVD's and STDD's tap matmul
+  (``tap_matmul_mlir``), the phases innermost, whose vector tiles IREE fills far less than the lanes
+  its channels would (bench/repro/tap_matmul_tiles.py). The model charges a workload's MACs at the
   rate its counts name;
 - the cost of a page a call touches fresh (``_fault_cost``): two chained scales whose 48 MiB
   intermediate glibc maps afresh every call, less what their traffic costs at the measured
@@ -40,17 +42,19 @@ from targets import Target
 
 STREAM_ELEMS = 16 * 1024 * 1024        # 64 MiB of f32: far past every cache of an edge or desktop CPU
 MATMUL_N = 2048
-PROFILE_VERSION = 7                    # 2: the fixed costs of a call and of a dispatch; 3: vector lanes;
+PROFILE_VERSION = 8                    # 2: the fixed costs of a call and of a dispatch; 3: vector lanes;
                                        # 4: the code rates, and the fixed costs' awake mode over rounds;
                                        # 5: the cost of a faulted byte; 6: that cost over several processes;
-                                       # 7: a dispatch's cost within one submission
+                                       # 7: a dispatch's cost within one submission; 8: the tap matmuls' rate
 # the rates of code that does not run at the vector peak, each measured on its own algorithm's loop:
 # rate -> (algorithm, layouts timed, the dispatches of its module in them)
 # gather: REVD2 in NCHW, where every tap is its own scalar tensor.extract (in NHWC, IREE broadcasts
 # each extract over the output channels: vector code on a 16-channel layer, 1.7x the scalar rate)
 # (REVD2-HW's hand-written kernel is not one: its rate moves with the shape, 52-77 GFLOP/s on four
 # calibration layers against 92-107 on ESPCN's and FSRCNN's, so one rate would misrank it.)
-CODE_RATES = {"gather": ("REVD2", ("nchw",), 2)}                 # the input pad and the loop
+# tap: one of REVD's tap matmuls on RATE_LAYER (16 -> 16 channels at stride 2, a hw x hw grid), alone
+CODE_RATES = {"gather": ("REVD2", ("nchw",), 2),                 # the input pad and the loop
+              "tap": ("tap-matmul", ("nchw",), 1)}
 RATE_LAYER = {"cin": 16, "cout": 16, "kernel": 6, "stride": 2, "hw": 64}   # in no catalogue; 39 M MACs
 CHAIN = 9                              # dispatches in the long chain of the fixed-cost measurement
 FIXED_ROUNDS = 4                       # processes each fixed cost and the fault cost are timed in (_fixed_costs)
@@ -159,12 +163,45 @@ def _fixed_costs(cache: CompileCache, target: Target, flags: list[str], repetiti
     return (*best[1], *best[CHAIN])
 
 
-def _rate_workload(algorithm: str, layout: str, hw: int = RATE_LAYER["hw"]) -> tuple[str, np.ndarray, int]:
-    """(MLIR, input, flops) of ``algorithm`` on RATE_LAYER, hw x hw, in ``layout``."""
+def tap_matmul_mlir(weights: np.ndarray, q: int, p: int) -> str:
+    """REVD's and STDD's contraction for one tap group, alone: out[o, q, a, p, b] = sum_c x[c, q, p] *
+    w[o, a, b, c] (the r x r phases of every output pixel from a 1x1 conv over C_in), main(x) with
+    ``weights`` [C_out, r, r, C_in] a constant, as in REVD's module."""
+    import torch
+    from workloads.algorithms.revd2 import _dense
+    co, r, _, ci = weights.shape
+    x, w, y = f"tensor<{ci}x{q}x{p}xf32>", f"tensor<{co}x{r}x{r}x{ci}xf32>", f"tensor<{co}x{q}x{r}x{p}x{r}xf32>"
+    return f"""#x = affine_map<(o, q, a, p, b, c) -> (c, q, p)>
+#w = affine_map<(o, q, a, p, b, c) -> (o, a, b, c)>
+#y = affine_map<(o, q, a, p, b, c) -> (o, q, a, p, b)>
+func.func @main(%x: {x}) -> {y} {{
+  %w = arith.constant {_dense(torch.from_numpy(np.ascontiguousarray(weights)))}
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty() : {y}
+  %init = linalg.fill ins(%zero : f32) outs(%empty : {y}) -> {y}
+  %out = linalg.generic {{indexing_maps = [#x, #w, #y],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]}}
+      ins(%x, %w : {x}, {w}) outs(%init : {y}) {{
+    ^bb0(%a: f32, %b: f32, %acc: f32):
+      %m = arith.mulf %a, %b : f32
+      %s = arith.addf %acc, %m : f32
+      linalg.yield %s : f32
+  }} -> {y}
+  return %out : {y}
+}}
+"""
+
+
+def _rate_workload(algorithm: str, layout: str, hw: int = RATE_LAYER["hw"]) -> tuple[str, list[np.ndarray], int]:
+    """(MLIR, inputs, flops) of ``algorithm`` on RATE_LAYER, hw x hw, in ``layout``."""
     import torch
     from workloads.algorithms.revd2 import revd2_mlir
     from workloads.transforms import Deconv
     g = {**RATE_LAYER, "hw": hw}
+    if algorithm == "tap-matmul":
+        co, ci, r = g["cout"], g["cin"], g["stride"]
+        w = torch.randn(co, r, r, ci, generator=torch.Generator().manual_seed(0)).numpy()
+        return tap_matmul_mlir(w, hw, hw), [np.full((ci, hw, hw), 0.5, np.float32)], 2 * co * ci * r * r * hw * hw
     gen = torch.Generator().manual_seed(0)
     d = Deconv(torch.randn(g["cin"], g["cout"], g["kernel"], g["kernel"], generator=gen), g["stride"], (0, 0, 0, 0))
     x = np.full((1, g["cin"], g["hw"], g["hw"]), 0.5, np.float32)
@@ -173,7 +210,7 @@ def _rate_workload(algorithm: str, layout: str, hw: int = RATE_LAYER["hw"]) -> t
     oh, ow = d.out_hw(g["hw"], g["hw"])
     flops = 2 * g["cin"] * g["cout"] * d.taps_per_phase ** 2 * oh * ow
     mlir = {"REVD2": revd2_mlir}[algorithm](d, 1, g["hw"], g["hw"], layout)
-    return mlir, x, flops
+    return mlir, [x], flops
 
 
 def _code_rates(cache: CompileCache, target: Target, flags: list[str], repetitions: int,
@@ -185,8 +222,8 @@ def _code_rates(cache: CompileCache, target: Target, flags: list[str], repetitio
     for rate, (algorithm, layouts, dispatches) in CODE_RATES.items():
         best = None
         for layout in layouts:
-            mlir, x, flops = _rate_workload(algorithm, layout, hw)
-            t, samples, cmd, _ = _peak(cache, mlir, [x], target, flags, repetitions, ["default"], 0.1)
+            mlir, inputs, flops = _rate_workload(algorithm, layout, hw)
+            t, samples, cmd, _ = _peak(cache, mlir, inputs, target, flags, repetitions, ["default"], 0.1)
             if best is None or t < best["t"]:
                 best = {"t": t, "samples_ms": samples, "command": cmd, "layout": layout, "flops": flops}
         work = max(best.pop("t") - t_one - (dispatches - 1) * dispatch_s, 1e-9)
@@ -309,7 +346,7 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
                   f"of a call and of a dispatch from a chain of 1 and of {CHAIN} tiny dependent dispatches in one "
                   "submission (fastest of "
                   f"{fixed_rounds} processes each); the rate "
-                  "of REVD2's scalar gather on a deconvolution in no catalogue; the cost of a faulted byte from "
+                  "of REVD2's scalar gather and of REVD's tap matmul on a deconvolution in no catalogue; the cost of a faulted byte from "
                   f"two chained {FAULT_ELEMS * 4 / 2**20:g} MiB scales (fastest of {fixed_rounds} processes), their "
                   "traffic taken off",
         "sizes": {"stream_elems": stream_elems, "matmul_n": matmul_n, "rate_hw": rate_hw, "fixed_rounds": fixed_rounds},
@@ -319,6 +356,7 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
         "call_s": t_one,                                    # a call with one (tiny) dispatch
         "dispatch_s": dispatch_s,
         "gather_flops": rates["gather"]["flops_per_s"],
+        "tap_flops": rates["tap"]["flops_per_s"],
         "fault_s_per_byte": faults["s_per_byte"],
         "vector_lanes": lanes,
         "vector_lanes_source": lanes_source,
@@ -341,6 +379,7 @@ def to_profile(doc: dict) -> Profile:
             "measured_here", "machine")
     return Profile(**{k: doc[k] for k in keep}, call_s=doc.get("call_s"), dispatch_s=doc.get("dispatch_s"),
                    vector_lanes=doc.get("vector_lanes"), gather_flops=doc.get("gather_flops"),
+                   tap_flops=doc.get("tap_flops"),
                    fault_s_per_byte=doc.get("fault_s_per_byte"))
 
 

@@ -10,7 +10,8 @@ model, none fitted to the layers predicted: a call's fixed cost and a cost per d
 by calibration), the bytes IREE's dispatches really bind (the copies it materialises, read off the
 module), the vector lanes a conv's output channels leave idle (``lane_use``: the lanes are the
 target CPU's f32 vector width, the channels the workload's own counts), for code that does not
-run at the vector peak (REVD2's tensor.extract gather), the rate calibrated for that code, and the
+run at the vector peak (REVD2's tensor.extract gather; REVD's and STDD's tap matmuls, whose vector
+tiles IREE fills far less than their channels would fill the lanes), the rate calibrated for that code, and the
 pages a call touches fresh (counted by the kernel, targets.collectors.page_faults) at the calibrated
 cost of a faulted byte.
 """
@@ -41,11 +42,12 @@ class Profile:
     dispatch_s: float | None = None    # the fixed cost of each further dispatch (calibrated)
     vector_lanes: int | None = None    # f32 lanes of the target CPU's vectors (None: not a CPU, or unknown)
     gather_flops: float | None = None  # FLOP/s of a loop that gathers its input element by element (calibrated)
+    tap_flops: float | None = None     # FLOP/s of REVD's and STDD's tap matmuls, the phases innermost (calibrated)
     fault_s_per_byte: float | None = None  # what a page touched fresh costs a call, per byte (calibrated)
 
     def rate(self, name: str | None) -> float | None:
         """The calibrated FLOP/s of the code a workload's counts name (Counts.rate), None if unmeasured."""
-        return {"gather": self.gather_flops}.get(name or "")
+        return {"gather": self.gather_flops, "tap": self.tap_flops}.get(name or "")
 
     @property
     def has_energy(self) -> bool:

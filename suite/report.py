@@ -263,6 +263,8 @@ def print_run(record: dict, console: Console | None = None) -> None:
                          + "a conv's output channels leave idle"
                          + (f", REVD2's gather at the calibrated {p['gather_flops'] / 1e9:.1f} GFLOP/s"
                             if p.get("gather_flops") else "")
+                         + (f", REVD's and STDD's tap matmuls at the calibrated {p['tap_flops'] / 1e9:.1f} GFLOP/s"
+                            if p.get("tap_flops") else "")
                          + (f", and the pages a call touches fresh at {p['fault_s_per_byte'] * 1e9:.2f} ns a byte"
                             if p.get("fault_s_per_byte") else "") + ")"
                          if model.get("mdape_compiled_percent") is not None else "")

@@ -31,8 +31,9 @@ def test_calibrate_measures_stores_and_reuses(tmp_path, cache):
     # the code rate, its own algorithm's loop: a scalar gather far below the vector peak, charged
     # where a workload's counts name it
     rates = doc["measurements"]["code_rates"]
-    assert set(rates) == {"gather"} and rates["gather"]["layout"] == "nchw"
+    assert set(rates) == {"gather", "tap"} and rates["gather"]["layout"] == "nchw"
     assert 1e7 < prof.gather_flops < prof.peak_flops / 2 and prof.rate("gather") == prof.gather_flops
+    assert 1e7 < prof.tap_flops < prof.peak_flops and prof.rate("tap") == prof.tap_flops
     assert prof.rate(None) is None and prof.rate("hand-written") is None
     # a page a call touches fresh: counted by the kernel on a 48 MiB intermediate, and its cost is a
     # fraction of a microsecond to some microseconds a 4 KiB page; timed in several processes, as a
@@ -95,9 +96,10 @@ def test_vector_lanes_come_from_the_cpu_flags_or_the_architecture():
 
 
 def test_the_code_rates_are_their_algorithms_loops_on_a_layer_of_no_catalogue(cache):
-    """Each code rate is its own algorithm's loop (REVD2's tensor.extract gather), exact against torch,
-    on a deconvolution that no catalogue layer is, so the model is never calibrated on a layer it
-    predicts."""
+    """Each code rate is its own algorithm's loop (REVD2's tensor.extract gather; REVD's tap matmul),
+    exact against torch, on a deconvolution that no catalogue layer is, so the model is never
+    calibrated on a layer it predicts."""
+    import numpy as np
     import torch
     from suite.build import build_module
     from suite.calibrate import CODE_RATES, RATE_LAYER, _rate_workload
@@ -109,7 +111,9 @@ def test_the_code_rates_are_their_algorithms_loops_on_a_layer_of_no_catalogue(ca
     w = torch.randn(g["cin"], g["cout"], g["kernel"], g["kernel"], generator=gen)
     target = get_target("llvm-cpu")
     for rate, (algorithm, layouts, dispatches) in CODE_RATES.items():
-        mlir, x, flops = _rate_workload(algorithm, layouts[0])
+        if algorithm == "tap-matmul":
+            continue                                    # below: a tap group, not a whole deconvolution
+        mlir, (x,), flops = _rate_workload(algorithm, layouts[0])
         out = (g["hw"] - 1) * g["stride"] + g["kernel"]
         assert flops == 2 * g["cin"] * g["cout"] * (g["kernel"] // g["stride"]) ** 2 * out * out
         built = build_module(cache, mlir, "none", target.flags("default"), 600)
@@ -117,4 +121,19 @@ def test_the_code_rates_are_their_algorithms_loops_on_a_layer_of_no_catalogue(ca
         ref = torch.nn.functional.conv_transpose2d(torch.from_numpy(x), w, stride=g["stride"])
         assert abs(y - ref.numpy()).max() < 1e-3, rate
     assert "tensor.extract %xp" in _rate_workload("REVD2", "nchw")[0]
+    # the tap matmul: one tap group of REVD on that layer, out[o, q, a, p, b] = sum_c x[c, q, p] w[o, a, b, c],
+    # one dispatch, as REVD's and STDD's tap groups compile
+    from suite.build import static_summary
+    from suite.calibrate import tap_matmul_mlir
+    co, ci, r, hw = g["cout"], g["cin"], g["stride"], 12
+    mlir, (x,), flops = _rate_workload("tap-matmul", "nchw", hw)
+    assert flops == 2 * co * ci * r * r * hw * hw
+    wt = torch.randn(co, r, r, ci, generator=torch.Generator().manual_seed(0)).numpy()
+    assert mlir == tap_matmul_mlir(wt, hw, hw)
+    built = build_module(cache, mlir, "none", target.flags("default"), 600)
+    y, _ = run_module(built.vmfb, cache.input_file(x), target.runtime_flags("local-sync", None), 600)
+    assert abs(y - np.einsum("cqp,oabc->oqapb", x, wt)).max() < 1e-3
+    assert [d["name"] for d in static_summary(cache, built, 600)["lowering"]
+            if "matmul" in d["name"]] == [f"main_dispatch_0_matmul_like_{co}x{hw}x{r}x{hw}x{r}x{ci}_f32"]
+    assert CODE_RATES["tap"][2] == 1
 

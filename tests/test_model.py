@@ -147,16 +147,21 @@ def test_the_lane_term_charges_the_vector_lanes_a_convs_channels_leave_idle():
 
 def test_the_code_rate_term_charges_revd2s_macs_at_their_codes_calibrated_rate():
     """REVD2 gathers its input with tensor.extract: it is charged its flops at the calibrated gather
-    rate, and at the lane term where a profile has none. REVD2-HW reads in place: no rate."""
+    rate, and at the lane term where a profile has none. REVD and STDD run tap matmuls, charged at
+    the calibrated tap rate. REVD2-HW reads in place: no rate."""
     from dataclasses import replace
     from suite.model import Profile, compiled_time
     from suite.model_check import add_compiled_terms, model_entry
     lay = LayerConfig(cin=4, cout=3, h=12, w=10, k=3, r=2)
     rates = {(m, a): counts(lay, m, a).rate for m in ("D-SP", "D-NN")
              for a in ("STDD", "STRD", "REVD", "REVD2", "REVD2-HW", "TDC", "TDCF")}
-    assert {k: v for k, v in rates.items() if v} == {("D-SP", "REVD2"): "gather", ("D-NN", "REVD2"): "gather"}
+    assert {k: v for k, v in rates.items() if v} == {
+        **{(m, "REVD2"): "gather" for m in ("D-SP", "D-NN")},
+        **{(m, a): "tap" for m in ("D-SP", "D-NN") for a in ("REVD", "STDD")}}
     p = Profile("t", "test", "hand", peak_flops=1e12, bandwidth=1e15, call_s=0.0, dispatch_s=0.0, vector_lanes=16,
-                gather_flops=1e9)
+                gather_flops=1e9, tap_flops=2e10)
+    tap = estimate(counts(lay, "D-NN", "REVD"), p, "paper")
+    assert compiled_time(tap, p, tap.bytes, 5, 12, rate="tap") == pytest.approx(tap.flops / 2e10)
     e = estimate(counts(lay, "D-SP", "REVD2"), p, "paper")
     assert compiled_time(e, p, e.bytes, 2, 1, rate="gather") == pytest.approx(e.flops / 1e9)
     assert compiled_time(e, p, e.bytes, 2, None, rate="hand-written") == pytest.approx(e.t_compute)   # unknown

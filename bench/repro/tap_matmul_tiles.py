@@ -24,6 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from suite.build import build_module, static_summary         # noqa: E402
+from suite.calibrate import tap_matmul_mlir                   # noqa: E402
 from suite.cache import CompileCache                          # noqa: E402
 from targets import get_target                                # noqa: E402
 from targets.collectors.iree_static import describe_lowering  # noqa: E402
@@ -34,28 +35,6 @@ from targets.iree_run import benchmark_module                 # noqa: E402
 SHAPES = (("espcn", 1, 321, 3, 481, 32), ("sweep-r3", 3, 512, 3, 512, 3), ("fsrcnn-r4", 1, 128, 4, 128, 56))
 
 
-def tap_matmul_mlir(co: int, q: int, r: int, p: int, ci: int) -> str:
-    x, w, y = f"tensor<{ci}x{q}x{p}xf32>", f"tensor<{co}x{r}x{r}x{ci}xf32>", f"tensor<{co}x{q}x{r}x{p}x{r}xf32>"
-    return f"""#x = affine_map<(o, q, a, p, b, c) -> (c, q, p)>
-#w = affine_map<(o, q, a, p, b, c) -> (o, a, b, c)>
-#y = affine_map<(o, q, a, p, b, c) -> (o, q, a, p, b)>
-func.func @main(%x: {x}, %w: {w}) -> {y} {{
-  %zero = arith.constant 0.0 : f32
-  %empty = tensor.empty() : {y}
-  %init = linalg.fill ins(%zero : f32) outs(%empty : {y}) -> {y}
-  %out = linalg.generic {{indexing_maps = [#x, #w, #y],
-      iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]}}
-      ins(%x, %w : {x}, {w}) outs(%init : {y}) {{
-    ^bb0(%a: f32, %b: f32, %acc: f32):
-      %m = arith.mulf %a, %b : f32
-      %s = arith.addf %acc, %m : f32
-      linalg.yield %s : f32
-  }} -> {y}
-  return %out : {y}
-}}
-"""
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
@@ -63,11 +42,12 @@ def main() -> None:
     cache, target = CompileCache(), get_target("llvm-cpu")
     rng = np.random.default_rng(0)
     for name, co, q, r, p, ci in SHAPES:
-        built = build_module(cache, tap_matmul_mlir(co, q, r, p, ci), "none", target.flags(), 600)
+        w = rng.standard_normal((co, r, r, ci), dtype=np.float32)
+        built = build_module(cache, tap_matmul_mlir(w, q, p), "none", target.flags(), 600)
         lowering = [d for d in static_summary(cache, built, 600)["lowering"] if "matmul" in d["name"]
                     or "generic" in d["name"] or "reduction" in d["name"]]
-        inputs = [cache.input_file(rng.random(s, dtype=np.float32)) for s in ((ci, q, p), (co, r, r, ci))]
-        t = benchmark_module(built.vmfb, inputs, target.runtime_flags("local-task", args.threads), 5, 0.2, 0.1, 600)
+        x = cache.input_file(rng.random((ci, q, p), dtype=np.float32))
+        t = benchmark_module(built.vmfb, x, target.runtime_flags("local-task", args.threads), 5, 0.2, 0.1, 600)
         ms = float(np.median(t.samples_ms))
         macs = co * q * r * p * r * ci
         print(f"{name:10s} {describe_lowering(lowering[0]) if lowering else '?'}")

@@ -37,6 +37,9 @@ def main(args) -> int:
     if prof.gather_flops:
         console.print(f"  gather         {si(prof.gather_flops)}FLOP/s (REVD2's tensor.extract loop: "
                       "the model's rate for it)")
+    if prof.tap_flops:
+        console.print(f"  tap matmul     {si(prof.tap_flops)}FLOP/s (REVD's and STDD's tap groups, the phases "
+                      "innermost: the model's rate for them)")
     if prof.fault_s_per_byte:
         console.print(f"  fresh pages    {prof.fault_s_per_byte * 4096 * 1e6:.2f} us a 4 KiB page a call touches fresh "
                       f"({si(1 / prof.fault_s_per_byte)}B/s: the model's charge on the bytes page-faults counts)")

@@ -50,5 +50,7 @@ class Revd(nn.Module):
 
 def counts(g: DeconvGeometry) -> Counts:
     lay = g.layer
+    # per tap group a 1x1 conv to r^2*C_out, the phases innermost: IREE's vector tiles fill far fewer
+    # lanes than those channels would, so the model charges it at the calibrated tap matmul's rate
     return Counts(lay.batch * lay.cin * lay.cout * g.kd * g.kd * g.hq * g.wq, (g.input, g.weights, g.output), g.size,
-                  lanes=lay.r * lay.r * lay.cout)          # per tap group a 1x1 conv to r^2*C_out
+                  lanes=lay.r * lay.r * lay.cout, rate="tap")

@@ -47,4 +47,4 @@ def counts(g: DeconvGeometry) -> Counts:
     lay = g.layer
     return Counts(lay.batch * lay.cin * lay.cout * g.kd * g.kd * lay.h * lay.w, (g.input, g.weights, g.output), g.size,
                   "overlapping partial sums are not charged (as in the paper)",
-                  lanes=lay.r * lay.r * lay.cout)                  # per tap group a matmul to r^2*C_out
+                  lanes=lay.r * lay.r * lay.cout, rate="tap")      # per tap group REVD's tap matmul
