@@ -203,9 +203,12 @@ class Entry:
         return statistics.median(self.samples) if self.samples else float("inf")
 
     def summary(self) -> dict:
+        """What the record and the database keep of a candidate: its race samples too, so that how
+        a race was decided can be checked, or decided again by another statistic, from any record."""
         return {"preset": self.candidate.preset, "layout": self.candidate.layout,
                 "status": self.state or self.result.status, "reason": self.result.reason,
-                "median_ms": None if not self.samples else self.median, "samples": len(self.samples or [])}
+                "median_ms": None if not self.samples else self.median, "samples": len(self.samples or []),
+                "samples_ms": list(self.samples or [])}
 
 
 class Tuner:

@@ -38,6 +38,7 @@ def test_the_search_picks_the_fastest_verified_candidate_and_stores_it(tuned):
         assert w["status"] == "ok" and w["tuning"]["source"] == "search"
         cands = w["tuning"]["candidates"]
         assert len(cands) == 4 and all(c["median_ms"] for c in cands)        # every candidate verified and probed
+        assert all(len(c["samples_ms"]) == c["samples"] and min(c["samples_ms"]) > 0 for c in cands)
         timed = [c for c in cands if c["status"] == "raced"]
         best = min(timed, key=lambda c: c["median_ms"])
         assert (w["preset"], w["layout"]) == (best["preset"], best["layout"])
