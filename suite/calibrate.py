@@ -346,7 +346,8 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
                   f"of a call and of a dispatch from a chain of 1 and of {CHAIN} tiny dependent dispatches in one "
                   "submission (fastest of "
                   f"{fixed_rounds} processes each); the rate "
-                  "of REVD2's scalar gather and of REVD's tap matmul on a deconvolution in no catalogue; the cost of a faulted byte from "
+                  "of REVD2's scalar gather and of REVD's tap matmul on a deconvolution in no catalogue; "
+                  "the cost of a faulted byte from "
                   f"two chained {FAULT_ELEMS * 4 / 2**20:g} MiB scales (fastest of {fixed_rounds} processes), their "
                   "traffic taken off",
         "sizes": {"stream_elems": stream_elems, "matmul_n": matmul_n, "rate_hw": rate_hw, "fixed_rounds": fixed_rounds},
