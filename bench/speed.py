@@ -41,21 +41,26 @@ def timed_run(plan, storage) -> tuple[Run, float]:
     return run, time.perf_counter() - t0
 
 
-def side_by_side(runner, modules: dict, rounds: int, min_time_s: float) -> dict:
+def side_by_side(runner, modules: dict, rounds: int, min_time_s: float, keep: list | None = None) -> dict:
     """{key: median ms} of modules ({key: (built, input)}) sampled in alternation, 2 samples a
-    round: drift on a shared machine then lands on every side alike."""
+    round: drift on a shared machine then lands on every side alike. ``keep``: a list that gets
+    {str(key): samples} appended, for the --json file."""
     samples = {k: [] for k in modules}
     for _ in range(rounds):
         for k, (built, x_path) in modules.items():
             samples[k] += runner.sample(built, x_path, 2, min_time_s)
+    if keep is not None:
+        keep.append({getattr(k, "label", k): v for k, v in samples.items()})
     return {k: statistics.median(v) for k, v in samples.items() if v}
 
 
-def lowering_goal(rec: Record, run, rounds: int = 5) -> None:
+def lowering_goal(rec: Record, run, rounds: int = 5, keep: dict | None = None, within: float | None = None) -> None:
     """Each reported row against every other candidate lowering that came within the tuner's abandon
     ratio of it in the race, timed now in alternation (chosen, other, chosen, other, ...): two timings
     of one module taken minutes apart differ by more than the goal's 20% on this shared VM, so only
-    samples taken side by side can say whether another lowering is faster."""
+    samples taken side by side can say whether another lowering is faster. ``within``: check the
+    lowerings within this ratio in the race instead (a wider one also checks candidates that a
+    noisy probe may have dropped)."""
     from suite.runner import Runner
     from suite.tuning import ABANDON_RATIO, Candidate, variant
     from targets.iree_run import StageError
@@ -72,9 +77,10 @@ def lowering_goal(rec: Record, run, rounds: int = 5) -> None:
                    min(c["median_ms"] for c in cands))
         rivals = [Candidate(c["preset"], c["layout"]) for c in cands
                   if (c["preset"], c["layout"]) != (chosen.preset, chosen.layout)
-                  and c["median_ms"] <= ABANDON_RATIO * won]
+                  and c["median_ms"] <= (within or ABANDON_RATIO) * won]
         if not rivals:
-            print(f"  {r.id:48s} {chosen.label:36s} every other lowering was over {ABANDON_RATIO}x slower in the race")
+            print(f"  {r.id:48s} {chosen.label:36s} every other lowering was over {within or ABANDON_RATIO}x slower "
+                  "in the race")
             continue
         sides = {}
         for c in [chosen, *rivals]:
@@ -82,7 +88,10 @@ def lowering_goal(rec: Record, run, rounds: int = 5) -> None:
             if built is not None:
                 sides[c] = (built, x_path)
         try:
-            med = side_by_side(runner, sides, rounds, run.options.min_time_s)
+            timed = []
+            med = side_by_side(runner, sides, rounds, run.options.min_time_s, timed)
+            if keep is not None:
+                keep[r.id] = {"chosen": chosen.label, "samples_ms": timed[0]}
         except StageError as e:
             print(f"  {r.id:48s} timing failed: {e}")
             continue
@@ -164,10 +173,14 @@ def main() -> None:
     ap.add_argument("--layer", action="append", default=[])
     ap.add_argument("--cold", action="store_true", help="time a cold run (empty cache and tuning database) first")
     ap.add_argument("--peers", default="none", help="peer runtimes in the timed runs (default: none)")
-    ap.add_argument("--json", help="also write the run's record here")
+    ap.add_argument("--json", help="also write the run's record here, with the side-by-side samples of the lowering "
+                                   "goal under 'bench_side_by_side'")
     ap.add_argument("--tune", default="full", choices=("full", "auto"),
                     help="full (default): search again, so that each row and its candidates' race are timed in "
                          "the same run; auto: take the database's decisions (and their candidates' old medians)")
+    ap.add_argument("--rivals-within", type=float, default=None, metavar="RATIO",
+                    help="check the reported row against every lowering within RATIO of it in the race "
+                         "(default: the tuner's abandon ratio)")
     args = ap.parse_args()
     plan = make_plan(catalogues=args.catalogue, layers=args.layer, peers=args.peers, tune=args.tune)
     with tempfile.TemporaryDirectory() as tmp:
@@ -181,9 +194,10 @@ def main() -> None:
         rec = Record(run.record)
         print(f"\n{len(rec.iree_rows)} workloads; " + (f"cold run {cold / 60:.1f} min (goal 15), " if cold else "")
               + f"{'warm re-run' if cold else 'this run'} {warm / 60:.1f} min (goal 2 when warm)")
-        if args.json:
-            Path(args.json).write_text(json.dumps(run.record, indent=1))
-        lowering_goal(rec, run)
+        side = {}
+        lowering_goal(rec, run, keep=side, within=args.rivals_within)
+        if args.json:                      # the record, and each row's side-by-side samples: races can be re-decided
+            Path(args.json).write_text(json.dumps({**run.record, "bench_side_by_side": side}, indent=1))
         revd2_goal(rec, run)
     model_goal(rec)
 
