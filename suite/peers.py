@@ -285,7 +285,8 @@ class PeerSession:
             raise RuntimeError(self.failure)
         return doc["samples_ms"], doc["iterations"]
 
-    def result(self, method: str, samples: list[float], iterations: list[int], failed: str = ""):
+    def result(self, method: str, samples: list[float], iterations: list[int], failed: str = "",
+               rounds: list[int] | None = None):
         """The method's row, as an ordinary WorkloadResult with ``runtime`` set."""
         from suite.runner import WorkloadResult
         from suite.stats import summarize
@@ -309,7 +310,7 @@ class PeerSession:
         if failed:
             res.status, res.reason = "time-failed", failed
         elif res.status == STATUS_OK:
-            res.samples_ms, res.iterations = samples, iterations
+            res.samples_ms, res.iterations, res.rounds = samples, iterations, rounds
             res.stats_ms = summarize(samples) if samples else None
         return res
 

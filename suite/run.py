@@ -18,7 +18,8 @@ from suite.rows import STATUS_COMPILED, STATUS_OK, Record, best_per_workload
 from suite.selection import check_target, csv_list, resolve_collectors, resolve_layers, resolve_profile, run_threads
 
 MIN_REPETITIONS = 9
-ROUNDS_NOTE = "a layer's IREE rows and peers take their samples in alternating rounds (suite.rounds)"
+ROUNDS_NOTE = ("a layer's IREE rows (and peers) take their samples in alternating rounds; a row whose rounds "
+               "disagree takes one more (suite.rounds)")
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
@@ -169,6 +170,13 @@ class Storage:
     use_cache: bool = True
     profiles_dir: Path = PROFILES_DIR
     tuning_dir: Path = TUNING_DIR
+
+
+def _all_rounds_at_once(command: str, samples: int) -> str:
+    """The row's timing command: the last round's, asking for all of the row's samples, so that it
+    reproduces the row in one process (the rounds themselves are in the row's ``rounds``)."""
+    import re
+    return re.sub(r"--benchmark_repetitions=\d+", f"--benchmark_repetitions={samples}", command)
 
 
 class Run:
@@ -329,9 +337,10 @@ class Run:
                 on_row(row)
         try:
             rest = self.pending
-            if peers:
-                from suite.rounds import ROUNDS
+            if peers or self._timed_in_rounds():
+                from suite.rounds import RETAKES, ROUNDS, SPLIT_RATIO
                 self.record["settings"]["rounds"] = {"rounds": ROUNDS, "how": ROUNDS_NOTE,
+                                                     "retakes": RETAKES, "split_ratio": SPLIT_RATIO,
                                                      "peers": [p.name for p in peers]}
                 covered = set()
                 for subject, ws, methods in self._peer_subjects():
@@ -347,6 +356,11 @@ class Run:
             self.interrupted = True
         finally:
             pool.close()
+
+    def _timed_in_rounds(self) -> bool:
+        """Whether IREE's rows are timed in rounds even without peers: wherever they are timed, except
+        under an emulator (each round starts qemu-user again, and its times are not device times)."""
+        return not (self.plan.verify_only or self.compile_only or self.launcher.emulated)
 
     def _peers(self) -> list:
         """The peer runtimes that run beside IREE here (host CPU targets, timed runs); every peer asked
@@ -435,7 +449,8 @@ class Run:
             from types import SimpleNamespace
 
             def between(i):
-                on_progress(SimpleNamespace(id=f"{subject.id}: IREE and peers"), f"round {i + 1}")
+                on_progress(SimpleNamespace(id=f"{subject.id}: IREE" + (" and peers" if peers else "")),
+                            f"round {i + 1}")
         alternate(order(iree_sides + list(peer_sides.values()), methods), self.plan.repetitions,
                   between=between if on_progress else None, max_time_s=self.plan.max_time)
         for (w, built, x_path, res, final, _), side in zip(iree, iree_sides):
@@ -444,14 +459,16 @@ class Run:
             elif side.failed is not None:
                 res.status, res.reason = "time-failed", f"{type(side.failed).__name__}: {side.failed}"
             else:
-                runner.record_timing(w, built, x_path, res, side.samples, side.iterations, side.command,
-                                     on_progress)
+                res.rounds = side.rounds
+                runner.record_timing(w, built, x_path, res, side.samples, side.iterations,
+                                     _all_rounds_at_once(side.command, len(side.samples)), on_progress)
             on_result(final())
         for s in sessions:
             for m in todo:
                 side = peer_sides.get((s.peer.name, m))
                 failed = str(side.failed) if side is not None and side.failed is not None else ""
-                on_result(s.result(m, side.samples if side else [], side.iterations if side else [], failed))
+                on_result(s.result(m, side.samples if side else [], side.iterations if side else [], failed,
+                                   side.rounds if side else None))
 
     def finish(self) -> list[Path]:
         """The model's agreement with the measurement; the record written where it belongs."""

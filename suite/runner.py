@@ -86,6 +86,7 @@ class WorkloadResult:
     tuning_spec: str | None = None
     samples_ms: list[float] = field(default_factory=list)
     iterations: list[int] = field(default_factory=list)
+    rounds: list[int] | None = None    # samples taken in each round, in order (suite.rounds), where timed in rounds
     stats_ms: dict[str, float] | None = None
     counters: list[dict] = field(default_factory=list)
     counter_errors: dict[str, str] = field(default_factory=dict)

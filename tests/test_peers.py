@@ -76,7 +76,9 @@ def test_a_run_stores_peers_as_rows_and_compares_the_claim_per_runtime(tmp_path,
     assert importlib.metadata.version("onnxruntime") in peers[1]["runtime_version"] + peers[3]["runtime_version"]
     # IREE and the peers were timed in alternating rounds, each with the run's repetitions in all
     assert rec["settings"]["rounds"]["peers"] == ["eager", "onnxruntime"]
-    assert all(len(w["samples_ms"]) == 9 for w in rec["workloads"])
+    # three rounds of three; a row whose rounds disagreed took a fourth (suite.rounds.RETAKES)
+    assert all(w["rounds"] in ([3, 3, 3], [3, 3, 3, 3]) and len(w["samples_ms"]) == sum(w["rounds"])
+               for w in rec["workloads"])
     iree = [w for w in rec["workloads"] if not w.get("runtime")]
     assert all("--benchmark_repetitions=3" in w["commands"]["time"] for w in iree)      # 9 samples = 3 rounds of 3
 
@@ -99,6 +101,30 @@ def test_rounds_alternate_method_by_method_iree_first_and_a_failing_side_stops_a
     assert calls[:4] == [("C-SP", True, 3), ("C-SP", False, 3), ("D-SP", True, 3), ("D-SP", False, 3)]
     assert [len(s.samples) for s in sides] == [9, 9, 9, 3] and str(sides[3].failed) == "gone"
     assert len(calls) == 3 * 4 - 1                      # the failed side is not asked again
+
+
+def test_a_row_whose_rounds_disagree_takes_one_more_round_and_no_more():
+    """A slow phase of the machine in one round (3x here) splits the row; it takes one more round
+    at the end, so that the phase is one round of four. Rows that agree, or have spent their time
+    (max_time), take none."""
+    from suite.rounds import RETAKES, Side, alternate
+    assert RETAKES == 1
+
+    def side(name, per_round_ms, calls=1):
+        got = []
+
+        def take(k):
+            got.append(k)
+            return [per_round_ms[min(len(got), len(per_round_ms)) - 1]] * k, [calls] * k, "cmd"
+        return Side(name, take)
+    split_ = side("phase in round 2", [1.0, 3.0, 1.0, 3.0])     # its retake is slow too: still one only
+    steady = side("steady", [1.0, 1.1, 0.95])
+    spent = side("slow calls", [400.0, 1200.0, 400.0])          # split, but past max_time: no retake
+    alternate([split_, steady, spent], 10, max_time_s=1.0)
+    assert split_.rounds == [4, 3, 3, 3] and split_.disagrees
+    assert steady.rounds == [4, 3, 3] and not steady.disagrees
+    assert spent.rounds == [4, 1] and len(spent.samples) == 5
+    assert sorted(split_.samples)[len(split_.samples) // 2] == 1.0       # the median is off the phase
 
 
 def test_a_row_of_slow_calls_stops_at_five_samples_once_its_time_is_spent_and_fast_rows_take_all():
