@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 ROUNDS = 3          # a sample set split in three: enough to interleave, few enough start-up costs
-# a row whose rounds' medians differ by more than this takes one more round at the end (RETAKES): this
+# a row whose rounds' medians differ by more than this takes one more round at the end (RETAKES), even
+# past its max time (a round of 3 samples: bounded): this
 # VM has phases of seconds in which memory-bound calls run 2-6x slower, invisible in steal time, and a
 # phase that spans one round of three should not decide the row's median
 SPLIT_RATIO = 1.3
@@ -100,7 +101,9 @@ def alternate(sides: list[Side], repetitions: int, rounds: int = ROUNDS,
     """Every side's samples, taken round by round in the given order, each side within its time
     (``allowance``); a side that fails stops there (its ``failed`` says why) and the others go on.
     Then up to ``retakes`` more rounds, each for the sides whose rounds disagree (``Side.disagrees``)
-    and still have time: a slow phase of the machine that hit one round is then one round of four."""
+    whatever time they have spent: a slow phase of the machine that hit one round is then one round
+    of four, and a phase can make a fast row look slow (sweep-r4's D-NN STDD, 1.1 ms calls at 7 ms
+    in a phase, spent its second in round 1 and stopped at 5 samples, median 4.4 ms)."""
     plan = split(repetitions, rounds)
     for i, k in enumerate(plan):
         _round(i, k, sides, max_time_s, between)
@@ -108,7 +111,7 @@ def alternate(sides: list[Side], repetitions: int, rounds: int = ROUNDS,
         again = [s for s in sides if s.failed is None and s.disagrees]
         if not again:
             break
-        _round(len(plan) + j, min(plan), again, max_time_s, between)
+        _round(len(plan) + j, min(plan), again, None, between)
 
 
 def _round(i: int, k: int, sides: list[Side], max_time_s: float | None, between) -> None:
