@@ -18,14 +18,15 @@ disagree takes one more (``RETAKES``), and its row keeps how many samples each r
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 from typing import Callable
 
 ROUNDS = 3          # a sample set split in three: enough to interleave, few enough start-up costs
 # a row whose rounds' medians differ by more than this takes one more round at the end (RETAKES), even
-# past its max time (a round of 3 samples: bounded): this
-# VM has phases of seconds in which memory-bound calls run 2-6x slower, invisible in steal time, and a
-# phase that spans one round of three should not decide the row's median
+# past its max time (one round of 3 samples: bounded). This VM has phases of seconds in which
+# memory-bound calls run 2-6x slower, invisible in steal time (see above), and a phase that spans
+# one round of three should not decide the row's median.
 SPLIT_RATIO = 1.3
 RETAKES = 1
 MAX_TIME_S = 1.0    # a row's timed seconds after which it stops at MIN_SAMPLES (asv's repeat max_time)
@@ -68,7 +69,6 @@ class Side:
     @property
     def disagrees(self) -> bool:
         """Whether its rounds disagree: the slowest round's median over the fastest's > SPLIT_RATIO."""
-        import statistics
         meds, i = [], 0
         for n in self.rounds:
             if n:
