@@ -46,7 +46,7 @@ def main() -> None:
     from suite.tuning import variant
     from targets.iree_run import benchmark_module
     preset, layout = args.lowering.rsplit("/", 1)
-    run = Run(make_plan(tune="none", peers="none",
+    run = Run(make_plan(tune="none", peers="none", profile="none",
                         sched="fifo" if args.fifo else "normal"), Storage(save=False))
     w = next((w for w in run.plan.workloads() if w.id == args.workload), None)
     if w is None:
