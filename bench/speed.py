@@ -41,16 +41,17 @@ def timed_run(plan, storage) -> tuple[Run, float]:
     return run, time.perf_counter() - t0
 
 
-def side_by_side(runner, modules: dict, rounds: int, min_time_s: float, keep: list | None = None) -> dict:
-    """{key: median ms} of modules ({key: (built, input)}) sampled in alternation, 2 samples a
-    round: drift on a shared machine then lands on every side alike. ``keep``: a list that gets
-    {str(key): samples} appended, for the --json file."""
+def side_by_side(runner, modules: dict, rounds: int, min_time_s: float) -> dict:
+    """{key: samples ms} of modules ({key: (built, input)}) sampled in alternation, 2 samples a
+    round: drift on a shared machine then lands on every side alike."""
     samples = {k: [] for k in modules}
     for _ in range(rounds):
         for k, (built, x_path) in modules.items():
             samples[k] += runner.sample(built, x_path, 2, min_time_s)
-    if keep is not None:
-        keep.append({getattr(k, "label", k): v for k, v in samples.items()})
+    return samples
+
+
+def medians(samples: dict) -> dict:
     return {k: statistics.median(v) for k, v in samples.items() if v}
 
 
@@ -88,10 +89,10 @@ def lowering_goal(rec: Record, run, rounds: int = 5, keep: dict | None = None, w
             if built is not None:
                 sides[c] = (built, x_path)
         try:
-            timed = []
-            med = side_by_side(runner, sides, rounds, run.options.min_time_s, timed)
+            timed = side_by_side(runner, sides, rounds, run.options.min_time_s)
+            med = medians(timed)
             if keep is not None:
-                keep[r.id] = {"chosen": chosen.label, "samples_ms": timed[0]}
+                keep[r.id] = {"chosen": chosen.label, "samples_ms": {c.label: v for c, v in timed.items()}}
         except StageError as e:
             print(f"  {r.id:48s} timing failed: {e}")
             continue
@@ -133,7 +134,7 @@ def revd2_goal(rec: Record, run, rounds: int = 5) -> None:
             try:
                 built = {r.algorithm: runner.prepare(variant(workloads[r.id], r.layout), r.preset)[1:]
                          for r in (form, best)}
-                med = side_by_side(runner, built, rounds, run.options.min_time_s)
+                med = medians(side_by_side(runner, built, rounds, run.options.min_time_s))
             except (StageError, KeyError) as e:
                 print(f"  {layer:32s} {method}  timing failed: {e}")
                 continue
