@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from suite.rounds import SPLIT_RATIO
 from suite.text import display_copy
 from targets.collectors import COLLECTORS, report_columns
 from suite.rows import (STATUS_COMPILED, STATUS_OK, STATUS_WRONG, Record, Row, as_row, best_per_workload,
@@ -182,6 +183,19 @@ def traffic_claim(rows: list) -> str | None:
     return None
 
 
+def unsettled_rows(rows: list) -> str:
+    """The rows whose rounds' medians are still over SPLIT_RATIO apart, with their rounds' spread:
+    a slow phase of the machine reached part of their samples (suite.rounds)."""
+    from workloads.algorithms import algorithm_label
+    out = []
+    for r in map(as_row, rows):
+        apart = r.rounds_apart if r.ok else None
+        if apart is not None and apart > SPLIT_RATIO:
+            name = " ".join(filter(None, [r.runtime, r.method, algorithm_label(r.algorithm) if r.algorithm else ""]))
+            out.append(f"{name} {_ms(r.median_ms)} ms ({apart:.2f}x)")
+    return ", ".join(out)
+
+
 def _preset_tag(r) -> str:
     """' [preset]' as rich text (the bracket escaped, so it is never read as a style)."""
     return f" \\[{lowering_label(r)}]" if lowering_label(r) != "default" else ""
@@ -228,6 +242,10 @@ def print_run(record: dict, console: Console | None = None) -> None:
         for r in group + peers_here:
             if r.status not in (STATUS_OK, STATUS_COMPILED):
                 console.print(f"  [yellow]{r.id + _preset_tag(r)}[/]: {r.status}: {r.reason}")
+        unsettled = unsettled_rows(best_per_workload(group) + peers_here)
+        if unsettled:
+            console.print(f"  [yellow]rounds still over {SPLIT_RATIO}x apart after a retake (the machine was slow for "
+                          f"part of their timing; their medians are less sure): {escape(unsettled)}[/]")
         claim = traffic_claim(best_per_workload(group))
         if claim:
             console.print(f"  {claim}")

@@ -18,9 +18,10 @@ disagree takes one more (``RETAKES``), and its row keeps how many samples each r
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass, field
 from typing import Callable
+
+from suite.stats import rounds_apart
 
 ROUNDS = 3          # a sample set split in three: enough to interleave, few enough start-up costs
 # a row whose rounds' medians differ by more than this takes one more round at the end (RETAKES), even
@@ -69,12 +70,8 @@ class Side:
     @property
     def disagrees(self) -> bool:
         """Whether its rounds disagree: the slowest round's median over the fastest's > SPLIT_RATIO."""
-        meds, i = [], 0
-        for n in self.rounds:
-            if n:
-                meds.append(statistics.median(self.samples[i:i + n]))
-            i += n
-        return len(meds) > 1 and max(meds) > SPLIT_RATIO * min(meds)
+        apart = rounds_apart(self.samples, self.rounds)
+        return apart is not None and apart > SPLIT_RATIO
 
     @property
     def spent_s(self) -> float:

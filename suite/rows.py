@@ -6,6 +6,8 @@ record lacks it, is written once. Rows are written through ``suite.runner.Worklo
 """
 from __future__ import annotations
 
+from suite.stats import rounds_apart
+
 STATUS_OK = "ok"
 STATUS_WRONG = "wrong"                 # ran, but its output is not the trained layer's
 STATUS_COMPILED = "compiled"           # compile-only target: built (and statically counted), not run
@@ -62,6 +64,12 @@ class Row:
     @property
     def median_ms(self) -> float | None:
         return self.stats.get("median")
+
+    @property
+    def rounds_apart(self) -> float | None:
+        """Its slowest round's median over its fastest's, for a row timed in rounds (None otherwise)."""
+        rounds = self.data.get("rounds") or []
+        return rounds_apart(self.samples_ms, rounds) if sum(rounds) == len(self.samples_ms) else None
 
     @property
     def model_ms(self) -> float | None:

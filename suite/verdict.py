@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from suite.rounds import SPLIT_RATIO
 from suite.rows import Row, as_row
 
 PAIRS = (("D-SP", "C-SP"), ("D-NN", "C-NN"), ("deployed", "trained"))     # the last: whole networks
@@ -162,6 +163,10 @@ def _sentence(d: Row, t: Row, speedup: float, low: float, high: float, paper: fl
     if outcome != "holds" or (paper is not None and speedup < paper):
         text += (f"; most of {describe(slower)}'s time is in {top}" if top else
                  f"; run with --counters cpu-samples to see where {describe(slower)}'s time goes")
+    for r in (d, t):                  # a row the machine slowed for part of its timing (suite.rounds)
+        apart = r.rounds_apart
+        if apart is not None and apart > SPLIT_RATIO:
+            text += f"; {describe(r)}'s rounds ran {apart:.2f}x apart, so its median is less sure than its interval says"
     return outcome, f"{claim} {text}"
 
 

@@ -66,3 +66,23 @@ def test_a_slower_deconvolution_does_not_hold_and_names_its_hot_dispatch():
 def test_layers_without_both_sides_timed_have_no_verdict():
     assert verdicts([_row("N", "C-SP", None, [1, 2, 3])]) == []
     assert base_layer("n1-c3-nhwc-blocked") == "n1-c3" and base_layer("n1-c3-nhwc") == "n1-c3"
+
+
+def test_a_row_whose_rounds_disagree_is_named_in_its_verdict_and_under_its_table():
+    from suite.report import unsettled_rows
+    from suite.stats import summarize
+    rng = np.random.default_rng(3)
+    steady = _row("P", "C-SP", None, 10 * rng.lognormal(0, 0.02, 10))
+    steady["rounds"] = [4, 3, 3]
+    phase = 5 * rng.lognormal(0, 0.02, 13)
+    phase[4:7] *= 2.0                                  # its second round inside a slow phase of the machine
+    split = _row("P", "D-SP", "TDCF", phase)
+    split["rounds"] = [4, 3, 3, 3]                     # ... and its retake did not settle it either
+    split["stats_ms"] = summarize(phase)
+    (v,) = verdicts([steady, split])
+    assert v.outcome == "holds"
+    assert "D-SP TDCF's rounds ran 2.0" in v.sentence and "C-SP's rounds" not in v.sentence
+    assert unsettled_rows([steady, split]) == f"D-SP TDCF {np.median(phase):.3f} ms (2.00x)"
+    assert "C-SP" not in unsettled_rows([steady, split])
+    untimed_in_rounds = _row("P", "D-NN", "TDC", phase)            # no rounds kept (an emulated run)
+    assert unsettled_rows([untimed_in_rounds]) == ""
