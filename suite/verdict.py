@@ -163,10 +163,10 @@ def _sentence(d: Row, t: Row, speedup: float, low: float, high: float, paper: fl
     if outcome != "holds" or (paper is not None and speedup < paper):
         text += (f"; most of {describe(slower)}'s time is in {top}" if top else
                  f"; run with --counters cpu-samples to see where {describe(slower)}'s time goes")
-    for r in (d, t):                  # a row the machine slowed for part of its timing (suite.rounds)
-        apart = r.rounds_apart
-        if apart is not None and apart > SPLIT_RATIO:
-            text += f"; {describe(r)}'s rounds ran {apart:.2f}x apart, so its median is less sure than its interval says"
+    # rows the machine slowed for part of their timing (suite.rounds): their medians are less sure
+    unsettled = [f"{describe(r)} {r.rounds_apart:.2f}x" for r in (d, t) if (r.rounds_apart or 0) > SPLIT_RATIO]
+    if unsettled:
+        text += f"; rounds apart, so less sure than the interval says: {', '.join(unsettled)}"
     return outcome, f"{claim} {text}"
 
 
