@@ -4,7 +4,8 @@ measured by a small kernel compiled through IREE for the same target and device 
 - bandwidth: y = 2 * x over 64 MiB of f32 (hand-written linalg); bytes = read + write, the STREAM
   "scale" convention (write-allocate traffic, if any, is not counted);
 - compute: a 2048^3 f32 linalg.matmul; flops = 2 * M * N * K, compiled with every preset of the
-  target (IREE's default matmul reaches a fraction of what data tiling + ukernels do);
+  target (IREE's default matmul reaches a fraction of what data tiling + ukernels do), the best
+  preset timed again after each later measurement, in a new process each time (the fastest counts);
 - fixed costs: a call with one tiny dispatch, and with a chain of CHAIN in one submission (``_fixed_costs``);
 - code rates (``CODE_RATES``): the FLOP/s of code that does not run at the matmul's vector peak,
   each measured on its own algorithm's loop on a deconvolution that is in no catalogue, its fixed
@@ -42,10 +43,11 @@ from targets import Target
 
 STREAM_ELEMS = 16 * 1024 * 1024        # 64 MiB of f32: far past every cache of an edge or desktop CPU
 MATMUL_N = 2048
-PROFILE_VERSION = 8                    # 2: the fixed costs of a call and of a dispatch; 3: vector lanes;
+PROFILE_VERSION = 9                    # 2: the fixed costs of a call and of a dispatch; 3: vector lanes;
                                        # 4: the code rates, and the fixed costs' awake mode over rounds;
                                        # 5: the cost of a faulted byte; 6: that cost over several processes;
-                                       # 7: a dispatch's cost within one submission; 8: the tap matmuls' rate
+                                       # 7: a dispatch's cost within one submission; 8: the tap matmuls' rate;
+                                       # 9: the matmul's peak over processes spread over the calibration
 # the rates of code that does not run at the vector peak, each measured on its own algorithm's loop:
 # rate -> (algorithm, layouts timed, the dispatches of its module in them)
 # gather: REVD2 in NCHW, where every tap is its own scalar tensor.extract (in NHWC, IREE broadcasts
@@ -232,6 +234,13 @@ def _code_rates(cache: CompileCache, target: Target, flags: list[str], repetitio
     return out
 
 
+def _faster(t: float, samples: list[float], rounds: list[float], t_new: float, samples_new: list[float]):
+    """The faster of two timings of the peak's matmul, each in its own process, and each round's fastest
+    (ms): a slow phase of a VM that lasts one process's timing does not set the compute roof."""
+    rounds = [*rounds, t_new * 1e3]
+    return (t_new, samples_new, rounds) if t_new < t else (t, samples, rounds)
+
+
 def _fault_cost(cache: CompileCache, target: Target, flags: list[str], repetitions: int, bandwidth: float,
                 call_s: float, dispatch_s: float, rounds: int = 1) -> dict:
     """Seconds per byte a call pays for pages it touches fresh, and how that was measured: two
@@ -323,14 +332,25 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
         t_bw, s_bw, cmd_bw, p_bw = _peak(cache, _stream_mlir(stream_elems), [x], target, flags, repetitions,
                                          ["default"])
         a = np.full((matmul_n, matmul_n), 0.5, np.float32)
-        t_mm, s_mm, cmd_mm, p_mm = _peak(cache, _matmul_mlir(matmul_n), [a, a], target, flags, repetitions,
-                                         presets or list(target.presets))
+        mm = _matmul_mlir(matmul_n)
+        t_mm, s_mm, cmd_mm, p_mm = _peak(cache, mm, [a, a], target, flags, repetitions, presets or list(target.presets))
+
+        # The peak is timed again after each later measurement, each time in a process of its own, and
+        # the fastest counts: a calibration inside one of this VM's slow phases (suite/rounds.py)
+        # measured 165 GFLOP/s (matmul calls of 104-122 ms) against 209 (82-91 ms) in another, and the
+        # model's median error moved by 7 points with it.
+        def matmul_again():                          # 3 samples suffice: only the fastest counts
+            return _peak(cache, mm, [a, a], target, flags, min(3, repetitions), [p_mm])[:2]
+        peak_rounds = [t_mm * 1e3]
         t_one, s_one, cmd_one, t_chain, s_chain, cmd_chain = _fixed_costs(cache, target, flags, repetitions,
                                                                                  fixed_rounds)
         dispatch_s = max(0.0, (t_chain - t_one) / (CHAIN - 1))
+        t_mm, s_mm, peak_rounds = _faster(t_mm, s_mm, peak_rounds, *matmul_again())
         rates = _code_rates(cache, target, flags, repetitions, t_one, dispatch_s, rate_hw)
+        t_mm, s_mm, peak_rounds = _faster(t_mm, s_mm, peak_rounds, *matmul_again())
         faults = _fault_cost(cache, target, flags, repetitions, bytes_moved / t_bw, t_one, dispatch_s,
                              fixed_rounds)
+        t_mm, s_mm, peak_rounds = _faster(t_mm, s_mm, peak_rounds, *matmul_again())
     except StageError as e:
         raise UserError(f"calibration on {target.name}/{device} failed ({e.stage}): {e}") from None
     flops = 2 * matmul_n ** 3
@@ -368,7 +388,8 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
         "iree": compiler_version(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "measurements": {"stream": {"bytes": bytes_moved, "samples_ms": s_bw, "command": cmd_bw, "preset": p_bw},
-                         "matmul": {"flops": flops, "samples_ms": s_mm, "command": cmd_mm, "preset": p_mm},
+                         "matmul": {"flops": flops, "samples_ms": s_mm, "command": cmd_mm, "preset": p_mm,
+                                    "rounds_fastest_ms": peak_rounds},
                          "fixed_costs": {"one_dispatch_samples_ms": s_one, "command": cmd_one,
                                          f"{CHAIN}_dispatches_samples_ms": s_chain, "chain_command": cmd_chain},
                          "code_rates": rates, "faults": faults},

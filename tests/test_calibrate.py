@@ -21,6 +21,9 @@ def test_calibrate_measures_stores_and_reuses(tmp_path, cache):
     doc = json.loads(path.read_text())
     assert doc["target"] == {"name": "llvm-cpu", "device": "local-sync", "threads": None}
     assert doc["measurements"]["matmul"]["preset"] in SMALL["presets"]
+    # the peak: timed in four processes spread over the calibration, the fastest of them counts
+    rounds = doc["measurements"]["matmul"]["rounds_fastest_ms"]
+    assert len(rounds) == 4 and prof.peak_flops == pytest.approx(2 * 256 ** 3 / (min(rounds) / 1e3), rel=1e-3)
     assert len(doc["measurements"]["stream"]["samples_ms"]) == 9
     assert doc["sizes"] == {k: v for k, v in SMALL.items() if k != "presets"} and "256^3" in doc["source"]
     # the fixed costs of a call and of each further dispatch: measured, and of a plausible size
