@@ -361,7 +361,8 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
         "name": "calibrated",
         "description": f"{machine['cpu']} through IREE {target.name} ({device}"
                        + (f", {threads} threads)" if threads else ")"),
-        "source": f"measured here by `suite calibrate`: {matmul_n}^3 f32 matmul and a "
+        "source": f"measured here by `suite calibrate`: {matmul_n}^3 f32 matmul (the fastest of "
+                  f"{len(peak_rounds)} processes spread over the calibration) and a "
                   f"{stream_elems * 4 / 2**20:g} MiB f32 scale, fastest of the repetitions; the fixed costs "
                   f"of a call and of a dispatch from a chain of 1 and of {CHAIN} tiny dependent dispatches in one "
                   "submission (fastest of "
