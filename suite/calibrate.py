@@ -337,8 +337,8 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
 
         # The peak is timed again after each later measurement, each time in a process of its own, and
         # the fastest counts: a calibration inside one of this VM's slow phases (suite/rounds.py)
-        # measured 165 GFLOP/s (matmul calls of 104-122 ms) against 209 (82-91 ms) in another, and the
-        # model's median error moved by 7 points with it.
+        # measured 165 GFLOP/s (matmul calls of 104-122 ms) against 209 (82-91 ms) in another; the same
+        # run's rows scored a median error of 28.9% against the one and 34.6% against the other.
         def matmul_again():                          # 3 samples suffice: only the fastest counts
             return _peak(cache, mm, [a, a], target, flags, min(3, repetitions), [p_mm])[:2]
         peak_rounds = [t_mm * 1e3]
