@@ -29,7 +29,7 @@ The modules are compiled here (the suite's compile cache) from catalogue workloa
 by default sweep-r4's D-SP STDD at channels-last/nhwc. ``--workload`` may repeat.
 
 Usage: python bench/phases.py [--seconds 35] [--free-gb 2] [--fifo] [--workload ID ...]
-                              [--lowering P/L] [--canary stream|dispatches] [--also FLAGS ...]
+                              [--lowering P/L] [--canary stream|dispatches] [--also=FLAGS ...]
 """
 from __future__ import annotations
 
@@ -78,8 +78,8 @@ def main() -> None:
     ap.add_argument("--lowering", default="channels-last/nhwc", help="preset/layout, for every workload")
     ap.add_argument("--canary", choices=sorted(CANARIES), help="a module of another kind timed in each pass")
     ap.add_argument("--also", action="append", default=[], metavar="FLAGS",
-                    help="time each module again with these runtime flags added (repeat for several), e.g. "
-                         "'--task_topology_group_count=1' or '--task_worker_spin_us=100'")
+                    help="time each module again with these runtime flags added (repeat for several; write "
+                         "--also=FLAGS, as they start with --), e.g. --also=--task_topology_group_count=1")
     args = ap.parse_args()
 
     from suite.run import Run, Storage, make_plan
