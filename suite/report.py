@@ -183,17 +183,30 @@ def traffic_claim(rows: list) -> str | None:
     return None
 
 
+def _unsettled(r: Row) -> bool:
+    """Whether a row's rounds' medians are still over SPLIT_RATIO apart: a slow phase of the machine
+    reached part of its samples (suite.rounds)."""
+    return r.ok and (r.rounds_apart or 0.0) > SPLIT_RATIO
+
+
 def unsettled_rows(rows: list) -> str:
-    """The rows whose rounds' medians are still over SPLIT_RATIO apart, with their rounds' spread:
-    a slow phase of the machine reached part of their samples (suite.rounds)."""
+    """The rows whose rounds disagree (``_unsettled``), each with its rounds' spread."""
     from workloads.algorithms import algorithm_label
     out = []
-    for r in map(as_row, rows):
-        apart = r.rounds_apart if r.ok else None
-        if apart is not None and apart > SPLIT_RATIO:
-            name = " ".join(filter(None, [r.runtime, r.method, algorithm_label(r.algorithm) if r.algorithm else ""]))
-            out.append(f"{name} {_ms(r.median_ms)} ms ({apart:.2f}x)")
+    for r in filter(_unsettled, map(as_row, rows)):
+        name = " ".join(filter(None, [r.runtime, r.method, algorithm_label(r.algorithm) if r.algorithm else ""]))
+        out.append(f"{name} {_ms(r.median_ms)} ms ({r.rounds_apart:.2f}x)")
     return ", ".join(out)
+
+
+def timing_noise(rows: list, peer_rows: list) -> str | None:
+    """One line on the whole run: how many rows' rounds disagree, where any do."""
+    n, m = sum(map(_unsettled, map(as_row, rows))), sum(map(_unsettled, map(as_row, peer_rows)))
+    if not n and not m:
+        return None
+    return (f"timing noise: {n} of {len(rows)} IREE rows" + (f" and {m} of {len(peer_rows)} peer rows" if peer_rows else "")
+            + f" have rounds over {SPLIT_RATIO}x apart after a retake (named under their tables): the machine was "
+            "slower for part of their timing, and their medians are less sure")
 
 
 def _preset_tag(r) -> str:
@@ -316,6 +329,9 @@ def print_run(record: dict, console: Console | None = None) -> None:
         print_verdicts(record, console)
         if peer_rows:
             print_runtime_claims(record, console)
+        noise = timing_noise(rows, peer_rows)
+        if noise:
+            console.print(f"[yellow]{noise}[/]")
     n_compiled = sum(r.status == STATUS_COMPILED for r in rows)
     if n_compiled:
         console.print(f"{n_compiled}/{len(rows)} workloads compiled (compile-only target: not run here)")

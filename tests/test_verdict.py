@@ -69,7 +69,7 @@ def test_layers_without_both_sides_timed_have_no_verdict():
 
 
 def test_a_row_whose_rounds_disagree_is_named_in_its_verdict_and_under_its_table():
-    from suite.report import unsettled_rows
+    from suite.report import timing_noise, unsettled_rows
     from suite.stats import summarize
     rng = np.random.default_rng(3)
     steady = _row("P", "C-SP", None, 10 * rng.lognormal(0, 0.02, 10))
@@ -86,3 +86,7 @@ def test_a_row_whose_rounds_disagree_is_named_in_its_verdict_and_under_its_table
     assert "C-SP" not in unsettled_rows([steady, split])
     untimed_in_rounds = _row("P", "D-NN", "TDC", phase)            # no rounds kept (an emulated run)
     assert unsettled_rows([untimed_in_rounds]) == ""
+    # and the run's one line on them, under the verdict
+    rows = [steady, split, untimed_in_rounds]
+    assert timing_noise(rows, []).startswith("timing noise: 1 of 3 IREE rows have rounds over 1.3x apart")
+    assert timing_noise(rows[:1], []) is None
