@@ -118,8 +118,8 @@ def compare_records(base: dict, new: dict, threshold: float = 0.10, alpha: float
                 verdict = "regressed" if vb > va else "improved"
             out.append(Change(wid, preset, name, va, vb, verdict,
                               ratio=(vb / va if va and vb is not None else None), deterministic=True))
-        if latency and ra.ok and rb.ok and ra.samples_ms and rb.samples_ms:
-            verdict, ratio, p = latency_verdict(ra.samples_ms, rb.samples_ms, threshold, alpha, min_delta_ms)
+        if latency and ra.ok and rb.ok and ra.timed_samples and rb.timed_samples:
+            verdict, ratio, p = latency_verdict(ra.timed_samples, rb.timed_samples, threshold, alpha, min_delta_ms)
             out.append(Change(wid, preset, "latency_ms", ra.median_ms, rb.median_ms,
                               verdict, ratio, p))
     return out

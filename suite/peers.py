@@ -289,7 +289,6 @@ class PeerSession:
                rounds: list[int] | None = None):
         """The method's row, as an ordinary WorkloadResult with ``runtime`` set."""
         from suite.runner import WorkloadResult
-        from suite.stats import summarize
         from workloads.methods import DEPLOYED
         sub = self.subject
         res = WorkloadResult(id=f"{sub.id}/{method}@{self.peer.name}", layer=sub.id, layer_name=sub.name,
@@ -310,8 +309,7 @@ class PeerSession:
         if failed:
             res.status, res.reason = "time-failed", failed
         elif res.status == STATUS_OK:
-            res.samples_ms, res.iterations, res.rounds = samples, iterations, rounds
-            res.stats_ms = summarize(samples) if samples else None
+            res.take_samples(samples, iterations, rounds)
         return res
 
 

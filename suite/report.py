@@ -195,7 +195,9 @@ def unsettled_rows(rows: list) -> str:
     out = []
     for r in filter(_unsettled, map(as_row, rows)):
         name = " ".join(filter(None, [r.runtime, r.method, algorithm_label(r.algorithm) if r.algorithm else ""]))
-        out.append(f"{name} {_ms(r.median_ms)} ms ({r.rounds_apart:.2f}x)")
+        left = len(r.samples_ms) - len(r.timed_samples)
+        out.append(f"{name} {_ms(r.median_ms)} ms ({r.rounds_apart:.2f}x"
+                   + (f", {left} of {len(r.samples_ms)} samples set aside" if left else "") + ")")
     return ", ".join(out)
 
 
@@ -206,7 +208,8 @@ def timing_noise(rows: list, peer_rows: list) -> str | None:
         return None
     return (f"timing noise: {n} of {len(rows)} IREE rows" + (f" and {m} of {len(peer_rows)} peer rows" if peer_rows else "")
             + f" have rounds over {SPLIT_RATIO}x apart after a retake (named under their tables): the machine was "
-            "slower for part of their timing, and their medians are less sure")
+            "slower for part of their timing. Their slower rounds are set aside (kept in the record, not in their "
+            "statistics), and their medians are less sure")
 
 
 def _preset_tag(r) -> str:
@@ -258,7 +261,8 @@ def print_run(record: dict, console: Console | None = None) -> None:
         unsettled = unsettled_rows(best_per_workload(group) + peers_here)
         if unsettled:
             console.print(f"  [yellow]rounds still over {SPLIT_RATIO}x apart after a retake (the machine was slow for "
-                          f"part of their timing; their medians are less sure): {escape(unsettled)}[/]")
+                          f"part of their timing; the slower rounds are set aside, and the median is less "
+                          f"sure): {escape(unsettled)}[/]")
         claim = traffic_claim(best_per_workload(group))
         if claim:
             console.print(f"  {claim}")

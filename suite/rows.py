@@ -6,7 +6,7 @@ record lacks it, is written once. Rows are written through ``suite.runner.Worklo
 """
 from __future__ import annotations
 
-from suite.stats import rounds_apart
+from suite.stats import kept_samples, rounds_apart
 
 STATUS_OK = "ok"
 STATUS_WRONG = "wrong"                 # ran, but its output is not the trained layer's
@@ -38,7 +38,9 @@ class Row:
     runtime_note = property(lambda self: self.data.get("runtime_note") or "")
     max_abs_err = property(lambda self: self.data.get("max_abs_err"))
     psnr_db = property(lambda self: self.data.get("psnr_db"))
-    samples_ms = property(lambda self: self.data.get("samples_ms") or [])
+    samples_ms = property(lambda self: self.data.get("samples_ms") or [], doc="every sample, in the order taken")
+    rounds_left_out = property(lambda self: self.data.get("rounds_left_out") or [],
+                               doc="rounds a slow phase of the machine reached (suite.stats.settle)")
     stats = property(lambda self: self.data.get("stats_ms") or {})
     model = property(lambda self: self.data.get("model") or {}, doc="the model's estimate ({} when none)")
     tuning = property(lambda self: self.data.get("tuning"))
@@ -64,6 +66,11 @@ class Row:
     @property
     def median_ms(self) -> float | None:
         return self.stats.get("median")
+
+    @property
+    def timed_samples(self) -> list[float]:
+        """The samples its statistics are taken from: those of the rounds no slow phase reached."""
+        return kept_samples(self.samples_ms, self.data.get("rounds") or [], self.rounds_left_out)
 
     @property
     def rounds_apart(self) -> float | None:

@@ -20,7 +20,7 @@ from suite.build import Built, build_module, compile_flags, static_summary
 from targets.iree_run import StageError, benchmark_module, run_module
 from suite.malloc import malloc_env
 from suite.rows import STATUS_COMPILED, STATUS_OK, STATUS_WRONG
-from suite.stats import summarize
+from suite.stats import settle, summarize
 from suite.verify import verify
 from targets.iree_tools import versions
 from targets import Target
@@ -87,6 +87,7 @@ class WorkloadResult:
     samples_ms: list[float] = field(default_factory=list)
     iterations: list[int] = field(default_factory=list)
     rounds: list[int] | None = None    # samples taken in each round, in order (suite.rounds), where timed in rounds
+    rounds_left_out: list[int] | None = None   # rounds a slow phase reached, not in stats_ms (suite.stats.settle)
     stats_ms: dict[str, float] | None = None
     counters: list[dict] = field(default_factory=list)
     counter_errors: dict[str, str] = field(default_factory=dict)
@@ -94,6 +95,15 @@ class WorkloadResult:
     @property
     def median_ms(self) -> float | None:
         return self.stats_ms["median"] if self.stats_ms else None
+
+    def take_samples(self, samples_ms: list[float], iterations: list[int], rounds: list[int] | None = None) -> None:
+        """Its samples, and its statistics from those of the rounds no slow phase reached (every
+        round's samples stay in the record)."""
+        from suite.rounds import SPLIT_RATIO
+        self.samples_ms, self.iterations, self.rounds = samples_ms, iterations, rounds
+        kept, out = settle(samples_ms, rounds or [], SPLIT_RATIO)
+        self.rounds_left_out = out if rounds else None
+        self.stats_ms = summarize(kept) if kept else None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -268,8 +278,8 @@ class Runner:
                       on_progress: Callable[[Workload, str], None] | None = None) -> WorkloadResult:
         """A verified module's samples into its row, then its counters (after timing: counting never
         disturbs the samples)."""
-        res.samples_ms, res.iterations, res.commands["time"] = samples_ms, iterations, command
-        res.stats_ms = summarize(samples_ms)
+        res.take_samples(samples_ms, iterations, res.rounds)
+        res.commands["time"] = command
         res.status = STATUS_OK
         self._count_all(built, x_path, res, self._say(w, res.preset, on_progress))
         return res

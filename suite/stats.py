@@ -28,6 +28,32 @@ def round_medians(samples: list[float], rounds: list[int]) -> list[float]:
     return meds
 
 
+def settle(samples: list[float], rounds: list[int], ratio: float) -> tuple[list[float], list[int]]:
+    """The samples a row's statistics are taken from, and the rounds left out (indexes into
+    ``rounds``): a round whose median is over ``ratio`` x the fastest round's was slowed by something
+    outside the workload, since noise on a shared machine only ever adds time (Chen & Revels,
+    "Robust benchmarking in noisy environments", 2016). Without rounds, every sample."""
+    if len(rounds) < 2 or sum(rounds) != len(samples):
+        return list(samples), []
+    meds = {j: float(np.median(samples[i:i + n])) for j, (i, n) in enumerate(_spans(rounds)) if n}
+    fastest = min(meds.values())
+    out = sorted(j for j, m in meds.items() if m > ratio * fastest)
+    return kept_samples(samples, rounds, out), out
+
+
+def kept_samples(samples: list[float], rounds: list[int], left_out: list[int]) -> list[float]:
+    """The samples of the rounds not left out (``settle``'s choice, as a record keeps it)."""
+    if not left_out or sum(rounds) != len(samples):
+        return list(samples)
+    return [x for j, (i, n) in enumerate(_spans(rounds)) if j not in left_out for x in samples[i:i + n]]
+
+
+def _spans(rounds: list[int]) -> list[tuple[int, int]]:
+    """(first sample, samples) of each round."""
+    starts = np.cumsum([0, *rounds[:-1]]).tolist()
+    return list(zip(starts, rounds))
+
+
 def rounds_apart(samples: list[float], rounds: list[int]) -> float | None:
     """The slowest round's median over the fastest's; None with fewer than two rounds."""
     meds = round_medians(samples, rounds)

@@ -61,11 +61,11 @@ def _layout(layer_id: str) -> str:
 
 
 def _median(row: Row) -> float:
-    return float(np.median(row.samples_ms))
+    return float(np.median(row.timed_samples))
 
 
 def _best(rows: list[Row], method: str) -> Row | None:
-    timed = [r for r in rows if r.method == method and r.ok and len(r.samples_ms) >= 2]
+    timed = [r for r in rows if r.method == method and r.ok and len(r.timed_samples) >= 2]
     return min(timed, key=_median, default=None)
 
 
@@ -132,7 +132,7 @@ def verdicts(rows: list) -> list[Verdict]:
             d, t = _best(group, deployed), _best(group, trained)
             if d is None or t is None:
                 continue
-            speedup, low, high = ratio_ci(t.samples_ms, d.samples_ms)
+            speedup, low, high = ratio_ci(t.timed_samples, d.timed_samples)
             model = _ratio(t.model_ms, d.model_ms)
             static = _ratio(_bytes(t, "static"), _bytes(d, "static"))
             simulated = _ratio(_bytes(t, "simulated DRAM"), _bytes(d, "simulated DRAM"))
@@ -163,10 +163,11 @@ def _sentence(d: Row, t: Row, speedup: float, low: float, high: float, paper: fl
     if outcome != "holds" or (paper is not None and speedup < paper):
         text += (f"; most of {describe(slower)}'s time is in {top}" if top else
                  f"; run with --counters cpu-samples to see where {describe(slower)}'s time goes")
-    # rows the machine slowed for part of their timing (suite.rounds): their medians are less sure
+    # rows the machine slowed for part of their timing (suite.rounds): their slower rounds are set aside
+    # from the samples compared (suite.stats.settle), and which rounds were the machine's own speed is less sure
     unsettled = [f"{describe(r)} {r.rounds_apart:.2f}x" for r in (d, t) if (r.rounds_apart or 0) > SPLIT_RATIO]
     if unsettled:
-        text += f"; rounds apart, so less sure than the interval says: {', '.join(unsettled)}"
+        text += f"; rounds apart (the slower set aside), so less sure than the interval says: {', '.join(unsettled)}"
     return outcome, f"{claim} {text}"
 
 
@@ -188,7 +189,7 @@ def runtime_ratios(rows: list) -> list[dict]:
                 mine = [r for r in group if r.runtime_label == runtime]
                 d, t = _best(mine, deployed), _best(mine, trained)
                 if d is not None and t is not None:
-                    ratios[runtime] = ratio_ci(t.samples_ms, d.samples_ms, n_resamples=2000)
+                    ratios[runtime] = ratio_ci(t.timed_samples, d.timed_samples, n_resamples=2000)
             if ratios:
                 out.append({"layer": name, "claim": f"{deployed} vs {trained}", "ratios": ratios})
     return out

@@ -19,9 +19,11 @@ TINY = "cin=2,cout=2,h=8,w=8,k=3,r=2,name=results-tiny"
 WORKLOADS = {"syn/C-SP": 1.0, "syn/D-SP/TDC": 0.4, "syn/D-SP/REVD2": 2.5}
 
 
-def synthetic(factor: float = 1.0, seed: int = 0, n: int = 15, spread: float = 0.02, bytes_read: int = 1000) -> dict:
+def synthetic(factor: float = 1.0, seed: int = 0, n: int = 15, spread: float = 0.02, bytes_read: int = 1000,
+              phase: float | None = None) -> dict:
     """A valid run record whose samples are drawn around known medians (lognormal, ``spread``
-    relative), every median scaled by ``factor``; each row with its static byte count."""
+    relative), every median scaled by ``factor``; each row with its static byte count. ``phase``:
+    timed in three rounds, the second of them that much slower (a slow phase of the machine)."""
     rec = new_record("llvm-cpu", "local-task", None, {"seed": 0, "presets": {"default": []}})
     rng = np.random.default_rng(seed)
     for wid, median in WORKLOADS.items():
@@ -32,6 +34,10 @@ def synthetic(factor: float = 1.0, seed: int = 0, n: int = 15, spread: float = 0
                              status="ok", samples_ms=samples, iterations=[1] * n, stats_ms=summarize(samples),
                              counters=[CounterValue("bytes_read", bytes_read, "B", "static", False, "iree-static")
                                        .to_json()])
+        if phase:
+            third = n // 3
+            samples[third:2 * third] = [v * phase for v in samples[third:2 * third]]
+            row.take_samples(samples, [1] * n, [third, third, n - 2 * third])
         rec["workloads"].append(row.to_json())
     rec["complete"] = True
     validate(rec)
@@ -82,6 +88,20 @@ def test_a_shift_hidden_in_noise_is_noisy_not_regressed():
     lat = [c for c in compare_records(synthetic(n=5, spread=0.6), synthetic(1.2, seed=1, n=5, spread=0.6))
            if c.metric == "latency_ms"]
     assert lat and "regressed" not in {c.verdict for c in lat} and "noisy" in {c.verdict for c in lat}
+
+
+def test_a_slow_phase_in_one_round_is_no_regression_and_a_slower_build_in_every_round_still_is():
+    """A row timed in rounds whose second round ran in a slow phase of the machine (2x) keeps that
+    round in the record and out of its statistics: against a baseline of its speed it is similar.
+    The same row 1.2x slower in every round (the code, not the machine) is still regressed."""
+    phased = synthetic(seed=1, phase=2.0)
+    w = phased["workloads"][0]
+    assert w["rounds"] == [5, 5, 5] and w["rounds_left_out"] == [1] and w["stats_ms"]["n"] == 10
+    assert w["stats_ms"]["median"] == pytest.approx(WORKLOADS[w["id"]], rel=0.05)
+    assert {c.verdict for c in compare_records(synthetic(), phased) if c.metric == "latency_ms"} == {"similar"}
+    slower = synthetic(1.2, seed=1, phase=1.0)                    # rounds that agree: none left out
+    assert slower["workloads"][0]["rounds_left_out"] == []
+    assert {c.verdict for c in compare_records(synthetic(), slower) if c.metric == "latency_ms"} == {"regressed"}
 
 
 def test_changed_deterministic_count_is_flagged_and_fails_check(tmp_path, capsys):

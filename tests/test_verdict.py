@@ -70,19 +70,25 @@ def test_layers_without_both_sides_timed_have_no_verdict():
 
 def test_a_row_whose_rounds_disagree_is_named_in_its_verdict_and_under_its_table():
     from suite.report import timing_noise, unsettled_rows
-    from suite.stats import summarize
+    from suite.runner import WorkloadResult
     rng = np.random.default_rng(3)
     steady = _row("P", "C-SP", None, 10 * rng.lognormal(0, 0.02, 10))
     steady["rounds"] = [4, 3, 3]
     phase = 5 * rng.lognormal(0, 0.02, 13)
     phase[4:7] *= 2.0                                  # its second round inside a slow phase of the machine
-    split = _row("P", "D-SP", "TDCF", phase)
-    split["rounds"] = [4, 3, 3, 3]                     # ... and its retake did not settle it either
-    split["stats_ms"] = summarize(phase)
+    res = WorkloadResult(id="P/D-SP/TDCF", layer="P", layer_name="espcn", method="D-SP", algorithm="TDCF",
+                         reference="C-SP", status="ok")
+    res.take_samples(list(map(float, phase)), [1] * 13, [4, 3, 3, 3])   # ... and its retake did not settle it
+    split = res.to_json()
+    # the slow round stays in the record, out of the row's statistics and of the samples compared
+    assert split["rounds_left_out"] == [1] and split["stats_ms"]["n"] == 10
+    kept = np.concatenate([phase[:4], phase[7:]])
+    assert split["stats_ms"]["median"] == pytest.approx(np.median(kept))
     (v,) = verdicts([steady, split])
-    assert v.outcome == "holds"
-    assert v.sentence.endswith("rounds apart, so less sure than the interval says: D-SP TDCF 2.00x")
-    assert unsettled_rows([steady, split]) == f"D-SP TDCF {np.median(phase):.3f} ms (2.00x)"
+    assert v.outcome == "holds" and v.speedup == pytest.approx(np.median(steady["samples_ms"]) / np.median(kept))
+    assert v.sentence.endswith("rounds apart (the slower set aside), so less sure than the interval says: "
+                               "D-SP TDCF 2.00x")
+    assert unsettled_rows([steady, split]) == f"D-SP TDCF {np.median(kept):.3f} ms (2.00x, 3 of 13 samples set aside)"
     assert "C-SP" not in unsettled_rows([steady, split])
     untimed_in_rounds = _row("P", "D-NN", "TDC", phase)            # no rounds kept (an emulated run)
     assert unsettled_rows([untimed_in_rounds]) == ""
