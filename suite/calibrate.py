@@ -43,11 +43,12 @@ from targets import Target
 
 STREAM_ELEMS = 16 * 1024 * 1024        # 64 MiB of f32: far past every cache of an edge or desktop CPU
 MATMUL_N = 2048
-PROFILE_VERSION = 9                    # 2: the fixed costs of a call and of a dispatch; 3: vector lanes;
+PROFILE_VERSION = 10                   # 2: the fixed costs of a call and of a dispatch; 3: vector lanes;
                                        # 4: the code rates, and the fixed costs' awake mode over rounds;
                                        # 5: the cost of a faulted byte; 6: that cost over several processes;
                                        # 7: a dispatch's cost within one submission; 8: the tap matmuls' rate;
-                                       # 9: the matmul's peak over processes spread over the calibration
+                                       # 9: the matmul's peak over processes spread over the calibration;
+                                       # 10: the accumulator lanes in flight that reach the peak
 # the rates of code that does not run at the vector peak, each measured on its own algorithm's loop:
 # rate -> (algorithm, layouts timed, the dispatches of its module in them)
 # gather: REVD2 in NCHW, where every tap is its own scalar tensor.extract (in NHWC, IREE broadcasts
@@ -62,6 +63,10 @@ CHAIN = 9                              # dispatches in the long chain of the fix
 FIXED_ROUNDS = 4                       # processes each fixed cost and the fault cost are timed in (_fixed_costs)
 FAULT_ELEMS = 12 * 1024 * 1024         # 48 MiB of f32: past glibc's largest mmap threshold (32 MiB)
 MIN_FAULTED = 2 ** 20                  # bytes a call must fault for its cost to be measured at all
+# a conv IREE vectorises along its output width with one sum per vector (NCHW, 32 -> 3 channels:
+# 8 lanes in flight on AVX-512), a long reduction (288 taps), in no catalogue: its rate against the
+# peak gives the lanes in flight the FMA's latency needs (_latency_lanes)
+LATENCY_CONV = {"cin": 32, "cout": 3, "k": 3, "out": 128}
 
 
 def _stream_mlir(n: int) -> str:
@@ -143,6 +148,38 @@ def _matmul_mlir(n: int) -> str:
   return %c : {t}
 }}
 """
+
+
+def _nchw_conv_mlir(cin: int, cout: int, k: int, out: int) -> tuple[str, list[np.ndarray], int]:
+    """(MLIR, inputs, flops) of a stride-1 k x k conv in NCHW from cin to cout channels, out x out."""
+    hw = out + k - 1
+    x, w, y = f"tensor<1x{cin}x{hw}x{hw}xf32>", f"tensor<{cout}x{cin}x{k}x{k}xf32>", f"tensor<1x{cout}x{out}x{out}xf32>"
+    mlir = f"""func.func @main(%x: {x}, %w: {w}) -> {y} {{
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : {y}
+  %f = linalg.fill ins(%zero : f32) outs(%e : {y}) -> {y}
+  %c = linalg.conv_2d_nchw_fchw {{dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}}
+      ins(%x, %w : {x}, {w}) outs(%f : {y}) -> {y}
+  return %c : {y}
+}}
+"""
+    inputs = [np.full((1, cin, hw, hw), 0.5, np.float32), np.full((cout, cin, k, k), 0.25, np.float32)]
+    return mlir, inputs, 2 * cin * cout * k * k * out * out
+
+
+def _latency_conv(cache: CompileCache, target: Target, flags: list[str], repetitions: int) -> dict | None:
+    """LATENCY_CONV timed, with its vector tile's accumulator lanes as IREE compiled it (from the
+    module's own lowering, targets.collectors.iree_static); None where IREE does not vectorise it
+    along its output width (another CPU or compiler)."""
+    from suite.build import static_summary
+    from targets.collectors.iree_static import spatial_conv_tile
+    mlir, inputs, flops = _nchw_conv_mlir(**LATENCY_CONV)
+    conv = spatial_conv_tile(static_summary(cache, build_module(cache, mlir, "none", target.flags("default"), 600), 600))
+    if conv is None:
+        return None
+    t, samples, cmd, _ = _peak(cache, mlir, inputs, target, flags, repetitions, ["default"], 0.1)
+    return {"t": t, "flops": flops, "in_flight": conv[1]["in_flight"], "dispatch": conv[0], "conv": LATENCY_CONV,
+            "samples_ms": samples, "command": cmd}
 
 
 def _fixed_costs(cache: CompileCache, target: Target, flags: list[str], repetitions: int, rounds: int):
@@ -347,6 +384,7 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
         dispatch_s = max(0.0, (t_chain - t_one) / (CHAIN - 1))
         t_mm, s_mm, peak_rounds = _faster(t_mm, s_mm, peak_rounds, *matmul_again())
         rates = _code_rates(cache, target, flags, repetitions, t_one, dispatch_s, rate_hw)
+        latency = _latency_conv(cache, target, flags, repetitions)
         t_mm, s_mm, peak_rounds = _faster(t_mm, s_mm, peak_rounds, *matmul_again())
         faults = _fault_cost(cache, target, flags, repetitions, bytes_moved / t_bw, t_one, dispatch_s,
                              fixed_rounds)
@@ -354,6 +392,9 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
     except StageError as e:
         raise UserError(f"calibration on {target.name}/{device} failed ({e.stage}): {e}") from None
     flops = 2 * matmul_n ** 3
+    if latency:                          # its rate, the call's fixed cost off, against the final peak
+        latency["flops_per_s"] = latency["flops"] / max(latency.pop("t") - t_one, 1e-9)
+        latency["lanes"] = latency["in_flight"] * (flops / t_mm) / latency["flops_per_s"]
     machine = machine_fingerprint()
     lanes, lanes_source = vector_lanes(target, machine)
     return {
@@ -368,6 +409,8 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
                   "submission (fastest of "
                   f"{fixed_rounds} processes each); the rate "
                   "of REVD2's scalar gather and of REVD's tap matmul on a deconvolution in no catalogue; "
+                  "the accumulator lanes in flight that reach the peak, from the rate of a conv with one "
+                  "sum per vector (NCHW, in no catalogue) and its vector tile as IREE compiled it; "
                   "the cost of a faulted byte from "
                   f"two chained {FAULT_ELEMS * 4 / 2**20:g} MiB scales (fastest of {fixed_rounds} processes), their "
                   "traffic taken off",
@@ -380,6 +423,7 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
         "gather_flops": rates["gather"]["flops_per_s"],
         "tap_flops": rates["tap"]["flops_per_s"],
         "fault_s_per_byte": faults["s_per_byte"],
+        "latency_lanes": latency["lanes"] if latency else None,
         "vector_lanes": lanes,
         "vector_lanes_source": lanes_source,
         "estimate": False,
@@ -393,7 +437,7 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
                                     "rounds_fastest_ms": peak_rounds},
                          "fixed_costs": {"one_dispatch_samples_ms": s_one, "command": cmd_one,
                                          f"{CHAIN}_dispatches_samples_ms": s_chain, "chain_command": cmd_chain},
-                         "code_rates": rates, "faults": faults},
+                         "code_rates": rates, "faults": faults, "latency": latency},
     }
 
 
@@ -403,7 +447,7 @@ def to_profile(doc: dict) -> Profile:
     return Profile(**{k: doc[k] for k in keep}, call_s=doc.get("call_s"), dispatch_s=doc.get("dispatch_s"),
                    vector_lanes=doc.get("vector_lanes"), gather_flops=doc.get("gather_flops"),
                    tap_flops=doc.get("tap_flops"),
-                   fault_s_per_byte=doc.get("fault_s_per_byte"))
+                   fault_s_per_byte=doc.get("fault_s_per_byte"), latency_lanes=doc.get("latency_lanes"))
 
 
 def load_or_calibrate(folder: Path, target: Target, device: str, threads: int | None, cache: CompileCache,

@@ -9,7 +9,10 @@ The compiled-code terms (``compiled_time``) add what a compiled module costs bey
 model, none fitted to the layers predicted: a call's fixed cost and a cost per dispatch (measured
 by calibration), the bytes IREE's dispatches really bind (the copies it materialises, read off the
 module), the vector lanes a conv's output channels leave idle (``lane_use``: the lanes are the
-target CPU's f32 vector width, the channels the workload's own counts), for code that does not
+target CPU's f32 vector width, the channels the workload's own counts) -- or, for a conv IREE
+vectorises along its output width (NCHW), the FMA latency its few independent sums leave unhidden
+(``latency_use``: their lanes read off the compiled code, against the lanes in flight calibrated to
+hide it) --, for code that does not
 run at the vector peak (REVD2's tensor.extract gather; REVD's and STDD's tap matmuls, whose vector
 tiles IREE fills far less than their channels would fill the lanes), the rate calibrated for that code, and the
 pages a call touches fresh (counted by the kernel, targets.collectors.page_faults) at the calibrated
@@ -44,6 +47,7 @@ class Profile:
     gather_flops: float | None = None  # FLOP/s of a loop that gathers its input element by element (calibrated)
     tap_flops: float | None = None     # FLOP/s of REVD's and STDD's tap matmuls, the phases innermost (calibrated)
     fault_s_per_byte: float | None = None  # what a page touched fresh costs a call, per byte (calibrated)
+    latency_lanes: float | None = None  # accumulator lanes in flight that reach the FMA peak (calibrated)
 
     def rate(self, name: str | None) -> float | None:
         """The calibrated FLOP/s of the code a workload's counts name (Counts.rate), None if unmeasured."""
@@ -93,12 +97,25 @@ def lane_use(lanes: int | None, width: int | None) -> float:
     return lanes / (width * math.ceil(lanes / width))
 
 
+def latency_use(in_flight: float | None, latency_lanes: float | None) -> float | None:
+    """The share of the FMA peak a loop keeps with ``in_flight`` accumulator lanes: each FMA waits for
+    the last one into its sum, so the peak needs ``latency_lanes`` of them in flight (the FMA's
+    latency times the lanes issued a cycle; calibrated, 63-67 on this AVX-512 VM, 4 cycles x 16).
+    IREE 3.13 runs a conv in NCHW as 8-lane vectors along its output width, one sum per output
+    channel it unrolls (sweep-r2's 3 -> 3 convs: 3 sums, 24 lanes, 0.37 of the peak where the
+    channel lane term gave 3/16); None where either is unknown."""
+    if not in_flight or not latency_lanes:
+        return None
+    return min(1.0, in_flight / latency_lanes)
+
+
 def compiled_time(e: Estimate, profile: Profile, static_bytes: float | None, dispatches: int | None,
                   lanes: int | None = None, rate: str | None = None,
-                  faulted_bytes: float | None = None) -> float | None:
+                  faulted_bytes: float | None = None, in_flight: float | None = None) -> float | None:
     """Seconds the compiled module should take: the compute roof at the vector lanes its loop fills
-    (``lane_use``), or at the calibrated rate of the code its counts name (``rate``) where the profile
-    has one, the memory roof on the bytes its dispatches bind (at least the model's), plus the
+    (``lane_use``), or for a conv vectorised along its output width at the share of the peak its
+    accumulator lanes in flight keep (``latency_use``), or at the calibrated rate of the code its
+    counts name (``rate``) where the profile has one, the memory roof on the bytes its dispatches bind (at least the model's), plus the
     calibrated fixed costs of the call and of each further dispatch, plus the pages a call touches
     fresh (``faulted_bytes``, where counted) at the calibrated cost of a faulted byte: the kernel
     zeroes and maps them while the dispatches wait, so that cost adds to the roofs rather than
@@ -109,7 +126,7 @@ def compiled_time(e: Estimate, profile: Profile, static_bytes: float | None, dis
     if profile.rate(rate):
         t_c = e.flops / profile.rate(rate)
     else:
-        t_c = e.t_compute / lane_use(lanes, profile.vector_lanes)
+        t_c = e.t_compute / (latency_use(in_flight, profile.latency_lanes) or lane_use(lanes, profile.vector_lanes))
     t_m = max(e.bytes, static_bytes) / profile.bandwidth
     t_fault = (faulted_bytes or 0.0) * (profile.fault_s_per_byte or 0.0)
     return max(t_c, t_m) + profile.call_s + (dispatches - 1) * profile.dispatch_s + t_fault

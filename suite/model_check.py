@@ -33,20 +33,23 @@ def _label(r: Row) -> str:
 def add_compiled_terms(entry: dict, row: dict, profile: Profile) -> None:
     """The model with the compiled module's terms (suite.model.compiled_time) beside the paper's:
     the bytes its dispatches bind and its dispatch count, read off the module by iree-static, and
-    the vector lanes its conv's channels fill, the code its MACs run as, and the pages a call
-    touches fresh, counted by page-faults."""
-    from targets.collectors.iree_static import DISPATCHES
+    the vector lanes its conv's channels fill (or, vectorised along its output width, its
+    accumulator lanes in flight, read off its code by iree-static), the code its MACs run as, and
+    the pages a call touches fresh, counted by page-faults."""
+    from targets.collectors.iree_static import DISPATCHES, IN_FLIGHT
     from targets.collectors import page_faults, traffic_column
     r, found = as_row(row), traffic_column("static")
     static = r.counter_total(found[0], found[1].names) if found else None
     n = r.counter_total(*DISPATCHES)
     faulted = r.counter_total(page_faults.NAME, (page_faults.FAULTED,))
+    in_flight = next((v for v, _ in r.dispatch_values(IN_FLIGHT[0], IN_FLIGHT[1][0])), None)
     e = Estimate(entry["flops"], entry["bytes"], entry["flops"] / profile.peak_flops,
                  entry["bytes"] / profile.bandwidth, None)
     t = compiled_time(e, profile, static, int(n) if n else None, entry.get("lanes"),
-                      entry.get("rate"), faulted)
+                      entry.get("rate"), faulted, in_flight)
     entry["t_compiled_ms"] = None if t is None else t * 1e3
     entry["faulted_bytes"] = faulted
+    entry["lanes_in_flight"] = in_flight
 
 
 def _tau(pred: list[float], meas: list[float]) -> float | None:

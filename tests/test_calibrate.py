@@ -45,6 +45,13 @@ def test_calibrate_measures_stores_and_reuses(tmp_path, cache):
     assert len(faults["samples_ms"]) == 9 * SMALL["fixed_rounds"]
     assert faults["faulted_bytes"] >= 0.95 * FAULT_ELEMS * 4
     assert 1e-8 < prof.fault_s_per_byte * 4096 < 1e-4 and doc["fault_s_per_byte"] == prof.fault_s_per_byte
+    # the lanes in flight that hide the FMA's latency: a conv with one sum per vector, as IREE compiled
+    # it (8 lanes along its output width on x86 AVX2/AVX-512), timed against the peak: some vectors'
+    # worth (4 cycles x 16 lanes on this AVX-512 VM)
+    lat = doc["measurements"]["latency"]
+    assert lat["in_flight"] == 8 and "conv" in lat["dispatch"] and len(lat["samples_ms"]) == 9
+    assert lat["in_flight"] <= prof.latency_lanes < 64 * lat["in_flight"] and doc["latency_lanes"] == prof.latency_lanes
+    assert prof.latency_lanes == pytest.approx(lat["in_flight"] * prof.peak_flops / lat["flops_per_s"])
     again, _, fresh_again = load_or_calibrate(tmp_path, target, "local-sync", None, cache, **SMALL)
     assert not fresh_again and again == prof
     path.write_text("{ truncated")                  # a corrupt profile is measured again (as above: stopped

@@ -111,6 +111,29 @@ def test_static_summary_keeps_each_dispatchs_lowering_choice(counted):
     assert describe_lowering(conv).startswith(conv["name"] + ": " + conv["pipeline"])
 
 
+def test_a_conv_vectorised_along_its_output_width_says_how_many_lanes_it_keeps_in_flight(cache):
+    """IREE 3.13 vectorises an NCHW conv along its output width (8 lanes), one sum per output channel
+    it unrolls: iree-static reads that off the compiled code (its lowering's vector tile) and counts
+    the lanes in flight, which the model charges for the FMA latency they leave unhidden. The same
+    conv converted to channels-last is vectorised along its channels: no such count."""
+    from suite.build import build_module, static_summary
+    from suite.calibrate import _nchw_conv_mlir
+    from targets.collectors.iree_static import spatial_conv_tile, values_from_summary
+    target = get_target("llvm-cpu")
+    mlir, _, _ = _nchw_conv_mlir(3, 3, 6, 32)
+    nchw = static_summary(cache, build_module(cache, mlir, "none", target.flags("default"), 600), 600)
+    name, tile = spatial_conv_tile(nchw)
+    assert "conv_3x32x32x3x6x6" in name and tile["spatial"] and tile["inner"] == 32 and tile["outputs"] == 3 * 32 * 32
+    assert tile["width"] in (4, 8, 16) and tile["in_flight"] % tile["width"] == 0
+    (count,) = [c for c in values_from_summary(nchw) if c.name == "vector_lanes_in_flight"]
+    assert count.value == tile["in_flight"] and count.dispatch == name and count.source == "static"
+    assert not count.estimate and "output-width lanes" in count.note
+    nhwc = static_summary(cache, build_module(cache, mlir, "none", target.flags("channels-last"), 600), 600)
+    assert spatial_conv_tile(nhwc) is None
+    assert not [c for c in values_from_summary(nhwc) if c.name == "vector_lanes_in_flight"]
+    assert all(not d["vector"]["spatial"] for d in nhwc["lowering"] if d.get("vector"))
+
+
 def test_cpu_samples_split_a_calls_cpu_time_over_its_dispatches(tmp_path):
     """perf's cpu-clock is a timer, so this runs in PMU-less VMs too; skipped only without perf."""
     from suite.cache import CompileCache

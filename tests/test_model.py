@@ -145,6 +145,37 @@ def test_the_lane_term_charges_the_vector_lanes_a_convs_channels_leave_idle():
     assert compiled_time(e, replace(p, vector_lanes=None), e.bytes, 1, 1) == pytest.approx(e.t_compute)
 
 
+def test_a_conv_vectorised_along_its_width_is_charged_the_latency_its_few_sums_leave_unhidden():
+    """Where the module's conv is vectorised along its output width (iree-static's
+    vector_lanes_in_flight), compute / min(1, lanes in flight / the calibrated lanes that hide the
+    FMA's latency), in place of the channel lane term; the lane term where either is unknown, and a
+    code rate still comes first."""
+    from dataclasses import replace
+    from suite.model import Profile, compiled_time, latency_use
+    from suite.model_check import add_compiled_terms, model_entry
+    assert latency_use(24, 64) == 24 / 64 and latency_use(128, 64) == 1.0
+    assert latency_use(None, 64) is None and latency_use(24, None) is None
+    lay = LayerConfig(cin=3, cout=3, h=16, w=16, k=3, r=2)
+    p = Profile("t", "test", "hand", peak_flops=1e9, bandwidth=1e15, call_s=0.0, dispatch_s=0.0, vector_lanes=16,
+                latency_lanes=64.0, tap_flops=2e8)
+    e = estimate(counts(lay, "D-SP", "STRD"), p, "full")
+    assert counts(lay, "D-SP", "STRD").lanes == 3                    # the channel term: 3 of 16 lanes
+    assert compiled_time(e, p, e.bytes, 1, 3) == pytest.approx(16 / 3 * e.t_compute)
+    assert compiled_time(e, p, e.bytes, 1, 3, in_flight=24) == pytest.approx(64 / 24 * e.t_compute)
+    assert compiled_time(e, replace(p, latency_lanes=None), e.bytes, 1, 3, in_flight=24) == pytest.approx(
+        16 / 3 * e.t_compute)
+    assert compiled_time(e, p, e.bytes, 1, 3, rate="tap", in_flight=24) == pytest.approx(e.flops / 2e8)
+    entry = model_entry(lay, "D-SP", "STRD", p, "full")
+    row = {"counters": [{"collector": "iree-static", "name": "dispatch_count", "value": 1, "dispatch": None},
+                        *({"collector": "iree-static", "name": n, "value": e.bytes / 2, "dispatch": None}
+                          for n in ("bytes_read", "bytes_written")),
+                        {"collector": "iree-static", "name": "vector_lanes_in_flight", "value": 24,
+                         "dispatch": "main$async_dispatch_1_conv_3x32x32x3x4x4_f32"}]}
+    add_compiled_terms(entry, row, p)
+    assert entry["lanes_in_flight"] == 24
+    assert entry["t_compiled_ms"] == pytest.approx(compiled_time(e, p, e.bytes, 1, 3, in_flight=24) * 1e3)
+
+
 def test_the_code_rate_term_charges_revd2s_macs_at_their_codes_calibrated_rate():
     """REVD2 gathers its input with tensor.extract: it is charged its flops at the calibrated gather
     rate, and at the lane term where a profile has none. REVD and STDD run tap matmuls, charged at

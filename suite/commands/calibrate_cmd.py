@@ -22,7 +22,7 @@ def main(args) -> int:
     threads = run_threads(target, device, args.threads)               # the profile a default run uses
     console = make_console()
     with console.status(f"calibrating {target.name}/{device} (a streaming kernel, a matmul, the fixed costs "
-                        "REVD2's gather and a faulted page)..."):
+                        "REVD2's gather, the FMA latency and a faulted page)..."):
         prof, path, fresh = load_or_calibrate(args.profiles_dir, target, device, threads,
                                               CompileCache(args.cache_dir), force=args.force)
     console.print(f"{'measured' if fresh else 'stored'} profile for {prof.description}:")
@@ -34,6 +34,9 @@ def main(args) -> int:
                       "each further dispatch")
     if prof.vector_lanes:
         console.print(f"  vector lanes   {prof.vector_lanes} f32 (the model's lane term)")
+    if prof.latency_lanes:
+        console.print(f"  FMA latency    {prof.latency_lanes:.0f} accumulator lanes in flight reach the peak (the "
+                      "model's term for a conv vectorised along its output width)")
     if prof.gather_flops:
         console.print(f"  gather         {si(prof.gather_flops)}FLOP/s (REVD2's tensor.extract loop: "
                       "the model's rate for it)")

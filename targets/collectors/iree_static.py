@@ -57,14 +57,57 @@ _TILES = re.compile(r"(\w+) = \[([^\]]*)\]")
 
 
 def parse_dispatch_config(text: str) -> dict:
-    """{'name', 'pipeline', 'tiles': {level: [sizes]}} of a configured executable: the root op's
-    lowering config (the one that distributes work), else the first one."""
+    """{'name', 'pipeline', 'tiles': {level: [sizes]}, 'vector'} of a configured executable: the root
+    op's lowering config (the one that distributes work), else the first one; and what its vector
+    tile holds (``vector_tile``)."""
     m = _EXPORT.search(text)
     p = _PIPELINE.search(text)
     configs = _CONFIG.findall(text)
     root = next((c for c in configs if "distribution" in c), configs[0] if configs else "")
     tiles = {k: [int(x) for x in re.findall(r"-?\d+", v)] for k, v in _TILES.findall(root)}
-    return {"name": m.group(1) if m else "?", "pipeline": (p.group(1) or p.group(2)) if p else None, "tiles": tiles}
+    line = next((ln for ln in text.splitlines() if root and root in ln), "")
+    return {"name": m.group(1) if m else "?", "pipeline": (p.group(1) or p.group(2)) if p else None, "tiles": tiles,
+            "vector": vector_tile(line, tiles)}
+
+
+_MAPS = re.compile(r"affine_map<\(([^)]*)\) -> \(([^)]*)\)>")
+_OUTS = re.compile(r"outs\([^:]*:\s*tensor<([0-9x]+)x[a-z]+[0-9]*>")
+
+
+def vector_tile(op_line: str, tiles: dict) -> dict | None:
+    """What the root op's innermost vector tile holds, for an accumulating op written as a generic
+    (IREE's convs and contractions): {'in_flight': the accumulator lanes it keeps (the product of its
+    parallel vector tile sizes), 'width': its tile along the output's innermost dimension, the one
+    vectorised, 'inner': that dimension's extent, 'outputs': the output's elements, 'spatial':
+    whether that dimension slides over the input (a conv's output width, where an input index is
+    the sum of it and a filter's) rather than a channel}. IREE 3.13 vectorises a conv in NCHW along
+    its output width, 8 lanes, its output channels unrolled into separate sums; one in NHWC along
+    its output channels. None for anything else."""
+    par, red = tiles.get("vector_common_parallel"), tiles.get("vector_reduction")
+    maps, outs = _MAPS.findall(op_line), _OUTS.search(op_line)
+    if not par or not red or not any(red) or not maps or not outs:
+        return None
+    dims = [d.strip() for d in maps[-1][0].split(",")]
+    inner = maps[-1][1].split(",")[-1].strip()
+    if inner not in dims or dims.index(inner) >= len(par) or not par[dims.index(inner)]:
+        return None
+    shape = [int(x) for x in outs.group(1).split("x")]
+    slides = re.compile(rf"\b{inner}\b\s*[+-]|[+-]\s*\b{inner}\b")
+    in_flight = outputs = 1
+    for t in par:
+        in_flight *= t or 1
+    for n in shape:
+        outputs *= n
+    return {"in_flight": in_flight, "width": par[dims.index(inner)], "inner": shape[-1], "outputs": outputs,
+            "spatial": any(slides.search(results) for _, results in maps[:-1])}
+
+
+def spatial_conv_tile(summary: dict) -> tuple[str, dict] | None:
+    """(dispatch, vector tile) of the module's largest conv vectorised along its output width
+    (``vector_tile``), where it has one: the model's lanes then come from its code, not its channels."""
+    found = [(d["name"], d["vector"]) for d in summary.get("lowering", [])
+             if d.get("pipeline") == "ConvTileAndDecomposeExpert" and (d.get("vector") or {}).get("spatial")]
+    return max(found, key=lambda f: f[1]["outputs"], default=None)
 
 
 def describe_lowering(d: dict) -> str:
@@ -75,8 +118,8 @@ def describe_lowering(d: dict) -> str:
 
 
 # bumped when what a summary holds changes: a stored summary of another version is made again
-# (2: hand-written dispatches' memref bindings are counted)
-SUMMARY_VERSION = 2
+# (2: hand-written dispatches' memref bindings are counted; 3: each dispatch's vector tile)
+SUMMARY_VERSION = 3
 
 
 def summarize_dump(folder: Path) -> dict:
@@ -98,6 +141,9 @@ def summarize_dump(folder: Path) -> dict:
 # (collector, counters): the dispatches of a call, from IREE's own statistics (initializer dispatches
 # included, so an estimate; an executable dispatched twice counts twice)
 DISPATCHES = ("iree-static", ("dispatch_count",))
+# (collector, counters): the accumulator lanes of the module's conv vectorised along its output width
+# (spatial_conv_tile), per dispatch; the model's vector term for it (suite.model.compiled_time)
+IN_FLIGHT = ("iree-static", ("vector_lanes_in_flight",))
 
 
 def values_from_summary(s: dict) -> list[CounterValue]:
@@ -114,6 +160,13 @@ def values_from_summary(s: dict) -> list[CounterValue]:
         out.append(v("dispatch_count", s["dispatch_count"], "count", note="includes initializer dispatches"))
     if s.get("transient_bytes") is not None:
         out.append(v("transient_bytes", s["transient_bytes"], "B", note="peak transient allocation"))
+    conv = spatial_conv_tile(s)
+    if conv:
+        name, tile = conv
+        sums = tile["in_flight"] // tile["width"]
+        out.append(v(IN_FLIGHT[1][0], tile["in_flight"], "lanes", name,
+                     note=f"accumulator lanes of its vector tile: {sums} sum{'s' * (sums != 1)} of "
+                          f"{tile['width']} output-width lanes (a conv vectorised along its output width)"))
     return out
 
 
