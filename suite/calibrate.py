@@ -65,7 +65,7 @@ FAULT_ELEMS = 12 * 1024 * 1024         # 48 MiB of f32: past glibc's largest mma
 MIN_FAULTED = 2 ** 20                  # bytes a call must fault for its cost to be measured at all
 # a conv IREE vectorises along its output width with one sum per vector (NCHW, 32 -> 3 channels:
 # 8 lanes in flight on AVX-512), a long reduction (288 taps), in no catalogue: its rate against the
-# peak gives the lanes in flight the FMA's latency needs (_latency_lanes)
+# peak gives the lanes in flight the FMA's latency needs (_latency_conv)
 LATENCY_CONV = {"cin": 32, "cout": 3, "k": 3, "out": 128}
 
 

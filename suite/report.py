@@ -296,6 +296,8 @@ def print_run(record: dict, console: Console | None = None) -> None:
                          "the calibrated fixed costs of a call and of each dispatch, and the vector lanes "
                          + (f"of {p['vector_lanes']} " if p.get("vector_lanes") else "")
                          + "a conv's output channels leave idle"
+                         + (f" (or, vectorised along its output width, the FMA latency its sums leave unhidden of the "
+                            f"calibrated {p['latency_lanes']:.0f} lanes in flight)" if p.get("latency_lanes") else "")
                          + (f", REVD2's gather at the calibrated {p['gather_flops'] / 1e9:.1f} GFLOP/s"
                             if p.get("gather_flops") else "")
                          + (f", REVD's and STDD's tap matmuls at the calibrated {p['tap_flops'] / 1e9:.1f} GFLOP/s"
