@@ -100,7 +100,7 @@ def lane_use(lanes: int | None, width: int | None) -> float:
 def latency_use(in_flight: float | None, latency_lanes: float | None) -> float | None:
     """The share of the FMA peak a loop keeps with ``in_flight`` accumulator lanes: each FMA waits for
     the last one into its sum, so the peak needs ``latency_lanes`` of them in flight (the FMA's
-    latency times the lanes issued a cycle; calibrated, 63-67 on this AVX-512 VM, 4 cycles x 16).
+    latency times the lanes issued a cycle, 4 x 16 = 64 on Zen 4; calibrated, 46-56 on this VM).
     IREE 3.13 runs a conv in NCHW as 8-lane vectors along its output width, one sum per output
     channel it unrolls (sweep-r2's 3 -> 3 convs: 3 sums, 24 lanes, 0.37 of the peak where the
     channel lane term gave 3/16); None where either is unknown."""
