@@ -43,6 +43,7 @@ from targets import Target
 
 STREAM_ELEMS = 16 * 1024 * 1024        # 64 MiB of f32: far past every cache of an edge or desktop CPU
 MATMUL_N = 2048
+REPETITIONS = 9                        # samples of each measurement (a test calibrates with fewer)
 PROFILE_VERSION = 10                   # 2: the fixed costs of a call and of a dispatch; 3: vector lanes;
                                        # 4: the code rates, and the fixed costs' awake mode over rounds;
                                        # 5: the cost of a faulted byte; 6: that cost over several processes;
@@ -357,7 +358,7 @@ def _peak(cache: CompileCache, mlir: str, inputs: list[np.ndarray], target: Targ
 
 
 def calibrate(target: Target, device: str, threads: int | None, cache: CompileCache,
-              repetitions: int = 9, stream_elems: int = STREAM_ELEMS, matmul_n: int = MATMUL_N,
+              repetitions: int = REPETITIONS, stream_elems: int = STREAM_ELEMS, matmul_n: int = MATMUL_N,
               rate_hw: int = RATE_LAYER["hw"], fixed_rounds: int = FIXED_ROUNDS,
               presets: list[str] | None = None) -> dict:
     """Measure the roofs. The sizes are parameters so that a test can calibrate small; a profile
@@ -414,7 +415,8 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
                   "the cost of a faulted byte from "
                   f"two chained {FAULT_ELEMS * 4 / 2**20:g} MiB scales (fastest of {fixed_rounds} processes), their "
                   "traffic taken off",
-        "sizes": {"stream_elems": stream_elems, "matmul_n": matmul_n, "rate_hw": rate_hw, "fixed_rounds": fixed_rounds},
+        "sizes": {"stream_elems": stream_elems, "matmul_n": matmul_n, "rate_hw": rate_hw, "fixed_rounds": fixed_rounds,
+                  "repetitions": repetitions},
         "peak_flops": flops / t_mm,
         "bandwidth": bytes_moved / t_bw,
         "flops_per_mac": 2,
@@ -453,10 +455,11 @@ def to_profile(doc: dict) -> Profile:
 def load_or_calibrate(folder: Path, target: Target, device: str, threads: int | None, cache: CompileCache,
                       force: bool = False, on_calibrate=None, stream_elems: int = STREAM_ELEMS,
                       matmul_n: int = MATMUL_N, presets: list[str] | None = None, rate_hw: int = RATE_LAYER["hw"],
-                      fixed_rounds: int = FIXED_ROUNDS) -> tuple[Profile, Path, bool]:
+                      fixed_rounds: int = FIXED_ROUNDS, repetitions: int = REPETITIONS) -> tuple[Profile, Path, bool]:
     """The stored profile for this machine/target/device/threads, calibrating if there is none."""
     path = profile_path(folder, target, device, threads)
-    sizes = {"stream_elems": stream_elems, "matmul_n": matmul_n, "rate_hw": rate_hw, "fixed_rounds": fixed_rounds}
+    sizes = {"stream_elems": stream_elems, "matmul_n": matmul_n, "rate_hw": rate_hw, "fixed_rounds": fixed_rounds,
+             "repetitions": repetitions}
     if path.exists() and not force:
         try:
             doc = json.loads(path.read_text())
@@ -467,8 +470,8 @@ def load_or_calibrate(folder: Path, target: Target, device: str, threads: int | 
             pass                                   # unreadable or stale: calibrate again
     if on_calibrate:
         on_calibrate()
-    doc = calibrate(target, device, threads, cache, stream_elems=stream_elems, matmul_n=matmul_n, presets=presets,
-                    rate_hw=rate_hw, fixed_rounds=fixed_rounds)
+    doc = calibrate(target, device, threads, cache, repetitions, stream_elems=stream_elems, matmul_n=matmul_n,
+                    presets=presets, rate_hw=rate_hw, fixed_rounds=fixed_rounds)
     try:
         atomic_write(path, json.dumps(doc, indent=1) + "\n")
     except OSError as e:

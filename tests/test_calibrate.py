@@ -9,7 +9,8 @@ from targets import get_target
 
 # the real sizes under every preset take minutes; the code path is the same
 SMALL = {"stream_elems": 1 << 20, "matmul_n": 256, "presets": ["default", "data-tiling"], "rate_hw": 24,
-         "fixed_rounds": 2}
+         "fixed_rounds": 2, "repetitions": 5}
+REPS = SMALL["repetitions"]
 
 
 def test_calibrate_measures_stores_and_reuses(tmp_path, cache):
@@ -24,11 +25,11 @@ def test_calibrate_measures_stores_and_reuses(tmp_path, cache):
     # the peak: timed in four processes spread over the calibration, the fastest of them counts
     rounds = doc["measurements"]["matmul"]["rounds_fastest_ms"]
     assert len(rounds) == 4 and prof.peak_flops == pytest.approx(2 * 256 ** 3 / (min(rounds) / 1e3), rel=1e-3)
-    assert len(doc["measurements"]["stream"]["samples_ms"]) == 9
+    assert len(doc["measurements"]["stream"]["samples_ms"]) == REPS
     assert doc["sizes"] == {k: v for k, v in SMALL.items() if k != "presets"} and "256^3" in doc["source"]
     # the fixed costs of a call and of each further dispatch: measured, and of a plausible size
     assert 0 < prof.call_s < 0.01 and 0 <= prof.dispatch_s < 0.01
-    assert len(doc["measurements"]["fixed_costs"]["one_dispatch_samples_ms"]) == 9 * SMALL["fixed_rounds"]
+    assert len(doc["measurements"]["fixed_costs"]["one_dispatch_samples_ms"]) == REPS * SMALL["fixed_rounds"]
     # the vector lanes the lane term uses, and where they come from
     assert prof.vector_lanes in (4, 8, 16) and doc["vector_lanes_source"]
     # the code rate, its own algorithm's loop: a scalar gather far below the vector peak, charged
@@ -42,14 +43,14 @@ def test_calibrate_measures_stores_and_reuses(tmp_path, cache):
     # fraction of a microsecond to some microseconds a 4 KiB page; timed in several processes, as a
     # fresh VM's first one can pay the host's faults too
     faults = doc["measurements"]["faults"]
-    assert len(faults["samples_ms"]) == 9 * SMALL["fixed_rounds"]
+    assert len(faults["samples_ms"]) == REPS * SMALL["fixed_rounds"]
     assert faults["faulted_bytes"] >= 0.95 * FAULT_ELEMS * 4
     assert 1e-8 < prof.fault_s_per_byte * 4096 < 1e-4 and doc["fault_s_per_byte"] == prof.fault_s_per_byte
     # the lanes in flight that hide the FMA's latency: a conv with one sum per vector, as IREE compiled
     # it (8 lanes along its output width on x86 AVX2/AVX-512), timed against the peak: some vectors'
     # worth (4 cycles x 16 lanes on this AVX-512 VM)
     lat = doc["measurements"]["latency"]
-    assert lat["in_flight"] == 8 and "conv" in lat["dispatch"] and len(lat["samples_ms"]) == 9
+    assert lat["in_flight"] == 8 and "conv" in lat["dispatch"] and len(lat["samples_ms"]) == REPS
     assert lat["in_flight"] <= prof.latency_lanes < 64 * lat["in_flight"] and doc["latency_lanes"] == prof.latency_lanes
     assert prof.latency_lanes == pytest.approx(lat["in_flight"] * prof.peak_flops / lat["flops_per_s"])
     again, _, fresh_again = load_or_calibrate(tmp_path, target, "local-sync", None, cache, **SMALL)
