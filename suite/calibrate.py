@@ -175,7 +175,8 @@ def _latency_conv(cache: CompileCache, target: Target, flags: list[str], repetit
     from suite.build import static_summary
     from targets.collectors.iree_static import spatial_conv_tile
     mlir, inputs, flops = _nchw_conv_mlir(**LATENCY_CONV)
-    conv = spatial_conv_tile(static_summary(cache, build_module(cache, mlir, "none", target.flags("default"), 600), 600))
+    built = build_module(cache, mlir, "none", target.flags("default"), 600)
+    conv = spatial_conv_tile(static_summary(cache, built, 600))
     if conv is None:
         return None
     t, samples, cmd, _ = _peak(cache, mlir, inputs, target, flags, repetitions, ["default"], 0.1)

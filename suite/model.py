@@ -12,11 +12,10 @@ module), the vector lanes a conv's output channels leave idle (``lane_use``: the
 target CPU's f32 vector width, the channels the workload's own counts) -- or, for a conv IREE
 vectorises along its output width (NCHW), the FMA latency its few independent sums leave unhidden
 (``latency_use``: their lanes read off the compiled code, against the lanes in flight calibrated to
-hide it) --, for code that does not
-run at the vector peak (REVD2's tensor.extract gather; REVD's and STDD's tap matmuls, whose vector
-tiles IREE fills far less than their channels would fill the lanes), the rate calibrated for that code, and the
-pages a call touches fresh (counted by the kernel, targets.collectors.page_faults) at the calibrated
-cost of a faulted byte.
+hide it) --, for code that does not run at the vector peak (REVD2's tensor.extract gather; REVD's
+and STDD's tap matmuls, whose vector tiles IREE fills far less than their channels would fill the
+lanes), the rate calibrated for that code, and the pages a call touches fresh (counted by the
+kernel, targets.collectors.page_faults) at the calibrated cost of a faulted byte.
 """
 from __future__ import annotations
 
@@ -115,11 +114,11 @@ def compiled_time(e: Estimate, profile: Profile, static_bytes: float | None, dis
     """Seconds the compiled module should take: the compute roof at the vector lanes its loop fills
     (``lane_use``), or for a conv vectorised along its output width at the share of the peak its
     accumulator lanes in flight keep (``latency_use``), or at the calibrated rate of the code its
-    counts name (``rate``) where the profile has one, the memory roof on the bytes its dispatches bind (at least the model's), plus the
-    calibrated fixed costs of the call and of each further dispatch, plus the pages a call touches
-    fresh (``faulted_bytes``, where counted) at the calibrated cost of a faulted byte: the kernel
-    zeroes and maps them while the dispatches wait, so that cost adds to the roofs rather than
-    overlapping them. None when the profile has no measured fixed costs or the module's counts are
+    counts name (``rate``) where the profile has one, the memory roof on the bytes its dispatches
+    bind (at least the model's), plus the calibrated fixed costs of the call and of each further
+    dispatch, plus the pages a call touches fresh (``faulted_bytes``, where counted) at the
+    calibrated cost of a faulted byte: the kernel zeroes and maps them while the dispatches wait, so
+    that cost adds to the roofs rather than overlapping them. None when the profile has no measured fixed costs or the module's counts are
     missing."""
     if profile.call_s is None or profile.dispatch_s is None or static_bytes is None or not dispatches:
         return None
