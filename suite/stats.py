@@ -20,12 +20,7 @@ def summarize(samples: list[float]) -> dict[str, float]:
 def round_medians(samples: list[float], rounds: list[int]) -> list[float]:
     """The median of each round's samples, for a row timed in rounds (``rounds``: samples per round,
     in the order taken); rounds that took none are left out."""
-    meds, i = [], 0
-    for n in rounds:
-        if n:
-            meds.append(float(np.median(samples[i:i + n])))
-        i += n
-    return meds
+    return [float(np.median(samples[i:i + n])) for i, n in _spans(rounds) if n]
 
 
 def settle(samples: list[float], rounds: list[int], ratio: float) -> tuple[list[float], list[int]]:
