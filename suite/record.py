@@ -146,19 +146,20 @@ def _row_validator():
     return jsonschema.Draft202012Validator(_validator().schema["properties"]["workloads"]["items"])
 
 
-def write_record(record: dict, path: Path, new_row: dict | None = None) -> Path:
-    """The whole record, validated, written atomically. ``new_row``: a checkpoint during a run,
-    whose rows were each checked as they came: only that row is validated and the JSON is not
-    indented (checking and pretty-printing a 300-row record after every row cost a default run
-    100 s). The run's last write checks the whole record."""
-    if new_row is None:
+def write_record(record: dict, path: Path, new_rows: list[dict] | None = None) -> Path:
+    """The whole record, validated, written atomically. ``new_rows``: a checkpoint during a run,
+    whose earlier rows were each checked as they came: only these rows are validated and the JSON
+    is not indented (checking and pretty-printing a 300-row record after every row cost a default
+    run 100 s). The run's last write checks the whole record."""
+    if new_rows is None:
         validate(record, "the run record about to be written")
     else:
-        errors = list(_row_validator().iter_errors(new_row))
-        if errors:
-            raise UserError(f"row {new_row.get('id')} does not match the run-record schema: {errors[0].message}")
+        for row in new_rows:
+            errors = list(_row_validator().iter_errors(row))
+            if errors:
+                raise UserError(f"row {row.get('id')} does not match the run-record schema: {errors[0].message}")
     try:
-        text = json.dumps(record, indent=None if new_row is not None else 1, allow_nan=False) + "\n"
+        text = json.dumps(record, indent=None if new_rows is not None else 1, allow_nan=False) + "\n"
     except ValueError as e:
         raise UserError(f"the run record for {path} holds a non-finite number ({e}); not written") from None
     try:
