@@ -36,20 +36,26 @@ def add_compiled_terms(entry: dict, row: dict, profile: Profile) -> None:
     the vector lanes its conv's channels fill (or, vectorised along its output width, its
     accumulator lanes in flight, read off its code by iree-static), the code its MACs run as, and
     the pages a call touches fresh, counted by page-faults."""
-    from targets.collectors.iree_static import DISPATCHES, IN_FLIGHT
+    from targets.collectors.iree_static import DISPATCHES, IN_FLIGHT, INITIALIZERS, MOVEMENT, TRANSIENT
     from targets.collectors import page_faults, traffic_column
     r, found = as_row(row), traffic_column("static")
     static = r.counter_total(found[0], found[1].names) if found else None
     n = r.counter_total(*DISPATCHES)
+    if n is not None:                          # a call's own: the initializers' run once, at load
+        n -= r.counter_total(*INITIALIZERS) or 0.0
     faulted = r.counter_total(page_faults.NAME, (page_faults.FAULTED,))
     in_flight = next((v for v, _ in r.dispatch_values(IN_FLIGHT[0], IN_FLIGHT[1][0])), None)
     e = Estimate(entry["flops"], entry["bytes"], entry["flops"] / profile.peak_flops,
                  entry["bytes"] / profile.bandwidth, None)
+    moving = r.counter_total(*MOVEMENT)
+    transient = r.counter_total(*TRANSIENT)
+    footprint = None if transient is None else transient + entry["bytes"]    # its buffers, and its I/O and weights
     t = compiled_time(e, profile, static, int(n) if n else None, entry.get("lanes"),
-                      entry.get("rate"), faulted, in_flight)
+                      entry.get("rate"), faulted, in_flight, moving, footprint)
     entry["t_compiled_ms"] = None if t is None else t * 1e3
     entry["faulted_bytes"] = faulted
     entry["lanes_in_flight"] = in_flight
+    entry["moving_bytes"] = moving
 
 
 def _tau(pred: list[float], meas: list[float]) -> float | None:

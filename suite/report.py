@@ -298,6 +298,10 @@ def print_run(record: dict, console: Console | None = None) -> None:
                          + "a conv's output channels leave idle"
                          + (f" (or, vectorised along its output width, the FMA latency its sums leave unhidden of the "
                             f"calibrated {p['latency_lanes']:.0f} lanes in flight)" if p.get("latency_lanes") else "")
+                         + ", the bytes of its dispatches that only move data after the roofs"
+                         + (f" (at the calibrated {p['cache_bandwidth'] / 1e9:.0f} GB/s where the call fits in the "
+                            f"{p['cache_bytes'] / 2**20:g} MiB last-level cache)"
+                            if p.get("cache_bandwidth") and p.get("cache_bytes") else "")
                          + (f", REVD2's gather at the calibrated {p['gather_flops'] / 1e9:.1f} GFLOP/s"
                             if p.get("gather_flops") else "")
                          + (f", REVD's and STDD's tap matmuls at the calibrated {p['tap_flops'] / 1e9:.1f} GFLOP/s"

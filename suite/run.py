@@ -530,4 +530,5 @@ def profile_summary(p) -> dict:
             "bandwidth": p.bandwidth, "flops_per_mac": p.flops_per_mac, "estimate": p.estimate,
             "measured_here": p.measured_here, "call_s": p.call_s, "dispatch_s": p.dispatch_s,
             "vector_lanes": p.vector_lanes, "gather_flops": p.gather_flops, "tap_flops": p.tap_flops,
-            "fault_s_per_byte": p.fault_s_per_byte, "latency_lanes": p.latency_lanes}
+            "fault_s_per_byte": p.fault_s_per_byte, "latency_lanes": p.latency_lanes,
+            "cache_bandwidth": p.cache_bandwidth, "cache_bytes": p.cache_bytes}

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from suite.calibrate import FAULT_ELEMS, load_or_calibrate
+from suite.calibrate import FAULT_ELEMS, last_level_cache, load_or_calibrate
 from targets import get_target
 
 
@@ -53,6 +53,15 @@ def test_calibrate_measures_stores_and_reuses(tmp_path, cache):
     assert lat["in_flight"] == 8 and "conv" in lat["dispatch"] and len(lat["samples_ms"]) == REPS
     assert lat["in_flight"] <= prof.latency_lanes < 64 * lat["in_flight"] and doc["latency_lanes"] == prof.latency_lanes
     assert prof.latency_lanes == pytest.approx(lat["in_flight"] * prof.peak_flops / lat["flops_per_s"])
+    # the bandwidth within the last-level cache (its size read from sysfs): the scale over a quarter
+    # of it, the call's fixed cost taken off; none for a cross target, whose device has its own caches
+    llc, _ = last_level_cache(target)
+    if llc:
+        within = doc["measurements"]["cache"]
+        assert prof.cache_bytes == llc and within["bytes"] == 2 * 4 * (llc // 16) and len(within["samples_ms"]) == REPS
+        assert prof.cache_bandwidth == pytest.approx(within["bytes"] / (min(within["samples_ms"]) / 1e3 - prof.call_s))
+        assert 1e8 < prof.cache_bandwidth < 1e14
+    assert last_level_cache(get_target("aarch64-a72"))[0] is None
     again, _, fresh_again = load_or_calibrate(tmp_path, target, "local-sync", None, cache, **SMALL)
     assert not fresh_again and again == prof
     path.write_text("{ truncated")                  # a corrupt profile is measured again (as above: stopped

@@ -21,7 +21,7 @@ def counted(tmp_path_factory):
     from suite.cache import CompileCache
     runner = Runner(RunOptions(get_target("llvm-cpu"), "local-sync", repetitions=9, min_time_s=0.001,
                                collectors=("iree-static",)), CompileCache(tmp_path_factory.mktemp("cache")))
-    return runner.run(expand([LAYER], ["C-SP", "D-SP"], ["REVD2"]))
+    return runner.run(expand([LAYER], ["C-SP", "D-SP", "C-BL"], ["REVD2"]))
 
 
 def values(res, name, dispatch="any"):
@@ -95,6 +95,32 @@ def test_cachegrind_simulated_writes_match_the_output_tensor(tmp_path):
     assert out_bytes <= written <= 1.10 * out_bytes
     # C-SP writes its conv output and then the shuffled copy: about twice
     assert values(csp, "sim_dram_bytes_written", None)[0] >= 1.9 * out_bytes
+
+
+def test_the_dispatches_that_only_move_data_and_the_initializers_are_counted_apart(counted):
+    """movement_bytes: the bytes bound by a call's dispatches that IREE names after a data-moving root
+    op (C-SP's pixel shuffle, C-BL's resize), which the model charges after its roofs; the
+    initializers' executables, which run once at load, are counted so the model leaves them out."""
+    from targets.collectors.iree_static import moves_data_only
+    assert moves_data_only("main$async_dispatch_2_transpose_63x128x3x2x2_f32")
+    assert moves_data_only("main$async_dispatch_0_slow_memcpy")
+    assert moves_data_only("main$async_dispatch_0_elementwise_broadcast_3x256x256_i64xi64xf32")
+    assert not moves_data_only("main$async_dispatch_1_conv_3x256x256x3x3x3_f32")
+    assert not moves_data_only("main$async_dispatch_1_matmul_like_3x129x2x129x2x3_f32")
+    assert not moves_data_only("revd2_hw_kernel")
+    c_sp, revd2, c_bl = counted
+    for res in counted:
+        per_call = {c["dispatch"]: 0 for c in res.counters if c["dispatch"] and not c["dispatch"].startswith("_init")}
+        for c in res.counters:
+            if c["dispatch"] in per_call and c["name"] in ("dispatch_bytes_read", "dispatch_bytes_written"):
+                per_call[c["dispatch"]] += c["value"]
+        assert values(res, "movement_bytes", None) == [sum(v for d, v in per_call.items() if moves_data_only(d))]
+        inits = {c["dispatch"] for c in res.counters if (c["dispatch"] or "").startswith("_initializer")}
+        assert values(res, "initializer_dispatches", None) == [len(inits)]
+    out_bytes = 4 * LAYER.batch * LAYER.cout * LAYER.out_hw("C-SP")[0] * LAYER.out_hw("C-SP")[1]
+    assert values(c_sp, "movement_bytes", None)[0] >= out_bytes          # the shuffle writes the output
+    assert 0 < values(c_bl, "movement_bytes", None)[0] < values(c_bl, "bytes_read", None)[0] + values(
+        c_bl, "bytes_written", None)[0]                                   # the resize; the conv is compute
 
 
 def test_static_summary_keeps_each_dispatchs_lowering_choice(counted):

@@ -124,6 +124,34 @@ def test_the_compiled_terms_add_the_modules_bytes_and_fixed_costs_by_hand():
     assert entry["t_compiled_ms"] == pytest.approx(compiled_time(e, p, 10 * e.bytes, 3) * 1e3)
 
 
+def test_the_dispatches_that_only_move_data_are_charged_after_the_roofs():
+    """A call's data-moving dispatches (iree-static's movement_bytes) run between its compute
+    dispatches: max(compute, the other bytes / bandwidth) + their bytes at the bandwidth within the
+    last-level cache where the call's footprint fits in it, the memory's where it does not or where
+    the profile has no cache measured. The initializers' dispatches are not a call's."""
+    from dataclasses import replace
+    from suite.model import Profile, compiled_time, moving_bandwidth
+    from suite.model_check import add_compiled_terms
+    p = Profile("t", "test", "hand", peak_flops=1e9, bandwidth=1e9, call_s=1e-5, dispatch_s=2e-5,
+                cache_bandwidth=4e9, cache_bytes=2**20)
+    e = estimate(counts(LayerConfig(cin=2, cout=2, h=8, w=8, k=3, r=2), "C-SP"), p, "full")
+    static, moving = 3 * e.bytes, e.bytes
+    fixed = 1e-5 + 2 * 2e-5
+    assert compiled_time(e, p, static, 3, moving_bytes=moving, footprint_bytes=2**19) == pytest.approx(
+        max(e.t_compute, 2 * e.bytes / 1e9) + e.bytes / 4e9 + fixed)
+    assert compiled_time(e, p, static, 3, moving_bytes=moving, footprint_bytes=2**21) == pytest.approx(
+        max(e.t_compute, 2 * e.bytes / 1e9) + e.bytes / 1e9 + fixed)                 # past the cache
+    assert moving_bandwidth(replace(p, cache_bandwidth=None), 2**19) == 1e9 == moving_bandwidth(p, None)
+    row = {"counters": [{"collector": "iree-static", "name": n, "value": v, "dispatch": None} for n, v in (
+        ("bytes_read", 2 * e.bytes), ("bytes_written", e.bytes), ("movement_bytes", moving),
+        ("dispatch_count", 5), ("initializer_dispatches", 2), ("transient_bytes", 1000))]}
+    entry = {"flops": e.flops, "bytes": e.bytes}
+    add_compiled_terms(entry, row, p)
+    assert entry["moving_bytes"] == moving
+    assert entry["t_compiled_ms"] == pytest.approx(
+        compiled_time(e, p, static, 3, moving_bytes=moving, footprint_bytes=1000 + e.bytes) * 1e3)
+
+
 def test_the_lane_term_charges_the_vector_lanes_a_convs_channels_leave_idle():
     """compute / (lanes / (width * ceil(lanes / width))): ESPCN's C-NN (a conv to 1 channel) keeps 1
     of 16 AVX-512 lanes busy, its C-SP (to 9 channels) 9 of 16; a hand-written kernel that fills the

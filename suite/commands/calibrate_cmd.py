@@ -21,8 +21,8 @@ def main(args) -> int:
     target, device = check_target(args.target, args.device, args.threads)
     threads = run_threads(target, device, args.threads)               # the profile a default run uses
     console = make_console()
-    with console.status(f"calibrating {target.name}/{device} (a streaming kernel, a matmul, the fixed costs "
-                        "REVD2's gather, the FMA latency and a faulted page)..."):
+    with console.status(f"calibrating {target.name}/{device} (a streaming kernel, a matmul, the fixed costs, "
+                        "REVD2's gather, the FMA latency, the cache's bandwidth and a faulted page)..."):
         prof, path, fresh = load_or_calibrate(args.profiles_dir, target, device, threads,
                                               CompileCache(args.cache_dir), force=args.force)
     console.print(f"{'measured' if fresh else 'stored'} profile for {prof.description}:")
@@ -37,6 +37,9 @@ def main(args) -> int:
     if prof.latency_lanes:
         console.print(f"  FMA latency    {prof.latency_lanes:.0f} accumulator lanes in flight reach the peak (the "
                       "model's term for a conv vectorised along its output width)")
+    if prof.cache_bandwidth and prof.cache_bytes:
+        console.print(f"  in cache       {si(prof.cache_bandwidth)}B/s within the {prof.cache_bytes / 2**20:g} MiB "
+                      "last-level cache (the model's rate for a data-moving dispatch of a call that fits in it)")
     if prof.gather_flops:
         console.print(f"  gather         {si(prof.gather_flops)}FLOP/s (REVD2's tensor.extract loop: "
                       "the model's rate for it)")

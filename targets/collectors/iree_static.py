@@ -7,6 +7,7 @@ in the summary so a slow dispatch can be explained by what IREE made of it.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -146,6 +147,31 @@ DISPATCHES = ("iree-static", ("dispatch_count",))
 IN_FLIGHT = ("iree-static", ("vector_lanes_in_flight",))
 
 
+# IREE names each dispatch after its root op (iree-flow-annotate-dispatches): main$async_dispatch_3_
+# transpose_63x128x3x2x2_f32. These kinds only move data: no reduction and no MACs. A call runs its
+# dispatches one after another, so such a dispatch (C-NN's resize, C-SP's shuffle, a layout copy)
+# cannot hide under a conv's compute: the model charges its bytes after the roofs
+# (suite.model.compiled_time). Sweep-r2's C-BL: its bilinear resize binds 1.8 MB beside the conv's 1.6.
+MOVING_KINDS = frozenset({"elementwise", "transpose", "slow", "memcpy", "copy", "broadcast", "pack", "unpack",
+                          "fill", "pad"})
+_KIND = re.compile(r"dispatch_\d+_(\w+)")
+INITIALIZER = "_initializer"          # an executable of the module's initializers: runs once, when it loads
+
+
+def moves_data_only(name: str) -> bool:
+    """Whether IREE's name for a dispatch says that its root op only moves data (MOVING_KINDS)."""
+    m = _KIND.search(name)
+    kinds = list(itertools.takewhile(str.isalpha, m.group(1).split("_"))) if m else []   # up to its shape or type
+    return bool(kinds) and set(kinds) <= MOVING_KINDS
+
+
+# (collector, counters): the bytes a call's data-moving dispatches bind (moves_data_only), and the
+# dispatches that run once at load rather than in each call (IREE's dispatch count includes them)
+MOVEMENT = ("iree-static", ("movement_bytes",))
+INITIALIZERS = ("iree-static", ("initializer_dispatches",))
+TRANSIENT = ("iree-static", ("transient_bytes",))           # the call's peak transient allocation
+
+
 def values_from_summary(s: dict) -> list[CounterValue]:
     v = lambda name, value, unit, dispatch=None, note="": CounterValue(  # noqa: E731
         name, value, unit, "static", False, "iree-static", dispatch, note)
@@ -156,8 +182,15 @@ def values_from_summary(s: dict) -> list[CounterValue]:
             v("bytes_written", sum(d["bytes_written"] for d in s["dispatches"]), "B",
               note="sum over the module's dispatches of the bindings they write"),
             v("executables", len(s["dispatches"]), "count")]
+    per_call = [d for d in s["dispatches"] if not d["name"].startswith(INITIALIZER)]
+    moving = [d["name"] for d in per_call if moves_data_only(d["name"])]
+    out.append(v(MOVEMENT[1][0], sum(d["bytes_read"] + d["bytes_written"] for d in per_call if d["name"] in moving),
+                 "B", note=f"bound by the {len(moving)} dispatch{'es' * (len(moving) != 1)} of a call that only "
+                           "move data (elementwise, transpose, copy, broadcast, pack: IREE's names for their root ops)"))
     if s.get("dispatch_count") is not None:
         out.append(v("dispatch_count", s["dispatch_count"], "count", note="includes initializer dispatches"))
+        out.append(v(INITIALIZERS[1][0], len(s["dispatches"]) - len(per_call), "count",
+                     note="executables of the module's initializers: run once, when the module loads"))
     if s.get("transient_bytes") is not None:
         out.append(v("transient_bytes", s["transient_bytes"], "B", note="peak transient allocation"))
     conv = spatial_conv_tile(s)
