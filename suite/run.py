@@ -15,13 +15,13 @@ from typing import Callable
 from suite.errors import UserError
 from suite.paths import PROFILES_DIR, RESULTS_DIR, TUNING_DIR, find_run
 from suite.rounds import MAX_TIME_S
+from suite.rows import STATUS_COMPILED, STATUS_OK, Record, best_per_workload
+from suite.selection import check_target, csv_list, resolve_collectors, resolve_layers, resolve_profile, run_threads
 
 # a finished row reaches the record on disk within this many seconds (and at the end of each layer):
 # writing the whole record after every row took 4 of a warm run's 270 s (274 writes of a record
 # that grows to 1.5 MB). A run stopped by Ctrl-C writes everything it has in finish().
 CHECKPOINT_S = 2.0
-from suite.rows import STATUS_COMPILED, STATUS_OK, Record, best_per_workload
-from suite.selection import check_target, csv_list, resolve_collectors, resolve_layers, resolve_profile, run_threads
 
 MIN_REPETITIONS = 9
 ROUNDS_NOTE = ("a layer's IREE rows (and peers) take their samples in alternating rounds; a row whose rounds "
