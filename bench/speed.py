@@ -215,5 +215,6 @@ def main() -> None:
         model_goal(rec, ", in the cold run")
     model_goal(rerec, ", in the warm re-run" if cold else "")
 
+
 if __name__ == "__main__":
     main()

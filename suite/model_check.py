@@ -34,8 +34,9 @@ def add_compiled_terms(entry: dict, row: dict, profile: Profile) -> None:
     """The model with the compiled module's terms (suite.model.compiled_time) beside the paper's:
     the bytes its dispatches bind and its dispatch count, read off the module by iree-static, and
     the vector lanes its conv's channels fill (or, vectorised along its output width, its
-    accumulator lanes in flight, read off its code by iree-static), the code its MACs run as, and
-    the pages a call touches fresh, counted by page-faults."""
+    accumulator lanes in flight, read off its code by iree-static), the code its MACs run as, the
+    bytes of its dispatches that only move data and its footprint (iree-static), and the pages a
+    call touches fresh, counted by page-faults."""
     from targets.collectors.iree_static import DISPATCHES, IN_FLIGHT, INITIALIZERS, MOVEMENT, TRANSIENT
     from targets.collectors import page_faults, traffic_column
     r, found = as_row(row), traffic_column("static")
