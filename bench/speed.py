@@ -14,7 +14,8 @@ record:
     the median absolute error of the predicted latency (goal < 35%);
   - the cold and warm wall times (goals: 15 and 2 minutes on the project's 2-core machine). The warm
     re-run takes the cold run's tuning database and compile cache (--tune auto), as a user's second
-    run does; the lowering goal reads the cold run, whose rows and races were timed together.
+    run does; the lowering goal reads the cold run, whose rows and races were timed together. Beside
+    it, where the warm re-run's time went: samples, warm-ups, processes (bench/protocol.py).
 
 Usage: python bench/speed.py [-c default] [--layer espcn ...] [--cold] [--peers none]
 """
@@ -31,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from protocol import print_cost, timing_cost     # noqa: E402  (bench/protocol.py)
 from suite.rows import Record                    # noqa: E402
 from suite.run import Run, Storage, make_plan    # noqa: E402
 from suite.paths import TUNING_DIR               # noqa: E402
@@ -206,6 +208,7 @@ def main() -> None:
         print(f"\n{len(rec.iree_rows)} workloads, {peers}; "
               + (f"cold run {cold / 60:.1f} min (goal 15), warm re-run {warm / 60:.1f} min (goal 2)" if cold
                  else f"this run (--tune {args.tune}) {warm / 60:.1f} min"))
+        print_cost(timing_cost(rerec), warm)
         side = {}
         lowering_goal(rec, run, keep=side, within=args.rivals_within)
         if args.json:                      # the record, and each row's side-by-side samples: races can be re-decided

@@ -1,0 +1,155 @@
+"""What the timing protocol costs a run, and why its warm-up stays (prints; asserts nothing).
+
+Issue 18 asks for a warm re-run within 2 minutes. What a warm run spends is mostly the protocol
+that makes its medians trustworthy on a noisy VM (suite/rounds.py), and this script shows how much:
+
+1. From a run record (default: the newest in results/runs), where its timing went:
+   - the timed samples: 10 per row of at least 50 ms each, more for a row whose rounds disagree;
+   - the warm-ups: iree-benchmark-module, told how many calls fill a sample, warms up with at least
+     one whole sample (targets.iree_run.benchmark_module), once per round, so once per process;
+     a peer warms up for the run's warm-up time each round;
+   - how many processes, and how many rounds were retaken;
+   - the floor: the samples of each row's first three rounds alone (10 of at least 50 ms, or 5 of a
+     call that fills more than a 1 s budget), no warm-up, retake or process start.
+   ``bench/speed.py`` prints the same for the run it times, beside its wall time.
+2. ``--bias``: each timed IREE row of the record, again in new processes, without a warm-up and with
+   the run's, alternating (none, the run's, none, ...): the first sample over the median of the
+   rest. With a call count per sample, "the run's" warm-up is one whole sample; without it, a
+   process's first sample is slower. For rows of one call a sample, it also prints the first
+   call's excess in ms, which is what a shorter warm-up could not remove either.
+
+On this repository's 2-vCPU VM (2026-12-05): a warm run without peers took 155 s, of which 95 s
+were samples, 31 s warm-ups and 7 s verification, over 425 processes (34 rows retaken). Without a
+warm-up, the first sample was 6% slower at the median and 30% at p90 (114 rows); on rows of one
+call a sample (20-830 ms calls) the first call cost 5-15 ms more on ESPCN's 20-130 ms rows and
+within 3% on those of 200 ms and more.
+
+Usage: python bench/protocol.py [RECORD] [--bias] [--layer sweep-r2 ...] [--passes 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from suite.errors import UserError              # noqa: E402
+from suite.paths import find_run                 # noqa: E402
+from suite.rounds import ROUNDS                  # noqa: E402
+from suite.rows import Record                    # noqa: E402
+
+def timing_cost(rec: Record) -> dict:
+    """Seconds a record's rows spent being timed, by part (see the module's docstring)."""
+    warmup_s = rec.settings.get("warmup_s", 0.05)
+    cost = {"rows": 0, "samples_s": 0.0, "warmups_s": 0.0, "processes": 0, "retaken": 0,
+            "peer_rows": 0, "peer_samples_s": 0.0, "peer_warmups_s": 0.0, "floor_s": 0.0}
+    for r in rec.rows:
+        samples, calls = r.samples_ms, r.data.get("iterations") or []
+        if not samples or len(calls) != len(samples):
+            continue
+        rounds = r.data.get("rounds") or [len(samples)]
+        spent = sum(s * n for s, n in zip(samples, calls)) / 1e3
+        cost["retaken"] += len(rounds) > ROUNDS
+        if r.is_peer:
+            cost["peer_rows"] += 1
+            cost["peer_samples_s"] += spent
+            cost["peer_warmups_s"] += len(rounds) * max(warmup_s, samples[0] / 1e3)
+            continue
+        cost["rows"] += 1
+        cost["samples_s"] += spent
+        cost["processes"] += len(rounds)
+        starts = [sum(rounds[:i]) for i in range(len(rounds)) if rounds[i]]
+        cost["warmups_s"] += sum(samples[i] * calls[i] for i in starts) / 1e3    # one sample's calls a round
+        planned = sum(rounds[:ROUNDS])                                             # the retakes left out
+        cost["floor_s"] += sum(s * n for s, n in zip(samples[:planned], calls[:planned])) / 1e3
+    return cost
+
+
+def print_cost(cost: dict, wall_s: float | None = None) -> None:
+    timed = cost["samples_s"] + cost["warmups_s"] + cost["peer_samples_s"] + cost["peer_warmups_s"]
+    print(f"where the timing went{'' if wall_s is None else f' (of {wall_s:.0f} s)'}: IREE's {cost['rows']} rows "
+          f"{cost['samples_s']:.0f} s of samples and {cost['warmups_s']:.0f} s of warm-ups in "
+          f"{cost['processes']} processes"
+          + (f"; the peers' {cost['peer_rows']} rows {cost['peer_samples_s']:.0f} s and "
+             f"{cost['peer_warmups_s']:.0f} s" if cost["peer_rows"] else "")
+          + f"; rows retaken: {cost['retaken']}; {timed:.0f} s in all"
+          + ("" if wall_s is None else f", {wall_s - timed:.0f} s of everything else"))
+    print(f"  the floor: IREE's samples of its first {ROUNDS} rounds, no warm-up, retake or process: "
+          f"{cost['floor_s']:.0f} s")
+
+
+def _first_over_rest(cmd: list[str], warmup_s: float) -> tuple[float, float]:
+    """(first sample / median of the rest, first - median in ms) of one new process of 4 samples."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "b.json"
+        subprocess.run([*cmd, "--benchmark_repetitions=4", f"--benchmark_min_warmup_time={warmup_s:g}",
+                        "--benchmark_out_format=json", f"--benchmark_out={out}"], capture_output=True, check=True)
+        runs = [b for b in json.loads(out.read_text())["benchmarks"] if b.get("run_type") == "iteration"]
+    scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
+    ms = [b["real_time"] * scale[b.get("time_unit", "ns")] for b in runs]
+    rest = statistics.median(ms[1:])
+    return ms[0] / rest, ms[0] - rest
+
+
+def warmup_bias(rec: Record, layers: list[str], passes: int) -> None:
+    warmup_s = rec.settings.get("warmup_s", 0.05)
+    rows = [r for r in rec.iree_rows if r.ok and r.samples_ms and (not layers or r.layer_name in layers)]
+    ratios: dict[float, list[float]] = {0.0: [], warmup_s: []}
+    excess: dict[str, list[float]] = {}
+    print(f"\n{len(rows)} IREE rows, each in {passes} x 2 new processes of 4 samples: without a warm-up and with "
+          f"the run's ({warmup_s:g} s), alternating")
+    for r in rows:
+        cmd = [c for c in shlex.split(r.data["commands"]["time"])
+               if not c.startswith(("--benchmark_repetitions", "--benchmark_min_warmup_time", "--benchmark_out"))]
+        if not all(Path(c.split("@", 1)[-1].split("=", 1)[-1]).exists() for c in cmd if c.startswith(("--module",
+                                                                                                      "--input"))):
+            print(f"  {r.id}: its module or input is no longer in the compile cache")
+            continue
+        mine = {0.0: [], warmup_s: []}
+        for _ in range(passes):
+            for w in mine:
+                ratio, ms = _first_over_rest(cmd, w)
+                mine[w].append(ratio)
+                if w == 0.0 and (r.data.get("iterations") or [2])[0] == 1:
+                    excess.setdefault(f"{r.id.split('/', 1)[1]} ({r.median_ms:.0f} ms)", []).append(ms)
+        for w, v in mine.items():
+            ratios[w] += v
+        print(f"  {r.id:48s} {r.median_ms:9.3f} ms  first / rest: none " + " ".join(f"{x:.2f}" for x in mine[0.0])
+              + f"; {warmup_s:g} s " + " ".join(f"{x:.2f}" for x in mine[warmup_s]), flush=True)
+    for w, v in ratios.items():
+        if v:
+            v = sorted(v)
+            print(f"warm-up {w:g} s: first sample / the rest, median {statistics.median(v):.3f}, "
+                  f"p90 {v[int(0.9 * (len(v) - 1))]:.3f}, max {v[-1]:.3f} over {len(v)} processes")
+    if excess:
+        print("rows of one call a sample, the first call's excess without a warm-up (ms): "
+              + "; ".join(f"{row} " + " ".join(f"{x:+.1f}" for x in v) for row, v in excess.items()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("record", nargs="?", default="latest", help="a run record: path, run id or 'latest' (default)")
+    ap.add_argument("--bias", action="store_true", help="time each IREE row again without and with a warm-up")
+    ap.add_argument("--layer", action="append", default=[], help="with --bias: only these layers (by name)")
+    ap.add_argument("--passes", type=int, default=2, help="with --bias: processes of each kind per row")
+    args = ap.parse_args()
+    try:
+        path = find_run(args.record)
+        rec = Record(json.loads(path.read_text()))
+    except (UserError, OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(f"{path}: {rec.data.get('created', '?')}")
+    print_cost(timing_cost(rec))
+    if args.bias:
+        warmup_bias(rec, args.layer, args.passes)
+
+
+if __name__ == "__main__":
+    main()
