@@ -100,6 +100,15 @@ class Timing:
     context: dict                      # Google Benchmark's context block (CPU, caches, load)
 
 
+def warmup_time(warmup_s: float, min_time_s: float, iterations: int | None) -> float:
+    """The warm-up to ask Google Benchmark for: ``warmup_s``, but with a call count per sample that
+    fills ``min_time_s`` (``iterations``), at most half a sample, so that its first warm-up run (one
+    sample's calls) always suffices (benchmark_module). A warm-up longer than a sample is kept."""
+    if iterations and 0 < warmup_s <= min_time_s:
+        return min(warmup_s, min_time_s / 2)
+    return warmup_s
+
+
 def benchmark_module(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[str], repetitions: int,
                      min_time_s: float, warmup_s: float, timeout: float, env: dict[str, str] | None = None,
                      launcher=None, iterations: int | None = None) -> Timing:
@@ -110,14 +119,21 @@ def benchmark_module(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[
     minimum time by up to 1.4x (`PredictNumItersNeeded`). With ``iterations``, a warm-up of any
     length runs at least one sample's calls: 3 samples of 303 calls (50 ms each) took 158 ms with
     no warm-up and 210-218 ms with 0.001-0.05 s of it (sweep-r2's C-SP, 2026-12-05); without one,
-    a process's first sample is slower (over 114 rows, by 6% at the median and 30% at p90)."""
+    a process's first sample is slower (over 114 rows, by 6% at the median and 30% at p90;
+    bench/protocol.py --bias). And where that sample falls just short of the warm-up time, Google
+    Benchmark grows it and warms up again (`RunWarmUp`): a second sample of about 1.4x. So with
+    ``iterations`` the warm-up asked for is at most half a sample (``warmup_time``): one sample's
+    calls, never two. Over 152 processes of four layers' rows, that took what a process costs
+    beyond its samples from 80 to 60 ms at the median, and its first sample over the rest stayed
+    at 1.00 (p90 1.16 and 1.17; 2026-12-05)."""
     inputs = [inputs] if isinstance(inputs, Path) else list(inputs)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"
         cmd = module_command("iree-benchmark-module", vmfb, runtime_flags, inputs, [
             f"--benchmark_repetitions={repetitions}",
             f"--benchmark_min_time={iterations}x" if iterations else f"--benchmark_min_time={min_time_s:g}s",
-            f"--benchmark_min_warmup_time={warmup_s:g}", "--benchmark_enable_random_interleaving=false",
+            f"--benchmark_min_warmup_time={warmup_time(warmup_s, min_time_s, iterations):g}",
+            "--benchmark_enable_random_interleaving=false",
             "--benchmark_out_format=json", f"--benchmark_out={out}"], launcher)
         _run("time", cmd, timeout, env)
         try:

@@ -8,6 +8,7 @@ import pytest
 from suite.cli import main
 from suite.record import load_record
 from suite.rounds import calls_per_sample
+from targets.iree_run import warmup_time
 
 # 32 -> 1 channels at r = 3: IREE's default NCHW lowering of the conv is several times slower than
 # the blocked NHWC one here (ESPCN's shape, smaller), so the search has a clear winner to find
@@ -91,6 +92,15 @@ def test_calls_per_sample_fill_the_minimum_time():
     assert calls_per_sample(None, 0.05) is None and calls_per_sample(0.0, 0.05) is None
     assert calls_per_sample(1.0, 0.05) == 50 and calls_per_sample(0.3, 0.05) == 167
     assert calls_per_sample(80.0, 0.05) == 1                  # a call longer than the sample: one call
+
+
+def test_with_a_call_count_the_warm_up_asked_for_is_one_samples_calls():
+    """Google Benchmark warms up with one sample's calls, and again if they fell short of the warm-up
+    time: asked for half a sample, the first always suffices."""
+    assert warmup_time(0.05, 0.05, 303) == 0.025 and warmup_time(0.02, 0.05, 303) == 0.02
+    assert warmup_time(0.05, 0.05, None) == 0.05              # no call count: Google Benchmark sizes it
+    assert warmup_time(0.1, 0.05, 303) == 0.1                 # a warm-up longer than a sample is kept
+    assert warmup_time(0.0, 0.05, 303) == 0.0                 # none asked, none given
 
 
 def test_a_run_over_a_named_space_keeps_its_own_database(tuned):
