@@ -18,11 +18,14 @@ that makes its medians trustworthy on a noisy VM (suite/rounds.py), and this scr
    process's first sample is slower. For rows of one call a sample, it also prints the first
    call's excess in ms, which is what a shorter warm-up could not remove either.
 
-On this repository's 2-vCPU VM (2026-12-05): a warm run without peers took 155 s, of which 95 s
-were samples, 31 s warm-ups and 7 s verification, over 425 processes (34 rows retaken). Without a
-warm-up, the first sample was 6% slower at the median and 30% at p90 (114 rows); on rows of one
-call a sample (20-830 ms calls) the first call cost 5-15 ms more on ESPCN's 20-130 ms rows and
-within 3% on those of 200 ms and more.
+On this repository's 2-vCPU VM (2026-12-05, `suite run --peers none`, warm): 129 and 140 s, of
+which 84 and 92 s were samples and 27 and 30 s warm-ups, over 411 and 431 processes (20 and 40
+rows retaken); the floor 81-84 s; the rest (verification, which runs every row's call once,
+start-up, report) 18 s. Before the warm-up was capped at half a sample
+(targets.iree_run.warmup_time), Google Benchmark often warmed up twice, and the rest took 28 s
+(142.6 s in all, run between those two). Without a warm-up, a process's first sample was 6-12%
+slower at the median and 25-30% at p90; on rows of one call a sample (20-830 ms calls) the first
+call cost 3-29 ms more.
 
 Usage: python bench/protocol.py [RECORD] [--bias] [--layer sweep-r2 ...] [--passes 2]
 """
