@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from protocol import print_cost, timing_cost     # noqa: E402  (bench/protocol.py)
+from suite.errors import UserError               # noqa: E402
 from suite.rows import Record                    # noqa: E402
 from suite.run import Run, Storage, make_plan    # noqa: E402
 from suite.paths import TUNING_DIR               # noqa: E402
@@ -189,7 +190,11 @@ def main() -> None:
                     help="check the reported row against every lowering within RATIO of it in the race "
                          "(default: the tuner's abandon ratio)")
     args = ap.parse_args()
-    plan = make_plan(catalogues=args.catalogue, layers=args.layer, peers=args.peers, tune=args.tune)
+    try:
+        plan = make_plan(catalogues=args.catalogue, layers=args.layer, peers=args.peers, tune=args.tune)
+    except UserError as e:                      # an unknown layer or catalogue: one line, as the suite says it
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     peers = "without peers" if args.peers == "none" else f"with peers {args.peers}"
     with tempfile.TemporaryDirectory() as tmp:
         if args.cold:
