@@ -18,12 +18,12 @@ that makes its medians trustworthy on a noisy VM (suite/rounds.py), and this scr
    process's first sample is slower. For rows of one call a sample, it also prints the first
    call's excess in ms, which is what a shorter warm-up could not remove either.
 
-On this repository's 2-vCPU VM (2026-12-05, `suite run --peers none`, warm): 129 and 140 s, of
-which 84 and 92 s were samples and 27 and 30 s warm-ups, over 411 and 431 processes (20 and 40
-rows retaken); the floor 81-84 s; the rest (verification, which runs every row's call once,
-start-up, report) 18 s. Before the warm-up was capped at half a sample
-(targets.iree_run.warmup_time), Google Benchmark often warmed up twice, and the rest took 28 s
-(142.6 s in all, run between those two). Without a warm-up, a process's first sample was 6-12%
+On this repository's 2-vCPU VM (2026-12-05, `suite run --peers none`, warm, four runs): 129-140 s,
+of which 84-92 s were samples and 27-30 s warm-ups, over 411-431 processes (20-40 rows retaken);
+the floor 81-84 s; the rest (verification, which runs every row's call once, start-up, report)
+18 s. Before the warm-up was capped at half a sample (targets.iree_run.warmup_time), Google
+Benchmark often warmed up twice, and the rest took 28-30 s (143-148 s in all; three runs,
+alternated with those four). Without a warm-up, a process's first sample was 6-12%
 slower at the median and 25-30% at p90; on rows of one call a sample (20-830 ms calls) the first
 call cost 3-29 ms more.
 
