@@ -46,6 +46,7 @@ from suite.errors import UserError              # noqa: E402
 from suite.paths import find_run                 # noqa: E402
 from suite.rounds import ROUNDS                  # noqa: E402
 from suite.rows import Record                    # noqa: E402
+from targets.iree_run import warmup_time         # noqa: E402
 
 def timing_cost(rec: Record) -> dict:
     """Seconds a record's rows spent being timed, by part (see the module's docstring)."""
@@ -101,12 +102,13 @@ def _first_over_rest(cmd: list[str], warmup_s: float) -> tuple[float, float]:
 
 
 def warmup_bias(rec: Record, layers: list[str], passes: int) -> None:
-    warmup_s = rec.settings.get("warmup_s", 0.05)
+    warmup_s, min_time_s = rec.settings.get("warmup_s", 0.05), rec.settings.get("min_time_s", 0.05)
     rows = [r for r in rec.iree_rows if r.ok and r.samples_ms and (not layers or r.layer_name in layers)]
-    ratios: dict[float, list[float]] = {0.0: [], warmup_s: []}
+    ratios: dict[str, list[float]] = {"none": [], "the run's": []}
     excess: dict[str, list[float]] = {}
     print(f"\n{len(rows)} IREE rows, each in {passes} x 2 new processes of 4 samples: without a warm-up and with "
-          f"the run's ({warmup_s:g} s), alternating")
+          f"the run's ({warmup_s:g} s, at most half a sample with a call count: targets.iree_run.warmup_time), "
+          "alternating")
     for r in rows:
         cmd = [c for c in shlex.split(r.data["commands"]["time"])
                if not c.startswith(("--benchmark_repetitions", "--benchmark_min_warmup_time", "--benchmark_out"))]
@@ -114,21 +116,26 @@ def warmup_bias(rec: Record, layers: list[str], passes: int) -> None:
                                                                                                       "--input"))):
             print(f"  {r.id}: its module or input is no longer in the compile cache")
             continue
-        mine = {0.0: [], warmup_s: []}
-        for _ in range(passes):
-            for w in mine:
-                ratio, ms = _first_over_rest(cmd, w)
-                mine[w].append(ratio)
-                if w == 0.0 and (r.data.get("iterations") or [2])[0] == 1:
-                    excess.setdefault(f"{r.id.split('/', 1)[1]} ({r.median_ms:.0f} ms)", []).append(ms)
-        for w, v in mine.items():
-            ratios[w] += v
-        print(f"  {r.id:48s} {r.median_ms:9.3f} ms  first / rest: none " + " ".join(f"{x:.2f}" for x in mine[0.0])
-              + f"; {warmup_s:g} s " + " ".join(f"{x:.2f}" for x in mine[warmup_s]), flush=True)
-    for w, v in ratios.items():
+        counted = any(c.startswith("--benchmark_min_time=") and c.endswith("x") for c in cmd)
+        mine = {"none": (0.0, []), "the run's": (warmup_time(warmup_s, min_time_s, counted or None), [])}
+        try:
+            for _ in range(passes):
+                for kind, (w, v) in mine.items():
+                    ratio, ms = _first_over_rest(cmd, w)
+                    v.append(ratio)
+                    if kind == "none" and (r.data.get("iterations") or [2])[0] == 1:
+                        excess.setdefault(f"{r.id.split('/', 1)[1]} ({r.median_ms:.0f} ms)", []).append(ms)
+        except (subprocess.CalledProcessError, OSError, ValueError) as e:     # one row failing costs only it
+            print(f"  {r.id}: not timed again ({e})")
+            continue
+        for kind, (_, v) in mine.items():
+            ratios[kind] += v
+        print(f"  {r.id:48s} {r.median_ms:9.3f} ms  first / rest: "
+              + "; ".join(f"{kind} " + " ".join(f"{x:.2f}" for x in v) for kind, (_, v) in mine.items()), flush=True)
+    for kind, v in ratios.items():
         if v:
             v = sorted(v)
-            print(f"warm-up {w:g} s: first sample / the rest, median {statistics.median(v):.3f}, "
+            print(f"warm-up {kind}: first sample / the rest, median {statistics.median(v):.3f}, "
                   f"p90 {v[int(0.9 * (len(v) - 1))]:.3f}, max {v[-1]:.3f} over {len(v)} processes")
     if excess:
         print("rows of one call a sample, the first call's excess without a warm-up (ms): "
