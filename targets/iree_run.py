@@ -123,9 +123,9 @@ def benchmark_module(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[
     bench/protocol.py --bias). And where that sample falls just short of the warm-up time, Google
     Benchmark grows it and warms up again (`RunWarmUp`): a second sample of about 1.4x. So with
     ``iterations`` the warm-up asked for is at most half a sample (``warmup_time``): one sample's
-    calls, never two. Over 152 processes of four layers' rows, that took what a process costs
-    beyond its samples from 80 to 60 ms at the median, and its first sample over the rest stayed
-    at 1.00 (p90 1.16 and 1.17; 2026-12-05)."""
+    calls, never two. In two checks over 152 and 190 processes of the small layers' rows, alternated,
+    that took what a process costs beyond its samples from 80 and 96 ms to 60 and 58 at the median,
+    and its first sample over the rest stayed at 0.99-1.00 (p90 1.16-1.18 either way; 2026-12-05)."""
     inputs = [inputs] if isinstance(inputs, Path) else list(inputs)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"
