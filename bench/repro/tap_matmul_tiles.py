@@ -10,7 +10,7 @@ it) and the GFLOP/s it reaches. On this repository's 2-vCPU znver4 VM (205 GFLOP
 - ESPCN (C 32 -> 1, 321 x 481, r = 3): tile [1, 1, 1, 3] over a reduction of 16, 9-12 GFLOP/s;
 - the sweep at r = 3 (C 3 -> 3): tile [1, 1, 1, 8, 3] over a reduction of 3, 18-24 GFLOP/s;
 - FSRCNN at r = 4 (C 56 -> 1): tile [1, 1, 8, 4] over 14, about 25 GFLOP/s.
-That is 4-12% of the peak (three runs), where the lane term expects 56-100% (README: "What the model misses").
+That is 4-12% of the peak (three runs), where the lane term expects 56-100% (docs/model-notes.md).
 
 Usage: python bench/repro/tap_matmul_tiles.py [--threads N]
 """
