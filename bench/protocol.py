@@ -8,7 +8,8 @@ that makes its medians trustworthy on a noisy VM (suite/rounds.py), and this scr
    - the warm-ups: iree-benchmark-module, told how many calls fill a sample, warms up with at least
      one whole sample (targets.iree_run.benchmark_module), once per round, so once per process;
      a peer warms up for the run's warm-up time each round;
-   - how many processes, and how many rounds were retaken;
+   - how many processes, and how many rows were retaken (counted as rows with a fourth round: a row
+     of slow calls that its time budget stopped early and that was then retaken is missed);
    - the floor: the samples of each row's first three rounds alone (10 of at least 50 ms, or 5 of a
      call that fills more than a 1 s budget), no warm-up, retake or process start.
    ``bench/speed.py`` prints the same for the run it times, beside its wall time.
@@ -46,7 +47,8 @@ from suite.errors import UserError              # noqa: E402
 from suite.paths import find_run                 # noqa: E402
 from suite.rounds import ROUNDS                  # noqa: E402
 from suite.rows import Record                    # noqa: E402
-from targets.iree_run import warmup_time         # noqa: E402
+from targets.iree_run import StageError, iteration_runs, samples_ms, warmup_time  # noqa: E402
+
 
 def timing_cost(rec: Record) -> dict:
     """Seconds a record's rows spent being timed, by part (see the module's docstring)."""
@@ -94,9 +96,7 @@ def _first_over_rest(cmd: list[str], warmup_s: float) -> tuple[float, float]:
         out = Path(tmp) / "b.json"
         subprocess.run([*cmd, "--benchmark_repetitions=4", f"--benchmark_min_warmup_time={warmup_s:g}",
                         "--benchmark_out_format=json", f"--benchmark_out={out}"], capture_output=True, check=True)
-        runs = [b for b in json.loads(out.read_text())["benchmarks"] if b.get("run_type") == "iteration"]
-    scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
-    ms = [b["real_time"] * scale[b.get("time_unit", "ns")] for b in runs]
+        ms = samples_ms(iteration_runs(json.loads(out.read_text()), shlex.join(cmd)))
     rest = statistics.median(ms[1:])
     return ms[0] / rest, ms[0] - rest
 
@@ -125,7 +125,7 @@ def warmup_bias(rec: Record, layers: list[str], passes: int) -> None:
                     v.append(ratio)
                     if kind == "none" and (r.data.get("iterations") or [2])[0] == 1:
                         excess.setdefault(f"{r.id.split('/', 1)[1]} ({r.median_ms:.0f} ms)", []).append(ms)
-        except (subprocess.CalledProcessError, OSError, ValueError) as e:     # one row failing costs only it
+        except (subprocess.CalledProcessError, StageError, OSError, ValueError) as e:  # one row failing costs only it
             print(f"  {r.id}: not timed again ({e})")
             continue
         for kind, (_, v) in mine.items():
