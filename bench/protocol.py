@@ -8,9 +8,10 @@ that makes its medians trustworthy on a noisy VM (suite/rounds.py), and this scr
    - the warm-ups: iree-benchmark-module, told how many calls fill a sample, warms up with at least
      one whole sample (targets.iree_run.benchmark_module), once per round, so once per process;
      a peer warms up for the run's warm-up time each round;
-   - how many processes, and how many rows were retaken (counted as rows with a fourth round: a row
-     of slow calls that its time budget stopped early and that was then retaken is missed);
-   - the floor: the samples of each row's first three rounds alone (10 of at least 50 ms, or 5 of a
+   - how many processes, and how many rows were retaken (counted as rows with more rounds than the
+     run planned: in a record of before rows planned their rounds, a row of slow calls that its
+     time budget stopped early and that was then retaken is missed);
+   - the floor: the samples of each row's planned rounds alone (10 of at least 50 ms, or 5 of a
      call that fills more than a 1 s budget), no warm-up, retake or process start.
    ``bench/speed.py`` prints the same for the run it times, beside its wall time.
 2. ``--bias``: each timed IREE row of the record, again in new processes, without a warm-up and with
@@ -19,7 +20,10 @@ that makes its medians trustworthy on a noisy VM (suite/rounds.py), and this scr
    process's first sample is slower. For rows of one call a sample, it also prints the first
    call's excess in ms, which is what a shorter warm-up could not remove either.
 
-On this repository's 2-vCPU VM (2026-12-05, `suite run --peers none`, warm, four runs): 129-140 s,
+On this repository's 2-vCPU VM (2026-12-05, `suite run --peers none`, warm), with two rounds a row
+(suite.rounds), three runs: 120-137 s, of which 84-96 s were samples and 21-23 s warm-ups, over
+278-293 processes (12-27 rows retaken); the floor 82-90 s; the rest 16-18 s. Three runs of three
+rounds, alternated with those: 129-143 s, 417-430 processes. Before that, four runs: 129-140 s,
 of which 84-92 s were samples and 27-30 s warm-ups, over 411-431 processes (20-40 rows retaken);
 the floor 81-84 s; the rest (verification, which runs every row's call once, start-up, report)
 18 s. Before the warm-up was capped at half a sample (targets.iree_run.warmup_time), Google
@@ -53,7 +57,8 @@ from targets.iree_run import StageError, iteration_runs, samples_ms, warmup_time
 def timing_cost(rec: Record) -> dict:
     """Seconds a record's rows spent being timed, by part (see the module's docstring)."""
     warmup_s = rec.settings.get("warmup_s", 0.05)
-    cost = {"rows": 0, "samples_s": 0.0, "warmups_s": 0.0, "processes": 0, "retaken": 0,
+    planned_rounds = (rec.settings.get("rounds") or {}).get("rounds", ROUNDS)
+    cost = {"planned_rounds": planned_rounds, "rows": 0, "samples_s": 0.0, "warmups_s": 0.0, "processes": 0, "retaken": 0,
             "peer_rows": 0, "peer_samples_s": 0.0, "peer_warmups_s": 0.0, "floor_s": 0.0}
     for r in rec.rows:
         samples, calls = r.samples_ms, r.data.get("iterations") or []
@@ -61,7 +66,7 @@ def timing_cost(rec: Record) -> dict:
             continue
         rounds = r.data.get("rounds") or [len(samples)]
         spent = sum(s * n for s, n in zip(samples, calls)) / 1e3
-        cost["retaken"] += len(rounds) > ROUNDS
+        cost["retaken"] += len(rounds) > planned_rounds
         if r.is_peer:
             cost["peer_rows"] += 1
             cost["peer_samples_s"] += spent
@@ -72,7 +77,7 @@ def timing_cost(rec: Record) -> dict:
         cost["processes"] += len(rounds)
         starts = [sum(rounds[:i]) for i in range(len(rounds)) if rounds[i]]
         cost["warmups_s"] += sum(samples[i] * calls[i] for i in starts) / 1e3    # one sample's calls a round
-        planned = sum(rounds[:ROUNDS])                                             # the retakes left out
+        planned = sum(rounds[:planned_rounds])                                     # the retakes left out
         cost["floor_s"] += sum(s * n for s, n in zip(samples[:planned], calls[:planned])) / 1e3
     return cost
 
@@ -86,7 +91,7 @@ def print_cost(cost: dict, wall_s: float | None = None) -> None:
              f"{cost['peer_warmups_s']:.0f} s" if cost["peer_rows"] else "")
           + f"; rows retaken: {cost['retaken']}; {timed:.0f} s in all"
           + ("" if wall_s is None else f", {wall_s - timed:.0f} s of everything else"))
-    print(f"  the floor: IREE's samples of its first {ROUNDS} rounds, no warm-up, retake or process: "
+    print(f"  the floor: IREE's samples of its first {cost['planned_rounds']} rounds, no warm-up, retake or process: "
           f"{cost['floor_s']:.0f} s")
 
 

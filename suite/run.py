@@ -354,9 +354,10 @@ class Run:
         try:
             rest = self.pending
             if peers or self._timed_in_rounds():
-                from suite.rounds import RETAKES, ROUNDS, SPLIT_RATIO
+                from suite.rounds import RETAKE_SAMPLES, RETAKES, ROUNDS, SPLIT_RATIO
                 self.record["settings"]["rounds"] = {"rounds": ROUNDS, "how": ROUNDS_NOTE,
-                                                     "retakes": RETAKES, "split_ratio": SPLIT_RATIO,
+                                                     "retakes": RETAKES, "retake_samples": RETAKE_SAMPLES,
+                                                     "split_ratio": SPLIT_RATIO,
                                                      "peers": [p.name for p in peers]}
                 covered = set()
                 for subject, ws, methods in self._peer_subjects():
@@ -411,7 +412,7 @@ class Run:
         """One layer or network: IREE's rows built and verified (at their tuned lowering), each peer
         started and verified, then every verified row timed in alternating rounds."""
         from suite.peers import PeerSession
-        from suite.rounds import Side, alternate, calls_per_sample, order
+        from suite.rounds import Side, alternate, calls_per_sample, order, planned
         from targets.iree_run import StageError
         iree = []                          # (workload, built, input, row, the row to report, known call ms)
         if tuner:
@@ -460,7 +461,9 @@ class Run:
                 samples, iterations = session.sample(method, k)
                 return samples, iterations, session.command
             return take
-        iree_sides = [Side(res.method, iree_take(built, x_path, known)) for _, built, x_path, res, _, known in iree]
+        iree_sides = [Side(res.method, iree_take(built, x_path, known),
+                           plan=planned(known, runner.options.min_time_s, self.plan.repetitions, self.plan.max_time))
+                      for _, built, x_path, res, _, known in iree]
         peer_sides = {(s.peer.name, m): Side(m, peer_take(s, m), iree=False)
                       for s in sessions for m in todo if s.ready(m)}
         if on_progress:

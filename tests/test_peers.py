@@ -76,8 +76,8 @@ def test_a_run_stores_peers_as_rows_and_compares_the_claim_per_runtime(tmp_path,
     assert importlib.metadata.version("onnxruntime") in peers[1]["runtime_version"] + peers[3]["runtime_version"]
     # IREE and the peers were timed in alternating rounds, each with the run's repetitions in all
     assert rec["settings"]["rounds"]["peers"] == ["eager", "onnxruntime"]
-    # three rounds of three; a row whose rounds disagreed took a fourth (suite.rounds.RETAKES)
-    assert all(w["rounds"] in ([3, 3, 3], [3, 3, 3, 3]) and len(w["samples_ms"]) == sum(w["rounds"])
+    # two rounds of its 9 samples; a row whose rounds disagreed took a third of 3 (suite.rounds.RETAKES)
+    assert all(w["rounds"] in ([5, 4], [5, 4, 3]) and len(w["samples_ms"]) == sum(w["rounds"])
                for w in rec["workloads"])
     iree = [w for w in rec["workloads"] if not w.get("runtime")]
     # the recorded command takes the row's samples in one process (its rounds are in "rounds")
@@ -86,7 +86,7 @@ def test_a_run_stores_peers_as_rows_and_compares_the_claim_per_runtime(tmp_path,
 
 def test_rounds_alternate_method_by_method_iree_first_and_a_failing_side_stops_alone():
     from suite.rounds import Side, alternate, order, split
-    assert split(10) == [4, 3, 3] and split(9) == [3, 3, 3] and split(2) == [1, 1]
+    assert split(10) == [5, 5] and split(9, 3) == [3, 3, 3] and split(2) == [1, 1] and split(1) == [1]
     calls = []
 
     def side(method, iree, fail_at=None):
@@ -98,7 +98,7 @@ def test_rounds_alternate_method_by_method_iree_first_and_a_failing_side_stops_a
         return Side(method, take, iree)
     sides = order([side("D-SP", False, fail_at=2), side("C-SP", False), side("D-SP", True), side("C-SP", True)],
                   ["C-SP", "D-SP"])
-    alternate(sides, 9)
+    alternate(sides, 9, rounds=3)
     assert calls[:4] == [("C-SP", True, 3), ("C-SP", False, 3), ("D-SP", True, 3), ("D-SP", False, 3)]
     assert [len(s.samples) for s in sides] == [9, 9, 9, 3] and str(sides[3].failed) == "gone"
     assert len(calls) == 3 * 4 - 1                      # the failed side is not asked again
@@ -118,15 +118,19 @@ def test_a_row_whose_rounds_disagree_takes_one_more_round_and_no_more():
             got.append(k)
             return [per_round_ms[min(len(got), len(per_round_ms)) - 1]] * k, [calls] * k, "cmd"
         return Side(name, take)
-    split_ = side("phase in round 2", [1.0, 3.0, 1.0, 3.0])     # its retake is slow too: still one only
+    split_ = side("phase in round 2", [1.0, 3.0, 1.0, 3.0])
+    twice = side("phase in round 2 and its retake", [1.0, 3.0, 3.0, 1.0])   # still one retake only
     steady = side("steady", [1.0, 1.1, 0.95])
     spent = side("slow calls", [400.0, 1200.0, 400.0])          # split, and past max_time
     steady_slow = side("steady slow calls", [400.0, 410.0, 400.0])
-    alternate([split_, steady, spent, steady_slow], 10, max_time_s=1.0)
-    assert split_.rounds == [4, 3, 3, 3] and split_.disagrees
-    assert steady.rounds == [4, 3, 3] and not steady.disagrees
-    assert spent.rounds == [4, 1, 3] and steady_slow.rounds == [4, 1]
+    alternate([split_, twice, steady, spent, steady_slow], 10, max_time_s=1.0)
+    assert split_.rounds == [5, 5, 3] and split_.disagrees and twice.rounds == [5, 5, 3]
+    assert steady.rounds == [5, 5] and not steady.disagrees
+    assert spent.rounds == [5, 1, 3] and steady_slow.rounds == [5, 1]
     assert sorted(split_.samples)[len(split_.samples) // 2] == 1.0       # the median is off the phase
+    from suite.stats import settle
+    kept, out = settle(twice.samples, twice.rounds, 1.3)
+    assert out == [1, 2] and set(kept) == {1.0}                          # and the slow retake left out
 
 
 def test_a_row_of_slow_calls_stops_at_five_samples_once_its_time_is_spent_and_fast_rows_take_all():
@@ -142,10 +146,32 @@ def test_a_row_of_slow_calls_stops_at_five_samples_once_its_time_is_spent_and_fa
         return Side(name, take)
     slow, fast, middle = side("slow", 1000.0, 1), side("fast", 10.0, 8), side("middle", 150.0, 1)
     alternate([slow, fast, middle], 10, max_time_s=1.0)
-    assert asked == {"slow": [4, 1], "fast": [4, 3, 3], "middle": [4, 2]}
-    assert [len(s.samples) for s in (slow, fast, middle)] == [5, 10, 6]
+    # and, its call time unknown, a row takes one sample or more in each round after its first
+    assert asked == {"slow": [5, 1], "fast": [5, 5], "middle": [5, 1]}
+    assert [len(s.samples) for s in (slow, fast, middle)] == [6, 10, 6]
     assert allowance(3, 0, 0.0, 1.0) == 3 and allowance(3, 4, 4.0, None) == 3     # no time limit: every sample
     assert allowance(3, 7, 9.0, 1.0) == 0                                           # has its 5, and its time
+
+
+def test_a_row_whose_call_time_is_known_plans_its_rounds_and_a_slow_phase_cannot_cut_it_to_one():
+    """sweep-r2's D-NN STDD on 2026-12-05: 0.5 ms calls ran at 2 ms through their first round, which
+    then spent the row's second, and the row kept that round alone. Planned from the call time the
+    tuner knows, the row takes both rounds, they disagree, and it is retaken."""
+    from suite.rounds import Side, alternate, planned
+    assert planned(10.0, 0.05, 10, 1.0) == [5, 5]
+    assert planned(144.0, 0.05, 10, 1.0) == [3, 3] and planned(900.0, 0.05, 10, 1.0) == [3, 2]
+    assert planned(0.5, 0.05, 10, None) == [5, 5] and planned(None, 0.05, 10, 1.0) is None
+    got = []
+
+    def take(k):                                        # 100 calls a sample; the first round in a 4x phase
+        got.append(k)
+        return [2.0 if len(got) == 1 else 0.5] * k, [100] * k, "cmd"
+    phase = Side("D-NN", take, plan=planned(0.5, 0.05, 10, 1.0))
+    alternate([phase], 10, max_time_s=1.0)
+    assert got == [5, 5, 3] and phase.rounds == [5, 5, 3]
+    from suite.stats import settle
+    kept, out = settle(phase.samples, phase.rounds, 1.3)
+    assert out == [0] and set(kept) == {0.5}
 
 
 def test_a_peer_process_that_dies_is_one_reason_on_its_rows_and_the_next_layer_gets_a_new_one(tmp_path):
