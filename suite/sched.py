@@ -19,6 +19,10 @@ share (5% of each second, ``/proc/sys/kernel/sched_rt_runtime_us``). Measured he
   19 with the whole suite under chrt, against 43 under normal; ONNX Runtime's spinning threads did
   worse under fifo (11-20 of 35 split, against 8). The noise here also comes in stretches of time
   that every row of a round shares, which no policy removes.
+Again with two planned rounds a row (2026-12-05, three warm ``--peers none`` runs of each, alternated):
+under fifo one run took 236 s (normal 118-128 s), the rows' medians sat 12-42 of 133 rows past 1.2x
+from the normal runs' (4-20 between two normal runs), and two runs left a layer at tau 0.65 and 0.73
+(normal: 0.81-0.85 for the lowest layer).
 So it is not the default: ``normal`` is, ``fifo`` is for timing IREE on a machine that may give it
 a real-time priority, and ``auto`` picks fifo where that is permitted (root or an RLIMIT_RTPRIO).
 The fast mode is the same speed either way: fifo removes slow processes, it speeds nothing up.
