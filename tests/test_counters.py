@@ -48,6 +48,22 @@ def test_static_writes_cover_the_output_tensor(counted):
     assert values(counted[0], "bytes_written", None)[0] >= 2 * out_bytes
 
 
+def test_a_dispatch_reading_several_tensors_of_one_binding_counts_each(tmp_path):
+    """IREE packs a call's transient tensors into one buffer: D-NN REVD's last tap dispatch sums the
+    three partial products before it, each a subspan of one binding at its own offset."""
+    from suite.cache import CompileCache
+    runner = Runner(RunOptions(get_target("llvm-cpu"), "local-sync", repetitions=9, min_time_s=0.001,
+                               collectors=("iree-static",)), CompileCache(tmp_path))
+    (res,) = runner.run(expand([LAYER], ["D-NN"], ["REVD"]))
+    assert res.status == "ok", res.reason
+    taps = [c["dispatch"] for c in res.counters if c["name"] == "dispatch_bytes_written" and "matmul_like" in c["dispatch"]]
+    written = {d: values(res, "dispatch_bytes_written", d)[0] for d in taps}
+    read = {d: values(res, "dispatch_bytes_read", d)[0] for d in taps}
+    assert len(taps) == 4 and len(set(written.values())) == 1        # (Kd / r)^2 tap groups, one output each
+    summing = max(taps, key=read.get)
+    assert read[summing] > 3 * written[summing]                       # its own input and three partial outputs
+
+
 def test_perf_says_clearly_whether_it_can_count_here():
     a = COLLECTORS["perf"].availability()
     assert a.reason

@@ -20,10 +20,13 @@ DUMP_FLAGS = ("--iree-hal-dump-executable-sources-to={dir}", "--iree-scheduling-
               "--iree-hal-dump-executable-configurations-to={dir}/configs")
 
 _ELEM_BYTES = {"f64": 8, "i64": 8, "f32": 4, "i32": 4, "f16": 2, "bf16": 2, "i16": 2, "i8": 1, "i1": 1}
-_SUBSPAN = re.compile(r"hal\.interface\.binding\.subspan.*?binding\((\d+)\).*?"
+# Several subspans may share one binding at different offsets: IREE packs a call's transient tensors
+# (and its constants) into one buffer, so a dispatch that sums partial results reads them all through
+# one binding. Each (binding, offset) is a tensor of its own.
+_SUBSPAN = re.compile(r"hal\.interface\.binding\.subspan.*?binding\((\d+)\).*?offset\(([^)]*)\).*?"
                       r"dispatch\.tensor<(readonly|writeonly|readwrite):tensor<([0-9x]*)x?([a-z0-9]+)>>")
 # a hand-written dispatch (an IREE custom dispatch, e.g. REVD2-HW) binds memrefs: no access mode past
-# ReadOnly, and several subspans may share one binding at different offsets (IREE packs constants)
+# ReadOnly
 _MEMREF_SUBSPAN = re.compile(r"hal\.interface\.binding\.subspan.*?binding\((\d+)\).*?offset\(([^)]*)\)\s*"
                              r"flags\(\"?([\w|]+)\"?\)\s*:\s*memref<([0-9x]*)x([a-z0-9]+)>")
 _EXPORT = re.compile(r"hal\.executable\.export public @(\S+)")
@@ -40,8 +43,8 @@ def parse_dispatch_source(text: str) -> dict:
     """{'name', 'bindings': [{'binding', 'access', 'bytes'}], 'bytes_read', 'bytes_written'}."""
     m = _EXPORT.search(text)
     bindings = {}
-    for b, access, shape, elem in _SUBSPAN.findall(text):
-        bindings[(int(b), "")] = {"binding": int(b), "access": access, "bytes": tensor_bytes(shape, elem)}
+    for b, offset, access, shape, elem in _SUBSPAN.findall(text):
+        bindings[(int(b), offset)] = {"binding": int(b), "access": access, "bytes": tensor_bytes(shape, elem)}
     for b, offset, flags, shape, elem in _MEMREF_SUBSPAN.findall(text):
         # not ReadOnly: the kernel's output (a hand-written kernel writes its results; it reads only inputs)
         access = "readonly" if "ReadOnly" in flags else "writeonly"
@@ -119,8 +122,9 @@ def describe_lowering(d: dict) -> str:
 
 
 # bumped when what a summary holds changes: a stored summary of another version is made again
-# (2: hand-written dispatches' memref bindings are counted; 3: each dispatch's vector tile)
-SUMMARY_VERSION = 3
+# (2: hand-written dispatches' memref bindings are counted; 3: each dispatch's vector tile; 4: every
+# tensor of a binding that holds several, each at its own offset)
+SUMMARY_VERSION = 4
 
 
 def summarize_dump(folder: Path) -> dict:
