@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from suite.calibrate import FAULT_ELEMS, last_level_cache, load_or_calibrate
+from suite.calibrate import CODE_RATE_ROUNDS, FAULT_ELEMS, last_level_cache, load_or_calibrate
 from targets import get_target
 
 
@@ -38,6 +38,11 @@ def test_calibrate_measures_stores_and_reuses(tmp_path, cache):
     assert set(rates) == {"gather", "tap"} and rates["gather"]["layout"] == "nchw"
     assert 1e7 < prof.gather_flops < prof.peak_flops / 2 and prof.rate("gather") == prof.gather_flops
     assert 1e7 < prof.tap_flops < prof.peak_flops and prof.rate("tap") == prof.tap_flops
+    # each timed in processes spread over the calibration, as the peak: the fastest counts; the tap
+    # matmul on twice the gather's grid, so that its call is not a few workers' wake-ups
+    assert rates["tap"]["layer"]["hw"] == 2 * rates["gather"]["layer"]["hw"] == 2 * SMALL["rate_hw"]
+    for r in rates.values():
+        assert len(r["rounds_flops_per_s"]) == CODE_RATE_ROUNDS and r["flops_per_s"] == max(r["rounds_flops_per_s"])
     assert prof.rate(None) is None and prof.rate("hand-written") is None
     # a page a call touches fresh: counted by the kernel on a 48 MiB intermediate, and its cost is a
     # fraction of a microsecond to some microseconds a 4 KiB page; timed in several processes, as a
@@ -130,7 +135,7 @@ def test_the_code_rates_are_their_algorithms_loops_on_a_layer_of_no_catalogue(ca
     gen = torch.Generator().manual_seed(0)
     w = torch.randn(g["cin"], g["cout"], g["kernel"], g["kernel"], generator=gen)
     target = get_target("llvm-cpu")
-    for rate, (algorithm, layouts, dispatches) in CODE_RATES.items():
+    for rate, (algorithm, layouts, dispatches, grid) in CODE_RATES.items():
         if algorithm == "tap-matmul":
             continue                                    # below: a tap group, not a whole deconvolution
         mlir, (x,), flops = _rate_workload(algorithm, layouts[0])
