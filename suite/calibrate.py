@@ -61,7 +61,7 @@ CODE_RATE_ROUNDS = 3                   # processes each code rate is timed in, s
 # calibration layers against 92-107 on ESPCN's and FSRCNN's, so one rate would misrank it.)
 # tap: one of REVD's tap matmuls on RATE_LAYER (16 -> 16 channels at stride 2), alone, on twice its
 # grid: at 64 x 64 its call (0.3-0.5 ms) is short enough that two workers' wake-ups set its speed,
-# 18-32 GFLOP/s over twelve processes in a row here, and the profiles calibrated on it held 20.4-22.8;
+# 18-32 GFLOP/s over eighteen processes here (their fastest samples), and the profiles calibrated on it held 20.4-22.8;
 # at 128 x 128 (1.0-1.2 ms) eight processes ran at 28-34. (REVD2's gather is a call of 11 ms at 64 x 64;
 # on the larger grid it ran at 6.1 GFLOP/s against 7.0, the bigger grid's footprint, not a wake-up.)
 CODE_RATES = {"gather": ("REVD2", ("nchw",), 2, 1),              # the input pad and the loop
@@ -297,9 +297,8 @@ def _code_rates(cache: CompileCache, target: Target, flags: list[str], repetitio
 
 def _faster_rates(rates: dict, new: dict) -> dict:
     """Each code rate's faster of two timings, each in its own process, with every round's rate kept,
-    as the peak's (_faster). One process of the tap matmul can stay in a slow mode (suite/sched.py):
-    six processes in a row here took 0.31-0.50 ms a call at their fastest, 18-32 GFLOP/s, and the
-    profiles calibrated in one process held 20.4-22.8."""
+    as the peak's (_faster): a process can spend its whole timing in a slow mode (suite/sched.py) or
+    in a slow phase of the VM, and one process set the tap rate before (see CODE_RATES)."""
     out = {}
     for rate, r in rates.items():
         rounds = [*r.get("rounds_flops_per_s", [r["flops_per_s"]]), new[rate]["flops_per_s"]]
