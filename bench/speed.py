@@ -17,11 +17,12 @@ record:
     run does; the lowering goal reads the cold run, whose rows and races were timed together. Beside
     it, where the warm re-run's time went: samples, warm-ups, processes (bench/protocol.py).
 
-Usage: python bench/speed.py [-c default] [--layer espcn ...] [--cold] [--peers none]
+Usage: python bench/speed.py [-c default] [--layer espcn ...] [--cold [--keep DIR]] [--peers none]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import statistics
@@ -189,14 +190,23 @@ def main() -> None:
     ap.add_argument("--rivals-within", type=float, default=None, metavar="RATIO",
                     help="check the reported row against every lowering within RATIO of it in the race "
                          "(default: the tuner's abandon ratio)")
+    ap.add_argument("--keep", type=Path, metavar="DIR",
+                    help="with --cold: keep the cold run's compile cache and tuning database in DIR (new or empty) "
+                         "rather than a temporary folder, and both runs' records as DIR/cold.json and DIR/warm.json, "
+                         "so that bench/rescore.py can score them again")
     args = ap.parse_args()
+    if args.keep and (not args.cold or (args.keep.exists() and any(args.keep.iterdir()))):
+        print(f"error: --keep {args.keep}: needs --cold and a new or empty folder", file=sys.stderr)
+        sys.exit(2)
     try:
         plan = make_plan(catalogues=args.catalogue, layers=args.layer, peers=args.peers, tune=args.tune)
     except UserError as e:                      # an unknown layer or catalogue: one line, as the suite says it
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     peers = "without peers" if args.peers == "none" else f"with peers {args.peers}"
-    with tempfile.TemporaryDirectory() as tmp:
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    with contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory() as tmp:
         if args.cold:
             # the cold run searches (tune full on an empty database), so its rows and their candidates'
             # races are timed in one run: the lowering goal reads it. The warm re-run is what a user's
@@ -205,6 +215,9 @@ def main() -> None:
             (Path(tmp) / "tuning").mkdir()
             run, cold = timed_run(plan, storage)
             rerun, warm = timed_run(dataclasses.replace(plan, tune="auto"), storage)
+            if args.keep:
+                for name, r in (("cold", run), ("warm", rerun)):
+                    (args.keep / f"{name}.json").write_text(json.dumps(r.record, indent=1))
         else:
             storage, cold = Storage(save=False, tuning_dir=TUNING_DIR), None
             run, warm = timed_run(plan, storage)
