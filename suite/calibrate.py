@@ -52,7 +52,7 @@ PROFILE_VERSION = 12                   # 2: the fixed costs of a call and of a d
                                        # 10: the accumulator lanes in flight that reach the peak;
                                        # 11: the bandwidth within the last-level cache;
                                        # 12: the code rates over processes spread over the calibration
-CODE_RATE_ROUNDS = 3                   # processes each code rate is timed in, spread over the calibration (calibrate)
+CODE_RATE_ROUNDS = 3                   # processes each code rate is timed in: _code_rates, then rates_again twice (calibrate)
 # the rates of code that does not run at the vector peak, each measured on its own algorithm's loop:
 # rate -> (algorithm, layouts timed, the dispatches of its module in them, its grid over RATE_LAYER's)
 # gather: REVD2 in NCHW, where every tap is its own scalar tensor.extract (in NHWC, IREE broadcasts
