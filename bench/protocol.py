@@ -51,12 +51,14 @@ from suite.errors import UserError              # noqa: E402
 from suite.paths import find_run                 # noqa: E402
 from suite.rounds import ROUNDS                  # noqa: E402
 from suite.rows import Record                    # noqa: E402
-from targets.iree_run import StageError, iteration_runs, samples_ms, warmup_time  # noqa: E402
+from targets.iree_run import StageError, iteration_runs, sample_parts, samples_ms, warmup_time  # noqa: E402
 
 
 def timing_cost(rec: Record) -> dict:
     """Seconds a record's rows spent being timed, by part (see the module's docstring)."""
     warmup_s = rec.settings.get("warmup_s", 0.05)
+    # a record of before samples were timed in parts (targets.iree_run.sample_parts) warmed up with a whole sample
+    parts = (lambda n: sample_parts(n, rec.settings["sample_parts"])) if rec.settings.get("sample_parts") else (lambda n: 1)
     planned_rounds = (rec.settings.get("rounds") or {}).get("rounds", ROUNDS)
     cost = {"planned_rounds": planned_rounds, "rows": 0, "samples_s": 0.0, "warmups_s": 0.0, "processes": 0, "retaken": 0,
             "peer_rows": 0, "peer_samples_s": 0.0, "peer_warmups_s": 0.0, "floor_s": 0.0}
@@ -76,7 +78,7 @@ def timing_cost(rec: Record) -> dict:
         cost["samples_s"] += spent
         cost["processes"] += len(rounds)
         starts = [sum(rounds[:i]) for i in range(len(rounds)) if rounds[i]]
-        cost["warmups_s"] += sum(samples[i] * calls[i] for i in starts) / 1e3    # one sample's calls a round
+        cost["warmups_s"] += sum(samples[i] * calls[i] / parts(calls[i]) for i in starts) / 1e3  # one part's calls a round
         planned = sum(rounds[:planned_rounds])                                     # the retakes left out
         cost["floor_s"] += sum(s * n for s, n in zip(samples[:planned], calls[:planned])) / 1e3
     return cost

@@ -17,6 +17,7 @@ from suite.paths import PROFILES_DIR, RESULTS_DIR, TUNING_DIR, find_run
 from suite.rounds import MAX_TIME_S
 from suite.rows import STATUS_COMPILED, STATUS_OK, Record, best_per_workload
 from suite.selection import check_target, csv_list, resolve_collectors, resolve_layers, resolve_profile, run_threads
+from targets.iree_run import SAMPLE_PARTS
 
 # a finished row reaches the record on disk within this many seconds (and at the end of each layer):
 # writing the whole record after every row took 4 of a warm run's 270 s (274 writes of a record
@@ -269,7 +270,7 @@ class Run:
         from suite.record import new_record
         plan, o, target = self.plan, self.options, self.options.target
         settings = {"seed": plan.seed, "repetitions": plan.repetitions, "min_time_s": plan.min_time,
-                    "max_time_s": plan.max_time, "warmup_s": o.warmup_s,
+                    "max_time_s": plan.max_time, "warmup_s": o.warmup_s, "sample_parts": SAMPLE_PARTS,
                     "verify_only": plan.verify_only, "layers": list(self.layers),
                     "compile_flags": list(target.compile_flags), "runtime_flags": o.runtime_flags(),
                     "malloc": o.malloc, "sched": o.sched, "runtime_env": o.runtime_env(),

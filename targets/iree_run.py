@@ -3,6 +3,7 @@ workload cannot take the suite down), and parse their JSON rather than console t
 from __future__ import annotations
 
 import json
+import math
 import os
 import shlex
 import subprocess
@@ -109,6 +110,31 @@ def warmup_time(warmup_s: float, min_time_s: float, iterations: int | None) -> f
     return warmup_s
 
 
+SAMPLE_PARTS = 5        # a sample of a known call count is timed as up to this many consecutive parts
+
+
+def sample_parts(iterations: int | None, most: int = SAMPLE_PARTS) -> int:
+    """In how many consecutive parts of equal call counts a sample of ``iterations`` calls is timed:
+    the most, up to ``most``, whose calls add up to at most 10% more than ``iterations`` (303 -> 5
+    parts of 61; 3 -> 3 of 1; 7 -> 1). Google Benchmark, told a call count, warms up with one
+    repetition's calls: in parts, a process warms up with one part rather than one whole sample."""
+    n = iterations or 1
+    return next((p for p in range(min(most, n), 1, -1) if p * math.ceil(n / p) - n <= n / 10), 1)
+
+
+def joined(timing: "Timing", parts: int) -> "Timing":
+    """``timing``'s repetitions joined ``parts`` at a time, in order, into samples: each the mean
+    time of a call over its parts' calls, as one repetition of all of them would have measured."""
+    if parts <= 1:
+        return timing
+    ms, calls = [], []
+    for i in range(0, len(timing.samples_ms) - parts + 1, parts):
+        s, n = timing.samples_ms[i:i + parts], timing.iterations[i:i + parts]
+        ms.append(sum(a * b for a, b in zip(s, n)) / sum(n))
+        calls.append(sum(n))
+    return Timing(ms, calls, timing.command, timing.context)
+
+
 def benchmark_module(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[str], repetitions: int,
                      min_time_s: float, warmup_s: float, timeout: float, env: dict[str, str] | None = None,
                      launcher=None, iterations: int | None = None) -> Timing:
@@ -116,23 +142,28 @@ def benchmark_module(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[
     ``env``: extra environment for the timed process (suite.malloc). ``iterations``: calls per sample
     when the caller knows how many fill ``min_time_s`` (Google Benchmark's ``--benchmark_min_time=Nx``);
     otherwise Google Benchmark finds out, which costs a few growing trial runs and overshoots the
-    minimum time by up to 1.4x (`PredictNumItersNeeded`). With ``iterations``, a warm-up of any
-    length runs at least one sample's calls: 3 samples of 303 calls (50 ms each) took 158 ms with
-    no warm-up and 210-218 ms with 0.001-0.05 s of it (sweep-r2's C-SP, 2026-12-05); without one,
-    a process's first sample is slower (over 114 rows, by 6% at the median and 30% at p90;
-    bench/protocol.py --bias). And where that sample falls just short of the warm-up time, Google
-    Benchmark grows it and warms up again (`RunWarmUp`): a second sample of about 1.4x. So with
-    ``iterations`` the warm-up asked for is at most half a sample (``warmup_time``): one sample's
-    calls, never two. In two checks over 152 and 190 processes of the small layers' rows, alternated,
-    that took what a process costs beyond its samples from 80 and 96 ms to 60 and 58 at the median,
-    and its first sample over the rest stayed at 0.99-1.00 (p90 1.16-1.18 either way; 2026-12-05)."""
+    minimum time by up to 1.4x (`PredictNumItersNeeded`).
+
+    With ``iterations``, a warm-up of any length runs at least one repetition's calls: 3 samples of
+    303 calls (50 ms each) took 158 ms with no warm-up and 210-218 ms with 0.001-0.05 s of it
+    (sweep-r2's C-SP, 2026-12-05); without one, a process's first sample is slower (over 114 rows,
+    by 6% at the median and 30% at p90; bench/protocol.py --bias). And where that repetition falls
+    just short of the warm-up time, Google Benchmark grows it and warms up again (`RunWarmUp`). So
+    each sample is timed as ``sample_parts`` consecutive repetitions of a part of its calls, joined
+    again (``joined``), and the warm-up asked for is at most half a part (``warmup_time``): one
+    part's calls, never two. Over 214 processes of a warm default run's rows, a warm-up of one fifth
+    of a sample left the first sample over the rest at 1.001 at the median (p90 1.26), one whole
+    sample at 0.998 (p90 1.19) and none at 1.041 (p90 1.27) (2026-12-05, the parts of one process
+    each time)."""
     inputs = [inputs] if isinstance(inputs, Path) else list(inputs)
+    parts = sample_parts(iterations) if iterations and warmup_s > 0 else 1
+    per_part = math.ceil(iterations / parts) if iterations else None
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"
         cmd = module_command("iree-benchmark-module", vmfb, runtime_flags, inputs, [
-            f"--benchmark_repetitions={repetitions}",
-            f"--benchmark_min_time={iterations}x" if iterations else f"--benchmark_min_time={min_time_s:g}s",
-            f"--benchmark_min_warmup_time={warmup_time(warmup_s, min_time_s, iterations):g}",
+            f"--benchmark_repetitions={repetitions * parts}",
+            f"--benchmark_min_time={per_part}x" if iterations else f"--benchmark_min_time={min_time_s:g}s",
+            f"--benchmark_min_warmup_time={warmup_time(warmup_s, min_time_s / parts, per_part):g}",
             "--benchmark_enable_random_interleaving=false",
             "--benchmark_out_format=json", f"--benchmark_out={out}"], launcher)
         _run("time", cmd, timeout, env)
@@ -141,7 +172,7 @@ def benchmark_module(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[
         except (OSError, ValueError) as e:
             raise StageError("time", f"unreadable benchmark JSON: {e}", command_line(cmd, env)) from None
     cmd[-1] = "--benchmark_out=bench.json"
-    return parse_benchmark_json(doc, command_line(cmd, env))
+    return joined(parse_benchmark_json(doc, command_line(cmd, env)), parts)
 
 
 def _minor_faults(cmd: list[str], timeout: float, env: dict[str, str] | None) -> int:

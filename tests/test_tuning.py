@@ -8,7 +8,7 @@ import pytest
 from suite.cli import main
 from suite.record import load_record
 from suite.rounds import calls_per_sample
-from targets.iree_run import warmup_time
+from targets.iree_run import Timing, benchmark_module, joined, sample_parts, warmup_time
 
 # 32 -> 1 channels at r = 3: IREE's default NCHW lowering of the conv is several times slower than
 # the blocked NHWC one here (ESPCN's shape, smaller), so the search has a clear winner to find
@@ -104,6 +104,33 @@ def test_with_a_call_count_the_warm_up_asked_for_is_one_samples_calls():
     assert warmup_time(0.05, 0.05, None) == 0.05              # no call count: Google Benchmark sizes it
     assert warmup_time(0.1, 0.05, 303) == 0.1                 # a warm-up longer than a sample is kept
     assert warmup_time(0.0, 0.05, 303) == 0.0                 # none asked, none given
+
+
+def test_a_sample_of_a_known_call_count_is_timed_in_parts_and_joined_back():
+    """A process warms up with one part of a sample rather than a whole one; the parts' calls add up
+    to at most 10% over the sample's, and joined they give the mean call of the whole sample."""
+    assert sample_parts(303) == 5 and sample_parts(10) == 5 and sample_parts(3) == 3
+    assert sample_parts(7) == 1 and sample_parts(1) == 1 and sample_parts(None) == 1
+    for n in range(1, 400):
+        p = sample_parts(n)
+        assert 1 <= p <= 5 and p * -(-n // p) <= 1.1 * n
+    t = joined(Timing([1.0, 3.0, 2.0, 2.0], [2, 2, 1, 3], "cmd", {}), 2)
+    assert t.samples_ms == [2.0, 2.0] and t.iterations == [4, 4] and t.command == "cmd"
+
+
+def test_a_timed_module_gives_the_samples_asked_for_each_of_its_whole_call_count(cache):
+    """Through the real runtime: three samples of ten calls, timed as fifteen repetitions of two."""
+    import numpy as np
+    from suite.build import build_module
+    from suite.calibrate import _chain_mlir
+    from targets import get_target
+    vmfb = build_module(cache, _chain_mlir(2, 4096), "none", get_target("llvm-cpu").flags("default"), 600).vmfb
+    x = cache.input_file(np.full(4096, 1.5, np.float32))
+    t = benchmark_module(vmfb, x, ["--device=local-sync"], 3, 0.01, 0.01, 120, iterations=10)
+    assert len(t.samples_ms) == 3 and t.iterations == [10, 10, 10] and all(s > 0 for s in t.samples_ms)
+    assert "--benchmark_repetitions=15" in t.command and "--benchmark_min_time=2x" in t.command
+    plain = benchmark_module(vmfb, x, ["--device=local-sync"], 3, 0.01, 0.0, 120, iterations=10)  # no warm-up: no parts
+    assert plain.iterations == [10, 10, 10] and "--benchmark_repetitions=3" in plain.command
 
 
 def test_a_run_over_a_named_space_keeps_its_own_database(tuned):
