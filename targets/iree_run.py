@@ -101,12 +101,13 @@ class Timing:
     context: dict                      # Google Benchmark's context block (CPU, caches, load)
 
 
-def warmup_time(warmup_s: float, min_time_s: float, iterations: int | None) -> float:
+def warmup_time(warmup_s: float, min_time_s: float, iterations: int | None, parts: int = 1) -> float:
     """The warm-up to ask Google Benchmark for: ``warmup_s``, but with a call count per sample that
-    fills ``min_time_s`` (``iterations``), at most half a sample, so that its first warm-up run (one
-    sample's calls) always suffices (benchmark_module). A warm-up longer than a sample is kept."""
+    fills ``min_time_s`` (``iterations``), timed in ``parts`` repetitions (sample_parts), at most half
+    a part, so that its first warm-up run (one part's calls) always suffices (benchmark_module). A
+    warm-up longer than a sample is kept."""
     if iterations and 0 < warmup_s <= min_time_s:
-        return min(warmup_s, min_time_s / 2)
+        return min(warmup_s, min_time_s / parts / 2)
     return warmup_s
 
 
@@ -163,7 +164,7 @@ def benchmark_module(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[
         cmd = module_command("iree-benchmark-module", vmfb, runtime_flags, inputs, [
             f"--benchmark_repetitions={repetitions * parts}",
             f"--benchmark_min_time={per_part}x" if iterations else f"--benchmark_min_time={min_time_s:g}s",
-            f"--benchmark_min_warmup_time={warmup_time(warmup_s, min_time_s / parts, per_part):g}",
+            f"--benchmark_min_warmup_time={warmup_time(warmup_s, min_time_s, iterations, parts):g}",
             "--benchmark_enable_random_interleaving=false",
             "--benchmark_out_format=json", f"--benchmark_out={out}"], launcher)
         _run("time", cmd, timeout, env)

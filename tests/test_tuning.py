@@ -104,6 +104,7 @@ def test_with_a_call_count_the_warm_up_asked_for_is_one_samples_calls():
     assert warmup_time(0.05, 0.05, None) == 0.05              # no call count: Google Benchmark sizes it
     assert warmup_time(0.1, 0.05, 303) == 0.1                 # a warm-up longer than a sample is kept
     assert warmup_time(0.0, 0.05, 303) == 0.0                 # none asked, none given
+    assert warmup_time(0.05, 0.05, 303, 5) == 0.005           # in five parts: half of one part
 
 
 def test_a_sample_of_a_known_call_count_is_timed_in_parts_and_joined_back():
@@ -129,6 +130,7 @@ def test_a_timed_module_gives_the_samples_asked_for_each_of_its_whole_call_count
     t = benchmark_module(vmfb, x, ["--device=local-sync"], 3, 0.01, 0.01, 120, iterations=10)
     assert len(t.samples_ms) == 3 and t.iterations == [10, 10, 10] and all(s > 0 for s in t.samples_ms)
     assert "--benchmark_repetitions=15" in t.command and "--benchmark_min_time=2x" in t.command
+    assert "--benchmark_min_warmup_time=0.001" in t.command                 # half of one part of 10 ms
     plain = benchmark_module(vmfb, x, ["--device=local-sync"], 3, 0.01, 0.0, 120, iterations=10)  # no warm-up: no parts
     assert plain.iterations == [10, 10, 10] and "--benchmark_repetitions=3" in plain.command
 
