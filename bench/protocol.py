@@ -6,7 +6,9 @@ that makes its medians trustworthy on a noisy VM (suite/rounds.py), and this scr
 1. From a run record (default: the newest in results/runs), where its timing went:
    - the timed samples: 10 per row of at least 50 ms each, more for a row whose rounds disagree;
    - the warm-ups: iree-benchmark-module, told how many calls fill a sample, warms up with at least
-     one whole sample (targets.iree_run.benchmark_module), once per round, so once per process;
+     one repetition's calls (targets.iree_run.benchmark_module), once per round, so once per process:
+     one part of a sample where the run timed its samples in parts (``sample_parts`` in its
+     settings), else one whole sample;
      a peer warms up for the run's warm-up time each round;
    - how many processes, and how many rows were retaken (counted as rows with more rounds than the
      run planned: in a record of before rows planned their rounds, a row of slow calls that its
@@ -16,7 +18,8 @@ that makes its medians trustworthy on a noisy VM (suite/rounds.py), and this scr
    ``bench/speed.py`` prints the same for the run it times, beside its wall time.
 2. ``--bias``: each timed IREE row of the record, again in new processes, without a warm-up and with
    the run's, alternating (none, the run's, none, ...): the first sample over the median of the
-   rest. With a call count per sample, "the run's" warm-up is one whole sample; without it, a
+   rest. With a call count per sample, "the run's" warm-up is one repetition (a part of a sample,
+   where the run timed in parts, and its samples here are then parts); without it, a
    process's first sample is slower. For rows of one call a sample, it also prints the first
    call's excess in ms, which is what a shorter warm-up could not remove either.
 
@@ -30,7 +33,10 @@ the floor 81-84 s; the rest (verification, which runs every row's call once, sta
 Benchmark often warmed up twice, and the rest took 28-30 s (143-148 s in all; three runs,
 alternated with those four). Without a warm-up, a process's first sample was 6-12%
 slower at the median and 25-30% at p90; on rows of one call a sample (20-830 ms calls) the first
-call cost 3-29 ms more.
+call cost 3-29 ms more. Since a sample of a known call count is timed in up to five parts
+(targets.iree_run.sample_parts), a process warms up with one part: two warm runs each way,
+alternated, in a noisy stretch (floors 87-100 s; 2026-12-05 20:48): 130 and 115 s against 154 and
+141 s, of which 11-13 s of warm-ups against 24-27; the rows' medians 3% lower at the median.
 
 Usage: python bench/protocol.py [RECORD] [--bias] [--layer sweep-r2 ...] [--passes 2]
 """
@@ -124,7 +130,10 @@ def warmup_bias(rec: Record, layers: list[str], passes: int) -> None:
             print(f"  {r.id}: its module or input is no longer in the compile cache")
             continue
         counted = any(c.startswith("--benchmark_min_time=") and c.endswith("x") for c in cmd)
-        mine = {"none": (0.0, []), "the run's": (warmup_time(warmup_s, min_time_s, counted or None), [])}
+        calls = (r.data.get("iterations") or [None])[0] if counted else None
+        parts = sample_parts(calls, rec.settings["sample_parts"]) if calls and rec.settings.get("sample_parts") else 1
+        # in a record timed in parts, the command times one part a repetition: its "samples" here are parts
+        mine = {"none": (0.0, []), "the run's": (warmup_time(warmup_s, min_time_s, calls, parts), [])}
         try:
             for _ in range(passes):
                 for kind, (w, v) in mine.items():
