@@ -131,8 +131,9 @@ def test_a_timed_module_gives_the_samples_asked_for_each_of_its_whole_call_count
     assert len(t.samples_ms) == 3 and t.iterations == [10, 10, 10] and all(s > 0 for s in t.samples_ms)
     assert "--benchmark_repetitions=15" in t.command and "--benchmark_min_time=2x" in t.command
     assert "--benchmark_min_warmup_time=0.001" in t.command                 # half of one part of 10 ms
-    plain = benchmark_module(vmfb, x, ["--device=local-sync"], 3, 0.01, 0.0, 120, iterations=10)  # no warm-up: no parts
-    assert plain.iterations == [10, 10, 10] and "--benchmark_repetitions=3" in plain.command
+    for warmup_s in (0.0, 0.05):      # none, or one longer than a sample (kept whole): no parts
+        plain = benchmark_module(vmfb, x, ["--device=local-sync"], 3, 0.01, warmup_s, 120, iterations=10)
+        assert plain.iterations == [10, 10, 10] and "--benchmark_repetitions=3" in plain.command
 
 
 def test_a_run_over_a_named_space_keeps_its_own_database(tuned):
