@@ -22,7 +22,7 @@ the record (``rounds_left_out``) and out of its median, the verdict's interval a
 On four default runs of that day, this took the rows whose medians differ by over 1.2x from one
 run to the next from 37-59 of 273 (pairs of runs) to 20-42; by over 1.5x, from 12-35 to 5-19.
 
-Two rounds, not three: each round is a process, and each process warms up (then with one sample), so a
+Two rounds, not three: each round is a process, and each process warms up (then with one whole sample), so a
 third round cost a warm run (`suite run --peers none`, 133 rows) 420-430 processes rather than
 280-290: 129-143 s against 120-137 s, three runs each, alternated (2026-12-05). The rows whose
 medians moved by over 1.2x between two runs of the same kind were 12-16 of 133 with three rounds
