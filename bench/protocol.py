@@ -57,16 +57,15 @@ from suite.errors import UserError              # noqa: E402
 from suite.paths import find_run                 # noqa: E402
 from suite.rounds import ROUNDS                  # noqa: E402
 from suite.rows import Record                    # noqa: E402
-from targets.iree_run import StageError, iteration_runs, sample_parts, samples_ms, warmup_time  # noqa: E402
+from targets.iree_run import StageError, iteration_runs, samples_ms, timed_parts, warmup_time  # noqa: E402
 
 
 def timing_cost(rec: Record) -> dict:
     """Seconds a record's rows spent being timed, by part (see the module's docstring)."""
     warmup_s = rec.settings.get("warmup_s", 0.05)
-    # a record of before samples were timed in parts (targets.iree_run.sample_parts), or of a run whose
-    # warm-up was longer than a sample (never in parts), warmed up with a whole sample
-    in_parts = rec.settings.get("sample_parts") and warmup_s <= rec.settings.get("min_time_s", 0.05)
-    parts = (lambda n: sample_parts(n, rec.settings["sample_parts"])) if in_parts else (lambda n: 1)
+    # as the run timed them (targets.iree_run.timed_parts); a record of before parts warmed up with a whole sample
+    most, min_time_s = rec.settings.get("sample_parts") or 1, rec.settings.get("min_time_s", 0.05)
+    parts = lambda n: timed_parts(n, warmup_s, min_time_s, most)  # noqa: E731
     planned_rounds = (rec.settings.get("rounds") or {}).get("rounds", ROUNDS)
     cost = {"planned_rounds": planned_rounds, "rows": 0, "samples_s": 0.0, "warmups_s": 0.0, "processes": 0, "retaken": 0,
             "peer_rows": 0, "peer_samples_s": 0.0, "peer_warmups_s": 0.0, "floor_s": 0.0}
@@ -133,8 +132,7 @@ def warmup_bias(rec: Record, layers: list[str], passes: int) -> None:
             continue
         counted = any(c.startswith("--benchmark_min_time=") and c.endswith("x") for c in cmd)
         calls = (r.data.get("iterations") or [None])[0] if counted else None
-        parts = sample_parts(calls, rec.settings["sample_parts"]) if calls and rec.settings.get("sample_parts") \
-            and warmup_s <= min_time_s else 1
+        parts = timed_parts(calls, warmup_s, min_time_s, rec.settings.get("sample_parts") or 1)
         # in a record timed in parts, the command times one part a repetition: its "samples" here are parts
         mine = {"none": (0.0, []), "the run's": (warmup_time(warmup_s, min_time_s, calls, parts), [])}
         try:

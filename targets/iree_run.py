@@ -123,6 +123,13 @@ def sample_parts(iterations: int | None, most: int = SAMPLE_PARTS) -> int:
     return next((p for p in range(min(most, n), 1, -1) if p * math.ceil(n / p) - n <= n / 10), 1)
 
 
+def timed_parts(iterations: int | None, warmup_s: float, min_time_s: float, most: int = SAMPLE_PARTS) -> int:
+    """The parts benchmark_module times each sample in: ``sample_parts`` where that shortens the
+    warm-up (a call count known, a warm-up asked of at most a sample), else 1 -- none asked needs no
+    shortening, and one longer than a sample is kept whole (warmup_time)."""
+    return sample_parts(iterations, most) if iterations and 0 < warmup_s <= min_time_s else 1
+
+
 def joined(timing: "Timing", parts: int) -> "Timing":
     """``timing``'s repetitions joined ``parts`` at a time, in order, into samples: each the mean
     time of a call over its parts' calls, as one repetition of all of them would have measured."""
@@ -157,8 +164,7 @@ def benchmark_module(vmfb: Path, inputs: Path | list[Path], runtime_flags: list[
     sample at 0.998 (p90 1.19) and none at 1.041 (p90 1.27) (2026-12-05, the parts of one process
     each time)."""
     inputs = [inputs] if isinstance(inputs, Path) else list(inputs)
-    # in parts only where that shortens the warm-up: one asked longer than a sample is kept (warmup_time)
-    parts = sample_parts(iterations) if iterations and 0 < warmup_s <= min_time_s else 1
+    parts = timed_parts(iterations, warmup_s, min_time_s)
     per_part = math.ceil(iterations / parts) if iterations else None
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"

@@ -8,7 +8,7 @@ import pytest
 from suite.cli import main
 from suite.record import load_record
 from suite.rounds import calls_per_sample
-from targets.iree_run import Timing, benchmark_module, joined, sample_parts, warmup_time
+from targets.iree_run import Timing, benchmark_module, joined, sample_parts, timed_parts, warmup_time
 
 # 32 -> 1 channels at r = 3: IREE's default NCHW lowering of the conv is several times slower than
 # the blocked NHWC one here (ESPCN's shape, smaller), so the search has a clear winner to find
@@ -115,6 +115,8 @@ def test_a_sample_of_a_known_call_count_is_timed_in_parts_and_joined_back():
     for n in range(1, 400):
         p = sample_parts(n)
         assert 1 <= p <= 5 and p * -(-n // p) <= 1.1 * n
+    assert timed_parts(303, 0.05, 0.05) == 5 and timed_parts(303, 0.0, 0.05) == 1    # no warm-up: no parts
+    assert timed_parts(303, 0.05, 0.01) == 1 and timed_parts(None, 0.05, 0.05) == 1  # kept whole; unknown count
     t = joined(Timing([1.0, 3.0, 2.0, 2.0], [2, 2, 1, 3], "cmd", {}), 2)
     assert t.samples_ms == [2.0, 2.0] and t.iterations == [4, 4] and t.command == "cmd"
 
