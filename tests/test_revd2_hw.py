@@ -1,8 +1,9 @@
 """REVD2 stays exact over hypothesis's layer configurations, in both of its compiled forms:
 
 - the hand-written kernel (workloads/kernels/revd2.c), built by clang for this host with the flags
-  the dispatch object gets, and called row by row on hundreds of layers wide enough for every path
-  (border buffers, one to four vectors per phase, uniform and split shifts, the scalar r > 4 path);
+  the dispatch object gets, and called workgroup by workgroup on hundreds of layers wide enough for every path
+  (border buffers, one to four vectors per phase, uniform and split shifts, blocks of rows computed
+  together, the scalar r > 4 path);
 - REVD2's linalg form and REVD2-HW's custom dispatch through the real IREE compiler and runtime.
 
 A target the kernel is not built for, and a machine without clang, get one clear line."""
@@ -62,7 +63,7 @@ def kernel(tmp_path_factory, request):
 
 
 def call_kernel(fn, d, x: torch.Tensor, padded: bool = False) -> np.ndarray:
-    """What IREE's dispatch does: one call per workgroup (output row, image); ``padded``: on the input
+    """What IREE's dispatch does: one call per workgroup (its output rows, image); ``padded``: on the input
     zero-padded ahead, as the module's tensor.pad does for layers of short rows and many channels."""
     n, _, h, w = x.shape
     w2, bias, params, out_shape = revd2_hw.kernel_operands(d, n, h, w, padded)
@@ -73,9 +74,10 @@ def call_kernel(fn, d, x: torch.Tensor, padded: bool = False) -> np.ndarray:
     arrays.append(np.asarray(params, dtype=np.int32))
     y = np.full(out_shape, np.nan, dtype=np.float32)                # every pixel must be written
     ptrs = [a.ctypes.data for a in (*arrays, y)]
+    rows = params[9]                                                # output rows per workgroup
     for image in range(n):
-        for row in range(out_shape[2]):
-            fn(ptrs[0], 0, ptrs[1], 0, ptrs[2], 0, ptrs[3], 0, ptrs[4], 0, row, image)
+        for group in range(-(-out_shape[2] // rows)):
+            fn(ptrs[0], 0, ptrs[1], 0, ptrs[2], 0, ptrs[3], 0, ptrs[4], 0, group, image)
     return y
 
 

@@ -7,8 +7,8 @@ the algorithm and writes the kernel by hand, the way IREE's samples/custom_dispa
 does: the C source is compiled by clang for each CPU architecture into a freestanding object, the
 objects travel inside the MLIR (so the module stays one self-contained text, cached and bundled
 like any other), and IREE links the one for its target into a dispatch of N x OH workgroups --
-one output row each (more rows per workgroup measured slower) -- that its task system spreads
-over the threads. Tables name it REVD2-HW:
+one output row each, or the r rows of one q where rows are short (``rows_per_workgroup``) -- that
+its task system spreads over the threads. Tables name it REVD2-HW:
 its speed is the C code's and clang's, not IREE's code generation.
 
 MLIR: one flow.dispatch of a stream.executable whose export calls ``revd2_workgroup`` with the
@@ -136,11 +136,22 @@ def padded_ahead(cin: int, taps: int, row_groups: int) -> bool:
     """Whether IREE zero-pads the input before the kernel (``input_padding``) instead of the kernel
     copying its border rows. Where rows are short (at most two groups of columns), every group is at
     a border and each workgroup copies C_in x T rows again: cheap for the sweep's 3 channels, the
-    kernel's main cost for FSRCNN's 56 x 3-9 (bench/revd2_padding.py: the padded input ran its D-SP
+    kernel's main cost for FSRCNN's 56 x 3-9 (bench/revd2_hw_choices.py: the padded input ran its D-SP
     and D-NN in 0.54-0.98x the time; the sweep 0.82-1.22x, within noise). Wide rows (ESPCN) keep REVD2's in-place
     read: only their first and last groups copy, and padding their large input ran 1.03-1.12x slower.
     ``row_groups``: the output columns of one phase, ceil(OW / r), that a row's groups cover."""
     return row_groups <= 2 * GROUP_COLUMNS and cin * taps >= BORDER_ROWS_AHEAD
+
+
+def rows_per_workgroup(d: Deconv, ow: int) -> int:
+    """Output rows per workgroup: one where a row's phases span more than two vectors of columns;
+    where they span two or fewer (FSRCNN's 32 columns a phase), all r rows of one q, which the
+    kernel computes together where their accumulators fit in registers (RA_FOR in revd2.c), each
+    input vector loaded then feeding every row's phases. FSRCNN's kernel ran 2-33% faster so on
+    one thread (r2 D-NN 0.16 -> 0.11 ms, r4 D-NN 0.18 -> 0.15), its modules 0.78-1.04x the time on
+    two (bench/revd2_hw_choices.py --choice rows); the sweep's wide rows ran 0.89-1.77x, so they
+    keep one row a workgroup."""
+    return d.stride if -(-ow // d.stride) <= 2 * VECTOR_COLUMNS else 1
 
 
 def kernel_operands(d: Deconv, batch: int, h: int, w: int, padded: bool = False
@@ -153,7 +164,7 @@ def kernel_operands(d: Deconv, batch: int, h: int, w: int, padded: bool = False
     bias = d.bias if d.bias is not None else torch.zeros(co, r, r)
     top, bottom, left, right = input_padding(d, h, w) if padded else (0, 0, 0, 0)
     params = [batch, d.cin, co, h + top + bottom, w + left + right, ph.out, pw.out, r, t,
-              *(s + top for s in ph.shift), *(s + left for s in pw.shift)]
+              rows_per_workgroup(d, pw.out), *(s + top for s in ph.shift), *(s + left for s in pw.shift)]
     return phase_weights(d, ph, pw), bias, params, (batch, co, ph.out, pw.out)
 
 
@@ -182,21 +193,21 @@ def revd2_hw_mlir(d: Deconv, batch: int, h: int, w: int, layout: str = "nchw") -
         "module {",
         f"  stream.executable private @revd2_hw attributes {{hal.executable.objects = "
         f"#hal.executable.objects<{{{objects}}}>}} {{",
-        "    stream.executable.export public @revd2 workgroups(%rows: index, %images: index) -> (index, index, index) {",
+        "    stream.executable.export public @revd2 workgroups(%groups: index, %images: index) -> (index, index, index) {",
         "      %c1 = arith.constant 1 : index",
-        "      stream.return %rows, %images, %c1 : index, index, index",
+        "      stream.return %groups, %images, %c1 : index, index, index",
         "    }",
         "    builtin.module {",
         "      func.func private @revd2_workgroup(%x: memref<f32>, %xo: index, %w: memref<f32>, %wo: index, "
         "%b: memref<f32>, %bo: index, %p: memref<i32>, %po: index, %y: memref<f32>, %yo: index, "
-        "%row: index, %image: index) attributes {hal.import.static, llvm.bareptr = true}",
+        "%group: index, %image: index) attributes {hal.import.static, llvm.bareptr = true}",
         "      func.func @revd2(%xb: !stream.binding, %wb: !stream.binding, %bb: !stream.binding, "
         "%pb: !stream.binding, %yb: !stream.binding) {",
         "        %c0 = arith.constant 0 : index",
-        "        %row = stream.dispatch.workgroup.id[0] : index",
+        "        %group = stream.dispatch.workgroup.id[0] : index",
         "        %image = stream.dispatch.workgroup.id[1] : index",
         *subspans, *metadata,
-        f"        func.call @revd2_workgroup({', '.join(a for a, _ in call_args)}, %row, %image) : "
+        f"        func.call @revd2_workgroup({', '.join(a for a, _ in call_args)}, %group, %image) : "
         f"({', '.join(ty for _, ty in call_args)}, index, index) -> ()",
         "        return",
         "      }",
@@ -206,7 +217,7 @@ def revd2_hw_mlir(d: Deconv, batch: int, h: int, w: int, layout: str = "nchw") -
         f"    %w = arith.constant {_dense(w2)}",
         f"    %b = arith.constant {_dense(bias)}",
         f"    %p = arith.constant {_dense_i32(params)}",
-        f"    %rows = arith.constant {ph_out} : index",
+        f"    %groups = arith.constant {-(-ph_out // rows_per_workgroup(d, pw_out))} : index",
         f"    %images = arith.constant {batch} : index",
     ]
     if last:
@@ -221,7 +232,7 @@ def revd2_hw_mlir(d: Deconv, batch: int, h: int, w: int, layout: str = "nchw") -
                   "      tensor.yield %zero : f32",
                   f"    }} : {x_t} to {xp_t}"]
         src = "%xp"
-    lines.append(f"    %y = flow.dispatch @revd2_hw::@revd2[%rows, %images]({src}, %w, %b, %p) : "
+    lines.append(f"    %y = flow.dispatch @revd2_hw::@revd2[%groups, %images]({src}, %w, %b, %p) : "
                  f"({xp_t}, {_t(co, ci, r, r, t, t)}, {_t(co, r, r)}, tensor<{len(params)}xi32>) -> {y_t}")
     if last:
         lines += [f"    %ye = tensor.empty() : {yout_t}",

@@ -30,32 +30,38 @@ typedef float vfu __attribute__((vector_size(VL * 4), aligned(4)));   // unalign
 #define RMAX 4          // the vector path's largest stride
 #define TMAX 16         // ... and largest taps per phase
 #define NVMAX 4         // vectors per phase kept in registers
+#define RAMAX RMAX      // output rows computed together (phases a of one q)
 #define SEG (VL * NVMAX + TMAX + 16)   // a vector group's input columns: NV VL + (T - 1) + (smax - smin)
 
 // the int32 parameter block (workloads/algorithms/revd2_hw.py writes it in this order)
-enum { P_N, P_CI, P_CO, P_H, P_W, P_OH, P_OW, P_R, P_T, P_SHIFTS };   // then s_a[R], s_b[R]
+enum { P_N, P_CI, P_CO, P_H, P_W, P_OH, P_OW, P_R, P_T, P_ROWS, P_SHIFTS };   // then s_a[R], s_b[R]
 
 static inline vf splat(float v) { return v - (vf){0}; }
 static inline vf load(const float *p) { return *(const vfu *)p; }
 
-// a += the taps of one input channel for NV vectors of consecutive p. Row j of the channel starts
+// a[k] += the taps of one input channel for NV vectors of consecutive p of output row k of the
+// block (phase a + k: its weights follow phase a's, R T^2 further each). Row j of the channel starts
 // at src[j], at the first input column the vectors read (the column of their first p, with the
-// least shift s_b, at i = T - 1). R, NV and U (every phase b reads the same columns: all s_b equal,
-// as in every D-SP) are compile-time constants in each call, so the accumulators stay in registers.
+// least shift s_b, at i = T - 1). R, NV, U (every phase b reads the same columns: all s_b equal,
+// as in every D-SP) and RA are compile-time constants in each call, so the accumulators stay in
+// registers, and each input vector loaded serves the RA rows' R phases.
 static inline __attribute__((always_inline)) void taps(
-    vf (*a)[NVMAX], const float *const *src, const int *valid, const float *wc, const int32_t *sb,
-    int t, int smin, int smax, const int R, const int NV, const int U) {
+    vf (*a)[RMAX][NVMAX], const float *const *src, const int *valid, const float *wc, const int32_t *sb,
+    int t, int smin, int smax, const int R, const int NV, const int U, const int RA) {
+  // weight (k, b, j, i) at wj[k * wk + b * tt + i]: pointer-sized offsets, none re-extended per tap
+  const ptrdiff_t tt = (ptrdiff_t)t * t, wk = R * tt;
   for (int j = 0; j < t; ++j) {
     if (!valid[j]) continue;                            // a zero row of the (virtual) padding
-    const float *s0 = src[j] + (t - 1) - smin;
+    const float *s0 = src[j] + (t - 1) - smin, *wj = wc + (ptrdiff_t)j * t;
     if (U) {
-      for (int i = 0; i < t; ++i) {
+      for (ptrdiff_t i = 0; i < t; ++i) {
         vf xv[NVMAX];
         for (int u = 0; u < NV; ++u) xv[u] = load(s0 + sb[0] - i + u * VL);
-        for (int b = 0; b < R; ++b) {
-          const vf wv = splat(wc[(b * t + j) * t + i]);
-          for (int u = 0; u < NV; ++u) a[b][u] += wv * xv[u];
-        }
+        for (int k = 0; k < RA; ++k)
+          for (int b = 0; b < R; ++b) {
+            const vf wv = splat(wj[k * wk + b * tt + i]);
+            for (int u = 0; u < NV; ++u) a[k][b][u] += wv * xv[u];
+          }
       }
       continue;
     }
@@ -67,8 +73,10 @@ static inline __attribute__((always_inline)) void taps(
       for (int b = 0; b < R; ++b) {
         const int i = sb[b] - d;
         if ((unsigned)i >= (unsigned)t) continue;
-        const vf wv = splat(wc[(b * t + j) * t + i]);
-        for (int u = 0; u < NV; ++u) a[b][u] += wv * xv[u];
+        for (int k = 0; k < RA; ++k) {
+          const vf wv = splat(wj[k * wk + b * tt + i]);
+          for (int u = 0; u < NV; ++u) a[k][b][u] += wv * xv[u];
+        }
       }
     }
   }
@@ -159,20 +167,21 @@ static inline __attribute__((always_inline)) void store_phases(float *dst, vf (*
   }
 }
 
-// Output columns r*p + b, for the NV * VL values of p from p0 and every phase b, over every input
-// channel. The input is read in place; only the vectors at the image's borders read a small
+// Output columns r*p + b of the block's RA rows, for the NV * VL values of p from p0 and every phase
+// b, over every input channel. The input is read in place; only the vectors at the image's borders read a small
 // zero-bordered copy (the padding, T rows of one channel at a time). Lanes past the row's end read
 // zeros and are not stored.
 static inline __attribute__((always_inline)) void group(
     const float *xn, const struct rows *pr, const float *w_oa, float *yrow, const float *bias_oa,
     const int32_t *sb, int ci, int h, int w, int t, int ih0, int p0, int pn, int ow, int smin, int smax,
-    const int R, const int NV, const int U) {
-  vf a[RMAX][NVMAX];
+    const int R, const int NV, const int U, const int RA) {
+  vf a[RAMAX][RMAX][NVMAX];
   float seg[TMAX][SEG];
   const float *src[TMAX];
   int valid[TMAX];
-  for (int b = 0; b < R; ++b)
-    for (int u = 0; u < NV; ++u) a[b][u] = splat(bias_oa[b]);
+  for (int k = 0; k < RA; ++k)
+    for (int b = 0; b < R; ++b)
+      for (int u = 0; u < NV; ++u) a[k][b][u] = splat(bias_oa[k * R + b]);
   const int first = p0 + smin - (t - 1), len = NV * VL + (t - 1) + (smax - smin);
   const int inside = first >= 0 && first + len <= w;
   const size_t wc_stride = (size_t)R * R * t * t;
@@ -186,16 +195,19 @@ static inline __attribute__((always_inline)) void group(
     } else {
       pad_rows(seg, src, xc, valid, t, w, ih0, first, len);
     }
-    taps(a, src, valid, w_oa + c * wc_stride, sb, t, smin, smax, R, NV, U);
+    taps(a, src, valid, w_oa + c * wc_stride, sb, t, smin, smax, R, NV, U, RA);
   }
-  if ((R == 2 || R == 4) && pn - p0 >= NV * VL && R * (p0 + NV * VL) <= ow) {
-    store_phases(yrow + R * p0, a, R, NV);            // whole vectors, interleaved in registers
-    return;
+  for (int k = 0; k < RA; ++k) {                       // row k of the block: the next output row
+    float *yk = yrow + (size_t)k * ow;
+    if ((R == 2 || R == 4) && pn - p0 >= NV * VL && R * (p0 + NV * VL) <= ow) {
+      store_phases(yk + R * p0, a[k], R, NV);         // whole vectors, interleaved in registers
+      continue;
+    }
+    float out[RMAX][NVMAX * VL];
+    for (int b = 0; b < R; ++b)
+      for (int u = 0; u < NV; ++u) *(vfu *)&out[b][u * VL] = a[k][b][u];
+    store_row(yk, (const float (*)[NVMAX * VL])out, R, p0, pn - p0 < NV * VL ? pn - p0 : NV * VL, ow);
   }
-  float out[RMAX][NVMAX * VL];
-  for (int b = 0; b < R; ++b)
-    for (int u = 0; u < NV; ++u) *(vfu *)&out[b][u * VL] = a[b][u];
-  store_row(yrow, (const float (*)[NVMAX * VL])out, R, p0, pn - p0 < NV * VL ? pn - p0 : NV * VL, ow);
 }
 
 // One output row's columns for every p, NV vectors at a time. A row that does not divide into
@@ -205,46 +217,73 @@ static inline __attribute__((always_inline)) void group(
 static inline __attribute__((always_inline)) void row_of(
     const float *xn, const struct rows *pr, const float *w_oa, float *yrow, const float *bias_oa, const int32_t *sb,
     int ci, int h, int w, int t, int ih0, int pn, int ow, int smin, int smax,
-    const int R, const int NV, const int U) {
+    const int R, const int NV, const int U, const int RA) {
   const int span = NV * VL;
   for (int p0 = 0; p0 < pn; p0 += span) {
     if (p0 + span > pn && pn >= span) p0 = pn - span;
-    group(xn, pr, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, p0, pn, ow, smin, smax, R, NV, U);
+    group(xn, pr, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, p0, pn, ow, smin, smax, R, NV, U, RA);
   }
 }
 
-// The most vectors per group that the phases' accumulators leave registers for
+// The most vectors per group that the phases' accumulators leave registers for, the vectors a
+// row of pn columns per phase takes (the most, or 2 or 1 for a shorter row), and the most rows whose
+// accumulators fit beside them: short rows (FSRCNN's 32 columns a phase) compute several rows of
+// one q at once, each input vector then feeding RA x R accumulators.
 #define NV_FOR(R) (ACC_REGS / (R) < NVMAX ? ACC_REGS / (R) : NVMAX)
+#define RA_FOR(R, NV) (ACC_REGS / ((R) * (NV)) < (R) ? ACC_REGS / ((R) * (NV)) : (R))
+static inline int vectors_for(int r, int pn) {
+  const int nvec = (pn + VL - 1) / VL, most = NV_FOR(r);
+  return nvec >= most ? most : nvec >= 2 ? 2 : 1;
+}
 
-// R, NV and U become compile-time constants here: NV is the most that fits (NV_FOR), or 2 or 1
-// for a row of fewer vectors than that.
-static void any_row(const float *xn, const struct rows *pr, const float *w_oa, float *yrow, const float *bias_oa,
-                    const int32_t *sb, int ci, int h, int w, int t, int ih0, int pn, int ow,
-                    int smin, int smax, int r) {
-  const int nvec = (pn + VL - 1) / VL, uniform = smin == smax;
-#define ROW(R, NV, U) row_of(xn, pr, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, pn, ow, smin, smax, R, NV, U)
-#define SIZES(R, U)                                    \
-  if (nvec >= NV_FOR(R)) ROW(R, NV_FOR(R), U);          \
-  else if (nvec >= 2) ROW(R, 2, U);                     \
-  else ROW(R, 1, U);
-#define PHASES(R)                                      \
+// R, NV, U and RA become compile-time constants here (NV: vectors_for). any_row computes one row,
+// any_block ra rows (2 to RA_FOR): two functions, so that one row's code is compiled as if blocks
+// did not exist (with them in one function, the sweep's and ESPCN's rows ran 4-24% slower).
+#define ROW(R, NV, U, RA) row_of(xn, pr, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, pn, ow, smin, smax, R, NV, U, RA)
+#define SIZES(R, U, RA_OF)                             \
+  if (nv == NV_FOR(R)) { RA_OF(R, NV_FOR(R), U) }       \
+  else if (nv == 2) { RA_OF(R, 2, U) }                  \
+  else { RA_OF(R, 1, U) }
+#define PHASES(R, RA_OF)                               \
   case R:                                              \
     if (uniform) {                                     \
-      SIZES(R, 1)                                      \
+      SIZES(R, 1, RA_OF)                               \
     } else {                                           \
-      SIZES(R, 0)                                      \
+      SIZES(R, 0, RA_OF)                               \
     }                                                  \
     break;
-  switch (r) {
-    PHASES(1)
-    PHASES(2)
-    PHASES(3)
-    default: PHASES(4)
+#define SWITCH(RA_OF)                                  \
+  switch (r) {                                         \
+    PHASES(1, RA_OF)                                   \
+    PHASES(2, RA_OF)                                   \
+    PHASES(3, RA_OF)                                   \
+    default: PHASES(4, RA_OF)                          \
   }
+#define ONE(R, NV, U) ROW(R, NV, U, 1);
+#define BLOCK(R, NV, U)                                     \
+  if (ra == 4 && RA_FOR(R, NV) >= 4) ROW(R, NV, U, 4);      \
+  else if (ra == 3 && RA_FOR(R, NV) >= 3) ROW(R, NV, U, 3); \
+  else if (RA_FOR(R, NV) >= 2) ROW(R, NV, U, 2);
+
+static inline __attribute__((always_inline)) void any_row(const float *xn, const struct rows *pr, const float *w_oa, float *yrow, const float *bias_oa,
+                    const int32_t *sb, int ci, int h, int w, int t, int ih0, int pn, int ow,
+                    int smin, int smax, int r) {
+  const int nv = vectors_for(r, pn), uniform = smin == smax;
+  SWITCH(ONE)
+}
+
+static __attribute__((noinline)) void any_block(
+    const float *xn, const struct rows *pr, const float *w_oa, float *yrow, const float *bias_oa, const int32_t *sb,
+    int ci, int h, int w, int t, int ih0, int pn, int ow, int smin, int smax, int r, int ra) {
+  const int nv = vectors_for(r, pn), uniform = smin == smax;
+  SWITCH(BLOCK)
+}
+#undef BLOCK
+#undef ONE
+#undef SWITCH
 #undef PHASES
 #undef SIZES
 #undef ROW
-}
 
 // One output column group p (all phases b), every read bounds-checked: the image's borders.
 static void column(const float *xn, const float *w_oa, float *yrow, const float *bias_oa,
@@ -270,12 +309,27 @@ static void column(const float *xn, const float *w_oa, float *yrow, const float 
   }
 }
 
+// How many output rows from oh (before end) one block computes: rows of the same q whose phases a
+// share the shift s_a (so they read the same input rows), as many as registers hold (RA_FOR).
+static int block_rows(const int32_t *prm, int oh, int end) {
+  const int r = prm[P_R], pn = (prm[P_OW] + r - 1) / r;
+  const int32_t *sa = prm + P_SHIFTS, *sb = sa + r;
+  int smin = sb[0], smax = sb[0];
+  for (int b = 1; b < r; ++b) {
+    smin = sb[b] < smin ? sb[b] : smin;
+    smax = sb[b] > smax ? sb[b] : smax;
+  }
+  if (r > RMAX || prm[P_T] > TMAX || smax - smin > 16) return 1;     // the scalar path: row by row
+  const int most = RA_FOR(r, vectors_for(r, pn)), q = oh / r, a = oh % r;
+  int k = 1;
+  while (k < most && oh + k < end && (oh + k) / r == q && sa[a + k] == sa[a]) ++k;
+  return k;
+}
+
 // x: N x C_in x H x W; w: W2[C_out, C_in, r, r, T, T]; bias: C_out x r x r (per phase);
-// y: N x C_out x OH x OW. Called once per workgroup: one output row of one image.
-void revd2_workgroup(const float *x, size_t x_off, const float *wt, size_t w_off,
-                     const float *bias, size_t b_off, const int32_t *prm, size_t p_off,
-                     float *y, size_t y_off, size_t row, size_t image) {
-  x += x_off; wt += w_off; bias += b_off; prm += p_off; y += y_off;
+// y: N x C_out x OH x OW. Output rows oh .. oh + ra - 1 of one image (one q, one shift s_a).
+static void rows_of(const float *x, const float *wt, const float *bias, const int32_t *prm, float *y,
+                    int oh, int ra, int image) {
   const int ci = prm[P_CI], co = prm[P_CO], h = prm[P_H], w = prm[P_W];
   const int oh_len = prm[P_OH], ow = prm[P_OW], r = prm[P_R], t = prm[P_T];
   const int32_t *sa = prm + P_SHIFTS, *sb = sa + r;
@@ -287,11 +341,10 @@ void revd2_workgroup(const float *x, size_t x_off, const float *wt, size_t w_off
   }
   const int vector_path = r <= RMAX && t <= TMAX && smax - smin <= 16;
   const float *xn = x + (size_t)image * ci * h * w;
-  const int oh = (int)row, q = oh / r, a = oh % r, ih0 = q + sa[a];
+  const int q = oh / r, a = oh % r, ih0 = q + sa[a];
   // every column a vector group can read: from the first group's to the last's (a row shorter
   // than a group reads a whole group's width; any_row picks the group's vectors the same way)
-  const int nvec = (pn + VL - 1) / VL, nv_most = NV_FOR(r <= RMAX ? r : RMAX);
-  const int span = (nvec >= nv_most ? nv_most : nvec >= 2 ? 2 : 1) * VL;
+  const int span = vectors_for(r <= RMAX ? r : RMAX, pn) * VL;
   const int lo = smin - (t - 1), len = (pn > span ? pn : span) + smax - lo;
   float rowbuf[ROWBUF];
   struct rows rows_s = {rowbuf, len, lo}, *pr = 0;
@@ -305,8 +358,25 @@ void revd2_workgroup(const float *x, size_t x_off, const float *wt, size_t w_off
     float *yrow = y + (((size_t)image * co + o) * oh_len + oh) * ow;
     if (!vector_path) {
       for (int p = 0; p < pn; ++p) column(xn, w_oa, yrow, bias_oa, sb, ci, h, w, t, r, ih0, p, ow);
-      continue;
+    } else if (ra == 1) {
+      any_row(xn, pr, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, pn, ow, smin, smax, r);
+    } else {
+      any_block(xn, pr, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, pn, ow, smin, smax, r, ra);
     }
-    any_row(xn, pr, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, pn, ow, smin, smax, r);
+  }
+}
+
+// Called once per workgroup: P_ROWS consecutive output rows of one image (one where rows are wide;
+// all r rows of one q where they are short, which blocks then compute together).
+void revd2_workgroup(const float *x, size_t x_off, const float *wt, size_t w_off,
+                     const float *bias, size_t b_off, const int32_t *prm, size_t p_off,
+                     float *y, size_t y_off, size_t group, size_t image) {
+  x += x_off; wt += w_off; bias += b_off; prm += p_off; y += y_off;
+  const int rows = prm[P_ROWS], first = (int)group * rows;
+  const int end = first + rows < prm[P_OH] ? first + rows : prm[P_OH];
+  for (int oh = first; oh < end;) {
+    const int ra = rows == 1 ? 1 : block_rows(prm, oh, end);
+    rows_of(x, wt, bias, prm, y, oh, ra, (int)image);
+    oh += ra;
   }
 }
