@@ -26,6 +26,7 @@ It has no energy constants: nothing on this machine measures energy.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -411,6 +412,39 @@ def _peak(cache: CompileCache, mlir: str, inputs: list[np.ndarray], target: Targ
     return best
 
 
+def measure_bandwidth(cache: CompileCache, target: Target, flags: list[str], stream_elems: int = STREAM_ELEMS,
+                      repetitions: int = REPETITIONS) -> dict:
+    """The DRAM bandwidth, as the profile measures it: the scale over ``stream_elems`` floats, the
+    fastest of ``repetitions`` samples in one process; bytes = read + write."""
+    x = np.full(stream_elems, 1.5, np.float32)
+    t, samples, command, preset = _peak(cache, _stream_mlir(stream_elems), [x], target, flags, repetitions,
+                                        ["default"])
+    return {"bandwidth": 2 * 4 * stream_elems / t, "bytes": 2 * 4 * stream_elems, "samples_ms": samples,
+            "command": command, "preset": preset}
+
+
+def with_bandwidth_now(profile: Profile, path: Path, target: Target, device: str, threads: int | None,
+                       cache: CompileCache) -> Profile:
+    """The calibrated profile with its DRAM bandwidth measured again now, beside a run's rows, at the
+    profile's own sizes. This VM's bandwidth drifts with its host over tens of minutes (38.4, 30.9
+    and 30.2-33.9 GB/s within two hours, docs/model-notes.md), while a profile is kept for days; a
+    run's bytes-bound rows follow the bandwidth of their hour, so the model charges their bytes at
+    it. The calibrated value stays in the profile's ``extra`` (the record keeps both)."""
+    doc = json.loads(path.read_text())
+    sizes = doc.get("sizes", {})
+    try:
+        now = measure_bandwidth(cache, target, target.runtime_flags(device, threads),
+                                sizes.get("stream_elems", STREAM_ELEMS), sizes.get("repetitions", REPETITIONS))
+    except StageError as e:
+        raise UserError(f"measuring the DRAM bandwidth for the model on {target.name}/{device} failed "
+                        f"({e.stage}): {e}") from None
+    extra = {**(profile.extra or {}), "bandwidth_calibrated": profile.bandwidth,
+             "bandwidth_source": "measured at the start of this run: the calibration's scale, the fastest of "
+                                 f"{len(now['samples_ms'])} samples in one process",
+             "bandwidth_samples_ms": now["samples_ms"]}
+    return dataclasses.replace(profile, bandwidth=now["bandwidth"], extra=extra)
+
+
 def calibrate(target: Target, device: str, threads: int | None, cache: CompileCache,
               repetitions: int = REPETITIONS, stream_elems: int = STREAM_ELEMS, matmul_n: int = MATMUL_N,
               rate_hw: int = RATE_LAYER["hw"], fixed_rounds: int = FIXED_ROUNDS,
@@ -418,11 +452,8 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
     """Measure the roofs. The sizes are parameters so that a test can calibrate small; a profile
     records them, and only one measured at the sizes asked for is reused."""
     flags = target.runtime_flags(device, threads)
-    bytes_moved = 2 * 4 * stream_elems
     try:
-        x = np.full(stream_elems, 1.5, np.float32)
-        t_bw, s_bw, cmd_bw, p_bw = _peak(cache, _stream_mlir(stream_elems), [x], target, flags, repetitions,
-                                         ["default"])
+        stream = measure_bandwidth(cache, target, flags, stream_elems, repetitions)
         a = np.full((matmul_n, matmul_n), 0.5, np.float32)
         mm = _matmul_mlir(matmul_n)
         t_mm, s_mm, cmd_mm, p_mm = _peak(cache, mm, [a, a], target, flags, repetitions, presets or list(target.presets))
@@ -446,7 +477,7 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
         in_cache = _cache_bandwidth(cache, target, flags, repetitions, llc, t_one)
         t_mm, s_mm, peak_rounds = _faster(t_mm, s_mm, peak_rounds, *matmul_again())
         rates = rates_again(rates)
-        faults = _fault_cost(cache, target, flags, repetitions, bytes_moved / t_bw, t_one, dispatch_s,
+        faults = _fault_cost(cache, target, flags, repetitions, stream["bandwidth"], t_one, dispatch_s,
                              fixed_rounds)
         t_mm, s_mm, peak_rounds = _faster(t_mm, s_mm, peak_rounds, *matmul_again())
         rates = rates_again(rates)
@@ -480,7 +511,7 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
         "sizes": {"stream_elems": stream_elems, "matmul_n": matmul_n, "rate_hw": rate_hw, "fixed_rounds": fixed_rounds,
                   "repetitions": repetitions},
         "peak_flops": flops / t_mm,
-        "bandwidth": bytes_moved / t_bw,
+        "bandwidth": stream["bandwidth"],
         "flops_per_mac": 2,
         "call_s": t_one,                                    # a call with one (tiny) dispatch
         "dispatch_s": dispatch_s,
@@ -499,7 +530,7 @@ def calibrate(target: Target, device: str, threads: int | None, cache: CompileCa
         "target": {"name": target.name, "device": device, "threads": threads},
         "iree": compiler_version(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "measurements": {"stream": {"bytes": bytes_moved, "samples_ms": s_bw, "command": cmd_bw, "preset": p_bw},
+        "measurements": {"stream": {k: stream[k] for k in ("bytes", "samples_ms", "command", "preset")},
                          "matmul": {"flops": flops, "samples_ms": s_mm, "command": cmd_mm, "preset": p_mm,
                                     "rounds_fastest_ms": peak_rounds},
                          "fixed_costs": {"one_dispatch_samples_ms": s_one, "command": cmd_one,

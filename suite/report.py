@@ -290,7 +290,10 @@ def print_run(record: dict, console: Console | None = None) -> None:
         p = model["profile"]
         where = "measured on this machine" if p["measured_here"] else "[yellow]not measured on this machine[/]"
         console.print(f"model: profile {p['name']} ({where}; {p['peak_flops'] / 1e9:.0f} GFLOP/s, "
-                      f"{p['bandwidth'] / 1e9:.1f} GB/s), {model['accounting']} accounting; median absolute "
+                      f"{p['bandwidth'] / 1e9:.1f} GB/s"
+                      + (f" measured at the start of the run, calibrated {p['bandwidth_calibrated'] / 1e9:.1f}"
+                         if p.get("bandwidth_calibrated") else "")
+                      + f"), {model['accounting']} accounting; median absolute "
                       f"error of predicted latency {model['mdape_percent']:.0f}% over {model['n']} workloads"
                       + (f" ({model['mdape_compiled_percent']:.0f}% with the compiled module's terms: its bound bytes, "
                          "the calibrated fixed costs of a call and of each dispatch, and the vector lanes "

@@ -214,7 +214,8 @@ class Run:
         if plan.profile != "none" and not plan.verify_only and not self.compile_only:
             self.profile = resolve_profile(
                 plan.profile, target.name, device, plan.threads, storage.profiles_dir, storage.cache_dir,
-                on_calibrate=lambda t, d: say(f"calibrating {t}/{d} once for this machine..."))
+                on_calibrate=lambda t, d: say(f"calibrating {t}/{d} once for this machine..."),
+                bandwidth_now=self.launcher.name == "local")
         self.options = RunOptions(target=target, device=device, threads=plan.threads, seed=plan.seed,
                                   repetitions=plan.repetitions, min_time_s=plan.min_time, max_time_s=plan.max_time,
                                   compile_timeout_s=plan.compile_timeout, run_timeout_s=plan.run_timeout,
@@ -535,4 +536,5 @@ def profile_summary(p) -> dict:
             "measured_here": p.measured_here, "call_s": p.call_s, "dispatch_s": p.dispatch_s,
             "vector_lanes": p.vector_lanes, "gather_flops": p.gather_flops, "tap_flops": p.tap_flops,
             "fault_s_per_byte": p.fault_s_per_byte, "latency_lanes": p.latency_lanes,
-            "cache_bandwidth": p.cache_bandwidth, "cache_bytes": p.cache_bytes}
+            "cache_bandwidth": p.cache_bandwidth, "cache_bytes": p.cache_bytes,
+            **{k: v for k, v in (p.extra or {}).items() if k.startswith("bandwidth_")}}

@@ -97,18 +97,20 @@ def resolve_collectors(spec: str, target=None) -> tuple[list[str], dict]:
 
 
 def resolve_profile(name: str, target: str, device: str | None, threads: int | None, profiles_dir: Path,
-                    cache_dir: Path | None, on_calibrate=None):
-    """A built-in device profile by name, or 'calibrated': this machine's, measured once and stored."""
+                    cache_dir: Path | None, on_calibrate=None, bandwidth_now: bool = False):
+    """A built-in device profile by name, or 'calibrated': this machine's, measured once and stored
+    (``bandwidth_now``: with its DRAM bandwidth measured again now, as a run does)."""
     from suite.profiles import builtin_profile
     check_profile_name(name)
     if name != "calibrated":
         return builtin_profile(name)
     from suite.cache import CompileCache
-    from suite.calibrate import load_or_calibrate
+    from suite.calibrate import load_or_calibrate, with_bandwidth_now
     t, device = check_target(target, device, threads)
     say = (lambda: on_calibrate(t.name, device)) if on_calibrate else None
-    prof, _, _ = load_or_calibrate(profiles_dir, t, device, threads, CompileCache(cache_dir), on_calibrate=say)
-    return prof
+    cache = CompileCache(cache_dir)
+    prof, path, fresh = load_or_calibrate(profiles_dir, t, device, threads, cache, on_calibrate=say)
+    return with_bandwidth_now(prof, path, t, device, threads, cache) if bandwidth_now and not fresh else prof
 
 
 def check_profile_name(name: str) -> None:

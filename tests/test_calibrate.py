@@ -1,9 +1,12 @@
 """Calibration compiles and times real kernels through IREE, stores the profile, and reuses it."""
+import dataclasses
 import json
 
 import pytest
 
-from suite.calibrate import CODE_RATE_ROUNDS, FAULT_ELEMS, last_level_cache, load_or_calibrate
+from suite.calibrate import CODE_RATE_ROUNDS, FAULT_ELEMS, last_level_cache, load_or_calibrate, with_bandwidth_now
+from suite.model_check import model_entry
+from workloads.layer import LayerConfig
 from targets import get_target
 
 
@@ -69,6 +72,16 @@ def test_calibrate_measures_stores_and_reuses(tmp_path, cache):
     assert last_level_cache(get_target("aarch64-a72"))[0] is None
     again, _, fresh_again = load_or_calibrate(tmp_path, target, "local-sync", None, cache, **SMALL)
     assert not fresh_again and again == prof
+    # a run measures the DRAM bandwidth again at its start, at the profile's own sizes, and the model
+    # charges its bytes at that; the calibrated value and the samples stay beside it
+    now = with_bandwidth_now(prof, path, target, "local-sync", None, cache)
+    assert len(now.extra["bandwidth_samples_ms"]) == REPS and now.extra["bandwidth_calibrated"] == prof.bandwidth
+    assert now.bandwidth == pytest.approx(2 * 4 * SMALL["stream_elems"] / (min(now.extra["bandwidth_samples_ms"]) / 1e3))
+    assert prof.bandwidth / 10 < now.bandwidth < prof.bandwidth * 10 and "start of this run" in now.extra["bandwidth_source"]
+    assert dataclasses.replace(now, bandwidth=prof.bandwidth, extra=None) == prof     # nothing else moved
+    layer = LayerConfig(cin=1, cout=1, h=1024, w=1024, k=1, r=2)          # bytes-bound: its time follows the bandwidth
+    t_cal, t_now = (model_entry(layer, "C-NN", None, p, "full")["t_ms"] for p in (prof, now))
+    assert t_now != t_cal and (t_now < t_cal) == (now.bandwidth > prof.bandwidth)
     path.write_text("{ truncated")                  # a corrupt profile is measured again (as above: stopped
     with pytest.raises(Recalibrating):              # at its start, the measuring itself is what was tested)
         load_or_calibrate(tmp_path, target, "local-sync", None, cache, on_calibrate=_recalibrating, **SMALL)
