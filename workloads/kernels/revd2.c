@@ -167,10 +167,10 @@ static inline __attribute__((always_inline)) void store_phases(float *dst, vf (*
   }
 }
 
-// Output columns r*p + b of the block's RA rows, for the NV * VL values of p from p0 and every phase
-// b, over every input channel. The input is read in place; only the vectors at the image's borders read a small
-// zero-bordered copy (the padding, T rows of one channel at a time). Lanes past the row's end read
-// zeros and are not stored.
+// Output columns r*p + b of the block's RA rows, for the NV * VL values of p from p0 and every
+// phase b, over every input channel. The input is read in place; only the vectors at the image's
+// borders read a small zero-bordered copy (the padding, T rows of one channel at a time). Lanes
+// past the row's end read zeros and are not stored.
 static inline __attribute__((always_inline)) void group(
     const float *xn, const struct rows *pr, const float *w_oa, float *yrow, const float *bias_oa,
     const int32_t *sb, int ci, int h, int w, int t, int ih0, int p0, int pn, int ow, int smin, int smax,
@@ -238,7 +238,9 @@ static inline int vectors_for(int r, int pn) {
 
 // R, NV, U and RA become compile-time constants here (NV: vectors_for). any_row computes one row,
 // any_block ra rows (2 to RA_FOR): two functions, so that one row's code is compiled as if blocks
-// did not exist (with them in one function, the sweep's and ESPCN's rows ran 4-24% slower).
+// did not exist (with them in one function, or any_row not inlined, the sweep's rows ran 4-24%
+// slower in a standalone harness; but there even a comment's edit moved one row's kernel by 25%,
+// by where the code and data landed, so take such margins from many builds, not one).
 #define ROW(R, NV, U, RA) row_of(xn, pr, w_oa, yrow, bias_oa, sb, ci, h, w, t, ih0, pn, ow, smin, smax, R, NV, U, RA)
 #define SIZES(R, U, RA_OF)                             \
   if (nv == NV_FOR(R)) { RA_OF(R, NV_FOR(R), U) }       \
@@ -260,14 +262,15 @@ static inline int vectors_for(int r, int pn) {
     default: PHASES(4, RA_OF)                          \
   }
 #define ONE(R, NV, U) ROW(R, NV, U, 1);
+// (block_rows never asks for more rows than RA_FOR: each ra here has its instantiation)
 #define BLOCK(R, NV, U)                                     \
   if (ra == 4 && RA_FOR(R, NV) >= 4) ROW(R, NV, U, 4);      \
   else if (ra == 3 && RA_FOR(R, NV) >= 3) ROW(R, NV, U, 3); \
-  else if (RA_FOR(R, NV) >= 2) ROW(R, NV, U, 2);
+  else if (ra == 2 && RA_FOR(R, NV) >= 2) ROW(R, NV, U, 2);
 
-static inline __attribute__((always_inline)) void any_row(const float *xn, const struct rows *pr, const float *w_oa, float *yrow, const float *bias_oa,
-                    const int32_t *sb, int ci, int h, int w, int t, int ih0, int pn, int ow,
-                    int smin, int smax, int r) {
+static inline __attribute__((always_inline)) void any_row(
+    const float *xn, const struct rows *pr, const float *w_oa, float *yrow, const float *bias_oa, const int32_t *sb,
+    int ci, int h, int w, int t, int ih0, int pn, int ow, int smin, int smax, int r) {
   const int nv = vectors_for(r, pn), uniform = smin == smax;
   SWITCH(ONE)
 }
