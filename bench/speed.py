@@ -80,19 +80,17 @@ def lowering_goal(rec: Record, run, rounds: int = 5, keep: dict | None = None, w
         cands = [c for c in (r.tuning or {}).get("candidates", []) if c.get("median_ms")]
         if not r.ok or r.id not in workloads or len(cands) < 2:
             continue
-        chosen = Candidate(*r.tuning["chosen"].rsplit("/", 1))
-        won = next((c["median_ms"] for c in cands if (c["preset"], c["layout"]) == (chosen.preset, chosen.layout)),
-                   min(c["median_ms"] for c in cands))
-        rivals = [Candidate(c["preset"], c["layout"]) for c in cands
-                  if (c["preset"], c["layout"]) != (chosen.preset, chosen.layout)
-                  and c["median_ms"] <= (within or ABANDON_RATIO) * won]
+        chosen = Candidate(r.preset, r.layout, r.form or "")
+        won = next((c["median_ms"] for c in cands if Candidate.of(c) == chosen), min(c["median_ms"] for c in cands))
+        rivals = [Candidate.of(c) for c in cands
+                  if Candidate.of(c) != chosen and c["median_ms"] <= (within or ABANDON_RATIO) * won]
         if not rivals:
             print(f"  {r.id:48s} {chosen.label:36s} every other lowering was over {within or ABANDON_RATIO}x slower "
                   "in the race")
             continue
         sides = {}
         for c in [chosen, *rivals]:
-            _, built, x_path = runner.prepare(variant(workloads[r.id], c.layout), c.preset)
+            _, built, x_path = runner.prepare(variant(workloads[r.id], c.layout, c.form), c.preset)
             if built is not None:
                 sides[c] = (built, x_path)
         try:
@@ -139,7 +137,7 @@ def revd2_goal(rec: Record, run, rounds: int = 5) -> None:
             best = min(other, key=lambda r: r.median_ms)
             form = min(forms.values(), key=lambda r: r.median_ms)
             try:
-                built = {r.algorithm: runner.prepare(variant(workloads[r.id], r.layout), r.preset)[1:]
+                built = {r.algorithm: runner.prepare(variant(workloads[r.id], r.layout, r.form or ""), r.preset)[1:]
                          for r in (form, best)}
                 med = medians(side_by_side(runner, built, rounds, run.options.min_time_s))
             except (StageError, KeyError) as e:

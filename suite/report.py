@@ -218,9 +218,10 @@ def _preset_tag(r) -> str:
 
 
 def lowering_label(r) -> str:
-    """The preset, and the layout the tuner ran it in where it chose one: 'channels-last/nhwc'."""
+    """The preset, and the layout the tuner ran it in where it chose one: 'channels-last/nhwc', and
+    the algorithm's form where it is not the plain one: 'default/nchw/cols8'."""
     r = as_row(r)
-    return f"{r.preset}/{r.layout}" if r.layout else r.preset
+    return (f"{r.preset}/{r.layout}" if r.layout else r.preset) + (f"/{r.form}" if r.form else "")
 
 
 def print_run(record: dict, console: Console | None = None) -> None:

@@ -32,6 +32,7 @@ class Row:
     algorithm = property(lambda self: self.data.get("algorithm"))
     preset = property(lambda self: self.data.get("preset", "default"))
     layout = property(lambda self: self.data.get("layout"))
+    form = property(lambda self: self.data.get("form"))     # the algorithm's form the tuner chose (None: plain)
     status = property(lambda self: self.data["status"])
     reason = property(lambda self: self.data.get("reason", ""))
     runtime = property(lambda self: self.data.get("runtime"), doc="the peer runtime; None for IREE's rows")

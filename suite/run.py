@@ -269,6 +269,7 @@ class Run:
 
     def _new_record(self, avail) -> dict:
         from suite.record import new_record
+        from suite.tuning import Candidate, space_labels
         plan, o, target = self.plan, self.options, self.options.target
         settings = {"seed": plan.seed, "repetitions": plan.repetitions, "min_time_s": plan.min_time,
                     "max_time_s": plan.max_time, "warmup_s": o.warmup_s, "sample_parts": SAMPLE_PARTS,
@@ -277,7 +278,7 @@ class Run:
                     "malloc": o.malloc, "sched": o.sched, "runtime_env": o.runtime_env(),
                     "presets": {p: list(target.preset_flags(p)) for p in plan.presets},
                     "timer": "iree-benchmark-module real_time (mean per call within each repetition)",
-                    "tune": plan.tune, "search_space": [f"{p}/{lo}" for p, lo in plan.space or []],
+                    "tune": plan.tune, "search_space": space_labels(tuple(Candidate(*c) for c in plan.space)) if plan.space else [],
                     "plan": plan.to_json()}
         record = new_record(target.name, o.device, plan.threads, settings)
         record["target"].update({"device_name": avail.device_name, "emulated": avail.emulated,

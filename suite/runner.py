@@ -66,6 +66,7 @@ class WorkloadResult:
     reference: str
     preset: str = "default"
     layout: str | None = None          # set by the tuner: the layout it ran in (else the layer's own)
+    form: str | None = None            # set by the tuner: the algorithm's form it ran in (Algorithm.forms), if not its plain one
     tuning: dict | None = None         # set by the tuner: where the choice came from, every candidate's median
     runtime: str | None = None         # a peer runtime's row (suite/peers.py); None: IREE
     runtime_version: str | None = None

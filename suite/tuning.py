@@ -2,7 +2,8 @@
 
 A *candidate* is one way IREE can be asked to compile the same workload: a compilation preset and
 a tensor layout at the module's edges (the layout changes the code IREE emits as much as a flag
-does). The search (``--tune full``, or ``auto`` on a workload the database has not seen) compiles
+does), and, for an algorithm with other forms of itself (Algorithm.forms: REVD's phase grid padded
+to whole vector tiles), each of the forms that changes the workload's module, in every layout. The search (``--tune full``, or ``auto`` on a workload the database has not seen) compiles
 and verifies every candidate, then races the verified ones: a first probe of two samples each,
 candidates over ``ABANDON_RATIO`` x the best so far dropped at once, the better half given more
 samples, alternated (a candidate of slow calls only until it has spent ``RACE_MAX_TIME_S``, and at
@@ -55,10 +56,19 @@ RACE_FLOOR = 3
 class Candidate:
     preset: str
     layout: str
+    form: str = ""               # the algorithm's form ("": its plain one)
 
     @property
     def label(self) -> str:
-        return f"{self.preset}/{self.layout}"
+        return f"{self.preset}/{self.layout}" + (f"/{self.form}" if self.form else "")
+
+    @classmethod
+    def of(cls, d: dict) -> "Candidate":
+        """From a database entry or a record's candidate table."""
+        return cls(d["preset"], d["layout"], d.get("form", ""))
+
+    def as_dict(self) -> dict:
+        return {"preset": self.preset, "layout": self.layout, **({"form": self.form} if self.form else {})}
 
 
 # Per target, the candidates worth trying, most promising first (the first sets the bar that others
@@ -97,11 +107,23 @@ def applies(candidate: Candidate, workload, worth: bool = True) -> bool:
     return workload.method in TRAINED or ALGORITHMS[workload.algorithm].blocked
 
 
-def variant(workload, layout: str):
-    """The same workload with its layer in ``layout`` (same seeded numbers, transposed)."""
+def variant(workload, layout: str, form: str = ""):
+    """The same workload with its layer in ``layout`` (same seeded numbers, transposed), in ``form``."""
     if not hasattr(workload.layer, "with_layout"):
         return workload
-    return replace(workload, layer=workload.layer.with_layout(layout))
+    return replace(workload, layer=workload.layer.with_layout(layout), **({"form": form} if form else {}))
+
+
+def with_forms(candidates: list[Candidate], workload) -> list[Candidate]:
+    """The candidates, then each again in every form of the workload's algorithm that changes its module."""
+    forms = workload.forms() if hasattr(workload, "forms") else ()
+    return candidates + [replace(c, form=f) for f in forms for c in candidates]
+
+
+def space_labels(space: tuple[Candidate, ...]) -> list[str]:
+    """What a database was searched over: the candidates, and the algorithms' forms."""
+    from workloads.algorithms import ALGORITHMS
+    return [c.label for c in space] + [f"{a.name} form {f}" for a in ALGORITHMS.values() for f in a.form_names]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -119,14 +141,14 @@ class TuningDatabase:
     """Decisions of one testbed: workload id -> the winning candidate and every candidate's median."""
 
     def __init__(self, folder: Path, bed: dict, space: tuple[Candidate, ...]):
-        self.bed, self.space = bed, [c.label for c in space]
+        self.bed, self.space = bed, space_labels(space)
         name = "-".join(str(bed[k]) for k in ("machine", "target", "device")) + f"-t{bed['threads'] or 'auto'}-{bed['malloc']}"
         if bed.get("sched", "normal") != "normal":
             name += f"-{bed['sched']}"
         if tuple(space) != SEARCH_SPACES.get(bed["target"]):
             # a space the user named (--preset/--layout) keeps its own file: a one-off run over other
             # candidates must not set aside the decisions every default run reuses
-            name += "-space" + hashlib.sha256("|".join(self.space).encode()).hexdigest()[:8]
+            name += "-space" + hashlib.sha256("|".join(c.label for c in space).encode()).hexdigest()[:8]
         self.path = Path(folder) / f"{name}.json"
         self.entries: dict[str, dict] = {}
         self.note = ""                          # why an existing file was not trusted, if it was not
@@ -158,10 +180,10 @@ class TuningDatabase:
 
     def get(self, workload_id: str) -> Candidate | None:
         e = self.entries.get(workload_id)
-        return Candidate(e["preset"], e["layout"]) if e else None
+        return Candidate.of(e) if e else None
 
     def put(self, workload_id: str, winner: Candidate, candidates: list[dict]) -> None:
-        self.entries[workload_id] = {"preset": winner.preset, "layout": winner.layout, "candidates": candidates,
+        self.entries[workload_id] = {**winner.as_dict(), "candidates": candidates,
                                      "decided": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
         self.save()
 
@@ -182,7 +204,7 @@ _DB_SCHEMA = {
         "space": {"type": "array", "items": {"type": "string"}},
         "entries": {"type": "object", "additionalProperties": {
             "type": "object", "required": ["preset", "layout", "candidates"],
-            "properties": {"preset": {"type": "string"}, "layout": {"type": "string"},
+            "properties": {"preset": {"type": "string"}, "layout": {"type": "string"}, "form": {"type": "string"},
                            "candidates": {"type": "array"}}}},
     },
 }
@@ -221,8 +243,7 @@ class Entry:
     def summary(self) -> dict:
         """What the record and the database keep of a candidate: its race samples too, so that how
         a race was decided can be checked, or decided again by another statistic, from any record."""
-        return {"preset": self.candidate.preset, "layout": self.candidate.layout,
-                "status": self.state or self.result.status, "reason": self.result.reason,
+        return {**self.candidate.as_dict(), "status": self.state or self.result.status, "reason": self.result.reason,
                 "median_ms": None if not self.samples else self.median,
                 "min_ms": None if not self.samples else self.fastest, "samples": len(self.samples or []),
                 "samples_ms": list(self.samples or [])}
@@ -283,7 +304,7 @@ class Tuner:
         return winner, {"source": "search", "candidates": table}
 
     def _prepare(self, w, c: Candidate, on_progress, exported=None) -> Entry:
-        v = variant(w, c.layout)
+        v = variant(w, c.layout, c.form)
         say = (lambda wl, stage: on_progress(w, f"{stage} [{c.label}]")) if on_progress else None
         res, built, x_path = self.runner.prepare(v, c.preset, exported, say)
         return Entry(c, v, res, built, x_path, state="verified" if built is not None else "")
@@ -292,6 +313,7 @@ class Tuner:
         """The candidates worth searching (else, where the layouts named leave none, every one it has
         a form in), and the database's choice among them when the run may reuse it."""
         candidates = [c for c in self.space if applies(c, w)] or [c for c in self.space if applies(c, w, False)]
+        candidates = with_forms(candidates, w)
         known = self.db.get(w.id) if (self.db and self.mode == "auto") else None
         return candidates, (known if known in candidates else None)
 
@@ -326,14 +348,14 @@ class Tuner:
             for w, candidates in items:
                 exported, mine = {}, []
                 for c in candidates:
-                    if c.layout not in exported:
-                        v = variant(w, c.layout)
+                    if (c.layout, c.form) not in exported:
+                        v = variant(w, c.layout, c.form)
                         try:
-                            exported[c.layout] = self.runner.export(v)
+                            exported[c.layout, c.form] = self.runner.export(v)
                             self.runner.data.reference(v)  # shared by the threads: computed before them
                         except StageError as e:
-                            exported[c.layout] = e
-                    args = (w, c, on_progress, exported[c.layout])
+                            exported[c.layout, c.form] = e
+                    args = (w, c, on_progress, exported[c.layout, c.form])
                     mine.append(pool.submit(self._prepare, *args) if pool else self._prepare(*args))
                 pending.append(mine)
             return [[f.result() for f in mine] if pool else mine for mine in pending]
@@ -384,14 +406,14 @@ class Tuner:
     @staticmethod
     def known_ms(entry: Entry, tuning: dict) -> float | None:
         """The chosen lowering's call time as the search measured it (now, or in the database)."""
-        return next((c.get("median_ms") for c in tuning.get("candidates", [])
-                     if (c["preset"], c["layout"]) == (entry.candidate.preset, entry.candidate.layout)), None)
+        return next((c.get("median_ms") for c in tuning.get("candidates", []) if Candidate.of(c) == entry.candidate),
+                    None)
 
     @staticmethod
     def relabel(w, entry: Entry, tuning: dict):
         """The row is the workload the user asked for; its layout says how it was run."""
         res = entry.result
         res.id, res.layer, res.layer_name = w.id, w.layer.id, w.layer.name
-        res.layout = entry.candidate.layout
+        res.layout, res.form = entry.candidate.layout, entry.candidate.form or None
         res.tuning = {**tuning, "chosen": entry.candidate.label}
         return res

@@ -78,6 +78,8 @@ def describe(row: Row | dict) -> str:
     layout = row.layout or _layout(row.layer)
     if layout != "nchw":
         parts.append(layout)
+    if row.form:
+        parts.append(row.form)
     return " ".join(parts)
 
 

@@ -40,9 +40,10 @@ def test_torch_algorithms_equal_conv_transpose2d(layer):
         d = deconv_f64(layer, deployed)
         ref = conv_transpose_reference(x, d)
         for alg in TORCH_ALGOS:
-            y = alg.lower(d, layer.batch, layer.h, layer.w).module.double()(x)
-            assert y.shape == ref.shape, alg.name
-            torch.testing.assert_close(y, ref, rtol=0, atol=1e-10, msg=f"{alg.name} {deployed}")
+            for form in ("", *alg.form_names):           # every form, where it changes the module or not
+                y = alg.lower(d, layer.batch, layer.h, layer.w, **({"form": form} if form else {})).module.double()(x)
+                assert y.shape == ref.shape, alg.name
+                torch.testing.assert_close(y, ref, rtol=0, atol=1e-10, msg=f"{alg.name} {form} {deployed}")
 
 
 IREE_LAYERS = [
@@ -53,15 +54,21 @@ IREE_LAYERS = [
 ]
 
 
+FORMS = [(a.name, f) for a in ALGORITHMS.values() for f in a.form_names]
+
+
 @pytest.mark.parametrize("layer", IREE_LAYERS, ids=lambda L: L.id)
-@pytest.mark.parametrize("name", list(ALGORITHMS))
-def test_every_algorithm_through_iree_equals_conv_transpose2d(layer, name, tmp_path, cache):
+@pytest.mark.parametrize("name,form", [(n, "") for n in ALGORITHMS] + FORMS)
+def test_every_algorithm_through_iree_equals_conv_transpose2d(layer, name, form, tmp_path, cache):
     target = get_target("llvm-cpu")
     x = make_input(layer, 0)
     np.save(tmp_path / "x.npy", x.numpy())
     for deployed in DEPLOYED:
         d = deployed_deconv(layer, deployed, 0)
-        mlir, input_type = to_mlir(ALGORITHMS[name].lower(d, layer.batch, layer.h, layer.w), x)
+        if form and form not in ALGORITHMS[name].forms(d, layer.h, layer.w):
+            continue                                     # the same module as the plain form's
+        low = ALGORITHMS[name].lower(d, layer.batch, layer.h, layer.w, **({"form": form} if form else {}))
+        mlir, input_type = to_mlir(low, x)
         built = build_module(cache, mlir, input_type, list(target.compile_flags), timeout=300)
         y, _ = run_module(built.vmfb, tmp_path / "x.npy", ["--device=local-sync"], timeout=120)
         ref = conv_transpose_reference(x.double(), d).numpy()

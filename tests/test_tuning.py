@@ -32,7 +32,8 @@ def _modules(tmp):
 def test_the_search_picks_the_fastest_verified_candidate_and_stores_it(tuned):
     tmp, _ = tuned
     rec = load_record(tmp / "first.json")
-    assert rec["settings"]["tune"] == "auto" and len(rec["settings"]["search_space"]) == 4
+    assert rec["settings"]["tune"] == "auto" and len(rec["settings"]["search_space"]) == 5
+    assert "REVD form cols8" in rec["settings"]["search_space"]          # the forms it may try are named
     (db,) = (tmp / "tuning").glob("*.json")
     entries = json.loads(db.read_text())["entries"]
     for w in rec["workloads"]:
@@ -68,6 +69,35 @@ def test_a_second_run_takes_the_database_and_compiles_nothing(tuned):
         calls = calls_per_sample(known, 0.01)
         assert f"--benchmark_min_time={calls}x" in w["commands"]["time"] and set(w["iterations"]) == {calls}
     assert _modules(tmp) == before
+
+
+def test_an_algorithm_form_is_searched_where_it_changes_the_module(tmp_path):
+    """REVD's phase grid of 14 columns padded to 16 (form cols8) is a candidate of its own, verified and
+    raced beside the plain form; the row says which won, and the second run reuses it from the database.
+    A grid that is already a multiple of 8 (D-SP at w = 16) has no such candidate."""
+    from workloads.layer import LayerConfig
+    from workloads.workload import Workload
+    assert Workload(LayerConfig(cin=2, cout=2, h=12, w=13, k=3, r=2), "D-NN", "REVD").forms() == ("cols8",)
+    assert Workload(LayerConfig(cin=2, cout=2, h=12, w=16, k=3, r=2), "D-SP", "REVD").forms() == ()
+    assert Workload(LayerConfig(cin=2, cout=2, h=12, w=13, k=3, r=2), "D-NN", "TDC").forms() == ()
+    args = ["run", "--layer", "cin=2,cout=2,h=12,w=13,k=3,r=2", "-m", "D-NN", "-a", "REVD", "--layout", "nchw",
+            "--tune", "auto", "--profile", "none", "--peers", "none", "--repetitions", "9", "--min-time", "0.01",
+            "--tuning-dir", str(tmp_path / "tuning"), "--cache-dir", str(tmp_path / "cache"),
+            "--results-dir", str(tmp_path / "runs")]
+    assert main(args + ["--json", str(tmp_path / "first.json")]) == 0
+    (w,) = load_record(tmp_path / "first.json")["workloads"]
+    cands = w["tuning"]["candidates"]
+    assert [(c["preset"], c["layout"], c.get("form", "")) for c in cands] == [("default", "nchw", ""),
+                                                                               ("default", "nchw", "cols8")]
+    assert w["status"] == "ok" and all(c["status"] in ("raced", "abandoned") and c["median_ms"] for c in cands)
+    won = min((c for c in cands if c["status"] == "raced"), key=lambda c: c["min_ms"])
+    assert (w["form"] or "") == won.get("form", "") and w["tuning"]["chosen"] == "default/nchw" + (
+        "/cols8" if w["form"] else "")
+    assert w["id"].endswith("/D-NN/REVD")                  # the row is the workload asked for, in either form
+    assert main(args + ["--json", str(tmp_path / "second.json")]) == 0
+    (again,) = load_record(tmp_path / "second.json")["workloads"]
+    assert again["tuning"]["source"] == "database" and again["compile_cached"] is True
+    assert again["form"] == w["form"] and again["status"] == "ok"
 
 
 def test_a_racer_of_slow_calls_stops_at_its_floor(tuned, monkeypatch):
@@ -152,7 +182,7 @@ def test_a_run_over_a_named_space_keeps_its_own_database(tuned):
     assert default_db.read_text() == before
     (other,) = [p for p in own.glob("*.json") if p != default_db]
     assert other.stem.startswith(default_db.stem + "-space") and ".untrusted-" not in other.name
-    assert json.loads(other.read_text())["space"] == ["default/nchw"]
+    assert json.loads(other.read_text())["space"] == ["default/nchw", "REVD form cols8"]
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "foreign"])

@@ -17,10 +17,18 @@ class Workload:
     layer: LayerConfig
     method: str
     algorithm: str | None = None          # only deployed methods have one
+    form: str = ""                        # another formulation of the algorithm (Algorithm.forms), tried by the tuner
 
     @property
     def id(self) -> str:
-        return "/".join(p for p in (self.layer.id, self.method, self.algorithm) if p)
+        return "/".join(p for p in (self.layer.id, self.method, self.algorithm, self.form) if p)
+
+    def forms(self) -> tuple[str, ...]:
+        """The algorithm's other forms that change this layer's module."""
+        if self.method in TRAINED or not self.algorithm:
+            return ()
+        L = self.layer
+        return ALGORITHMS[self.algorithm].forms(deployed_deconv(L, self.method, 0), L.h, L.w)
 
     @property
     def reference_method(self) -> str:
@@ -46,7 +54,8 @@ class Workload:
             low = Lowering(module=module, tuning_spec=module.tuning_spec())
         else:
             d = deployed_deconv(L, self.method, seed)
-            low = ALGORITHMS[self.algorithm].lower(d, L.batch, L.h, L.w, L.layout)
+            form = {"form": self.form} if self.form else {}
+            low = ALGORITHMS[self.algorithm].lower(d, L.batch, L.h, L.w, L.layout, **form)
         if channels_last(L.layout) and low.module is not None:
             low = replace(low, module=ChannelsLastIO(low.module).eval())
         return low

@@ -56,6 +56,10 @@ class Algorithm:
     unavailable: Callable[[], str | None] = lambda: None
     # the layouts worth a tuner's search (None: every one); a layout the kernel does not read only adds transposes
     tuned_layouts: tuple[str, ...] | None = None
+    # other formulations of the same algorithm that the tuner may try (``lower(..., form=)``): every
+    # form's name, and those that change a given layer's module, (deconv, h, w) -> names
+    form_names: tuple[str, ...] = ()
+    forms: Callable[..., tuple[str, ...]] = lambda d, h, w: ()
 
     def runs_on(self, cpu_arch: str | None) -> bool:
         """Whether the algorithm has a form for a target of this CPU architecture (None: not a CPU)."""
@@ -72,6 +76,10 @@ def _torch(cls) -> Callable[..., Lowering]:
     return lambda d, n, h, w, layout="nchw": Lowering(module=cls(d, h, w).eval())
 
 
+def _revd(d, n, h, w, layout="nchw", form="") -> Lowering:
+    return Lowering(module=Revd(d, h, w, form).eval())
+
+
 def _tdcf(d, n, h, w, layout="nchw") -> Lowering:
     module = TdcFused(d, h, w, batch=n if layout == "nhwc-blocked" else None).eval()
     return Lowering(module=module, tuning_spec=module.tuning_spec())
@@ -84,8 +92,8 @@ ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
               loopnests.stdd, Stdd.__module__),
     Algorithm("STRD", "zero insertion, then a dense stride-1 convolution", _torch(Strd), strd.counts,
               loopnests.strd, Strd.__module__),
-    Algorithm("REVD", "reverse looping: per tap, gather inputs for its output lattice", _torch(Revd), revd.counts,
-              loopnests.revd, Revd.__module__),
+    Algorithm("REVD", "reverse looping: per tap, gather inputs for its output lattice", _revd, revd.counts,
+              loopnests.revd, Revd.__module__, form_names=tuple(revd.FORMS), forms=revd.forms),
     Algorithm("REVD2", "output-stationary, stride holes skipped in kernel space (hand-written linalg)",
               lambda d, n, h, w, layout="nchw": Lowering(mlir=revd2_mlir(d, n, h, w, layout)), revd2.counts,
               loopnests.revd2, revd2_mlir.__module__, torch_form=False),
