@@ -7,7 +7,7 @@ trained form over median of the deployed one) with a 95% bootstrap confidence in
 rows' samples, the model's predicted ratio for the same two rows, the paper's ratio where the layer
 is the paper's, the bytes ratios (static from the compiled modules, simulated where collected,
 model), and one sentence: holds, does not hold, or inconclusive, naming the lowering and, where
-cpu-samples were collected, the dispatch that takes the most time on the slower side.
+cpu-samples or dispatch-times were collected, the dispatch that takes the most time on the slower side.
 """
 from __future__ import annotations
 
@@ -110,11 +110,16 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def _top_dispatch(row: Row) -> str | None:
+    """The dispatch the row spends most in: by its sampled CPU time, else by its measured wall time."""
     shares = row.dispatch_values("cpu-samples", "cpu_share")
-    if not shares:
-        return None
-    share, name = max(shares)
-    return f"{name} ({share:.0%} of its CPU time)"
+    if shares:
+        share, name = max(shares)
+        return f"{name} ({share:.0%} of its CPU time)"
+    walls = row.dispatch_values("dispatch-times", "dispatch_ms")
+    if walls:
+        ms, name = max(walls)
+        return f"{name} ({ms:.3g} ms, {ms / sum(v for v, _ in walls):.0%} of its dispatches' wall time)"
+    return None
 
 
 def _by_layer(rows: list) -> dict[str, list[Row]]:
@@ -164,7 +169,7 @@ def _sentence(d: Row, t: Row, speedup: float, low: float, high: float, paper: fl
     top = _top_dispatch(slower)
     if outcome != "holds" or (paper is not None and speedup < paper):
         text += (f"; most of {describe(slower)}'s time is in {top}" if top else
-                 f"; run with --counters cpu-samples to see where {describe(slower)}'s time goes")
+                 f"; run with --counters dispatch-times to see where {describe(slower)}'s time goes")
     # rows the machine slowed for part of their timing (suite.rounds): their slower rounds are set aside
     # from the samples compared (suite.stats.settle), and which rounds were the machine's own speed is less sure
     unsettled = [f"{describe(r)} {r.rounds_apart:.2f}x" for r in (d, t) if (r.rounds_apart or 0) > SPLIT_RATIO]

@@ -201,3 +201,25 @@ def test_cpu_samples_split_a_calls_cpu_time_over_its_dispatches(tmp_path):
     total = values(res, "cpu_ms", None)[0]
     assert total > 0 and abs(sum(values(res, "cpu_ms")) - 2 * total) < 1e-6 * total   # parts sum to the whole
     assert short_dispatch(conv) in cpu_split(res.to_json()["counters"])
+
+
+def test_dispatch_times_are_the_timed_modules_own_dispatches(tmp_path):
+    """dispatch-times reads each dispatch's wall time from the runtime, on the very module timed: the
+    same dispatches iree-static reads off it, every one timed, their sum and the call beside them; the
+    verdict then names the dispatch that takes the most."""
+    from suite.cache import CompileCache
+    from suite.rows import Row
+    from suite.verdict import _top_dispatch
+    runner = Runner(RunOptions(get_target("llvm-cpu"), "local-task", repetitions=9, min_time_s=0.001,
+                               collectors=("iree-static", "dispatch-times")), CompileCache(tmp_path))
+    (res,) = runner.run(expand([LAYER], ["D-NN"], ["STDD"]))
+    assert res.status == "ok" and not res.counter_errors, res.counter_errors
+    timed = {c["dispatch"]: c["value"] for c in res.counters if c["name"] == "dispatch_ms"}
+    static = {c["dispatch"] for c in res.counters if c["name"] == "dispatch_bytes_read"}
+    assert set(timed) == static and len(timed) >= 2 and min(timed.values()) > 0
+    own = [c for c in res.counters if c["collector"] == "dispatch-times"]
+    assert all(c["source"] == "hardware" and c["estimate"] is False for c in own)
+    assert values(res, "dispatches_ms", None) == [pytest.approx(sum(timed.values()))]
+    assert values(res, "call_ms", None)[0] > 0
+    slowest = max(timed, key=timed.get)
+    assert _top_dispatch(Row({"counters": res.counters})).startswith(f"{slowest} (")

@@ -68,7 +68,8 @@ class Collector:
     description: str
     probe: Callable[[], Availability]
     collect: Callable[..., list[CounterValue]]     # (context: CollectContext) -> values
-    cost: str = "free"                             # free | cheap | expensive (runs the module simulated)
+    cost: str = "free"                             # free | cheap | expensive (not run unless asked: a simulation,
+                                                   # a rebuild, or a further benchmark of every row)
     columns: tuple[Column, ...] = ()               # what the reports show of it (suite/report.py names none)
     # notes read back only the collector's own counter values (a row's list of counters), never the row
     row_note: Callable[[list[dict]], str] | None = None   # a line under a layer's table for one row ("" for none)
@@ -103,5 +104,5 @@ def get_collector(name: str) -> Collector:
         raise UserError(f"unknown counter collector {name!r} (known: {', '.join(COLLECTORS)})") from None
 
 
-from targets.collectors import (cachegrind, cpu_samples, device_timestamps, iree_static, ncu,  # noqa: E402,F401
-                                page_faults, perf)                     # (register themselves)
+from targets.collectors import (cachegrind, cpu_samples, device_timestamps, dispatch_times,  # noqa: E402,F401
+                                iree_static, ncu, page_faults, perf)   # (register themselves)
