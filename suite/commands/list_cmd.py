@@ -38,7 +38,8 @@ def main(args) -> int:
     a.add_column("algorithm")
     a.add_column("how it runs")
     for alg in ALGORITHMS.values():
-        a.add_row(alg.name, alg.summary)
+        forms = f" (other forms the tuner tries: {', '.join(alg.form_names)})" if alg.form_names else ""
+        a.add_row(alg.name, alg.summary + forms)
     console.print(a)
     from workloads.networks import NETWORKS
     n = Table(title="networks (suite run --network NAME; suite deploy --network NAME)", title_justify="left",
