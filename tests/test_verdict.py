@@ -50,7 +50,7 @@ def test_verdict_picks_the_best_row_of_each_side_across_presets_and_layouts():
     assert sp.model_ratio == pytest.approx(2.0) and sp.static_bytes_ratio == pytest.approx(4.0)
     assert sp.paper_ratio == 2.1 and "the paper reports 2.1x" in sp.sentence
     assert nn.deployed_row == "D-NN TDC" and nn.outcome == "inconclusive" and nn.ci_low < 1 < nn.ci_high
-    assert "cpu-samples" in nn.sentence                           # no samples collected: says how to get the cause
+    assert "--counters dispatch-times" in nn.sentence             # no dispatch times collected: says how to get the cause
 
 
 def test_a_slower_deconvolution_does_not_hold_and_names_its_hot_dispatch():
@@ -61,6 +61,11 @@ def test_a_slower_deconvolution_does_not_hold_and_names_its_hot_dispatch():
     (v,) = verdicts([_row("M", "C-SP", None, 10 * rng.lognormal(0, 0.02, 12), name="other"), d])
     assert v.outcome == "does not hold" and v.ci_high < 1 and v.paper_ratio is None
     assert "d1 conv_9x3 (70% of its CPU time)" in v.sentence
+    # without CPU samples, the dispatch with the most measured wall time
+    d["counters"] = [{"collector": "dispatch-times", "name": "dispatch_ms", "value": 21.0, "dispatch": "d1 conv_9x3"},
+                     {"collector": "dispatch-times", "name": "dispatch_ms", "value": 9.0, "dispatch": "d0 pad"}]
+    (v,) = verdicts([_row("M", "C-SP", None, 10 * rng.lognormal(0, 0.02, 12), name="other"), d])
+    assert "d1 conv_9x3 (21 ms, 70% of its dispatches' wall time)" in v.sentence
 
 
 def test_layers_without_both_sides_timed_have_no_verdict():
