@@ -278,7 +278,8 @@ class Run:
                     "malloc": o.malloc, "sched": o.sched, "runtime_env": o.runtime_env(),
                     "presets": {p: list(target.preset_flags(p)) for p in plan.presets},
                     "timer": "iree-benchmark-module real_time (mean per call within each repetition)",
-                    "tune": plan.tune, "search_space": space_labels(tuple(Candidate(*c) for c in plan.space)) if plan.space else [],
+                    "tune": plan.tune,
+                    "search_space": space_labels(tuple(Candidate(*c) for c in plan.space)) if plan.space else [],
                     "plan": plan.to_json()}
         record = new_record(target.name, o.device, plan.threads, settings)
         record["target"].update({"device_name": avail.device_name, "emulated": avail.emulated,

@@ -3,7 +3,8 @@
 A *candidate* is one way IREE can be asked to compile the same workload: a compilation preset and
 a tensor layout at the module's edges (the layout changes the code IREE emits as much as a flag
 does), and, for an algorithm with other forms of itself (Algorithm.forms: REVD's phase grid padded
-to whole vector tiles), each of the forms that changes the workload's module, in every layout. The search (``--tune full``, or ``auto`` on a workload the database has not seen) compiles
+to whole vector tiles), each of the forms that changes the workload's module, in every layout. The
+search (``--tune full``, or ``auto`` on a workload the database has not seen) compiles
 and verifies every candidate, then races the verified ones: a first probe of two samples each,
 candidates over ``ABANDON_RATIO`` x the best so far dropped at once, the better half given more
 samples, alternated (a candidate of slow calls only until it has spent ``RACE_MAX_TIME_S``, and at
