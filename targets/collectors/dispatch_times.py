@@ -11,7 +11,7 @@ statistics (Vulkan: none; its per-dispatch times are device-timestamps'). Not ru
 from __future__ import annotations
 
 import json
-import re
+import statistics
 import subprocess
 import tempfile
 from pathlib import Path
@@ -36,18 +36,13 @@ def _probe() -> Availability:
 def parse(doc: dict) -> tuple[dict[str, float], float | None]:
     """Google Benchmark JSON of a --dispatch_statistics run -> ({dispatch: mean ms per call}, the call's
     median ms). A dispatch row's real_time is per call of the module, over every repetition's calls."""
-    from targets.iree_run import _UNIT_MS
+    from targets.iree_run import samples_ms
+    rows = [b for b in doc.get("benchmarks", []) if b.get("run_type") != "aggregate"]
     per: dict[str, list[float]] = {}
-    calls = []
-    for b in doc.get("benchmarks", []):
-        name = b.get("name", "")
-        ms = b.get("real_time", 0.0) * _UNIT_MS[b.get("time_unit", "ns")]
-        if "dispatch" in name and b.get("run_type") != "aggregate":
-            per.setdefault(name.split("/", 1)[-1], []).append(ms)
-        elif b.get("run_type") == "iteration":
-            calls.append(ms)
-    call = sorted(calls)[len(calls) // 2] if calls else None
-    return {d: sum(v) / len(v) for d, v in per.items()}, call
+    for b in (b for b in rows if "dispatch" in b.get("name", "")):
+        per.setdefault(b["name"].split("/", 1)[-1], []).extend(samples_ms([b]))
+    calls = samples_ms([b for b in rows if b.get("run_type") == "iteration" and "dispatch" not in b.get("name", "")])
+    return {d: statistics.mean(v) for d, v in per.items()}, statistics.median(calls) if calls else None
 
 
 def _collect(ctx) -> list[CounterValue]:
